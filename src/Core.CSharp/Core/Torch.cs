@@ -1,0 +1,201 @@
+using System.Runtime.InteropServices;
+using Dsl.Engine.Interop;
+
+namespace Dsl.Engine;
+
+/// <summary>
+/// The engine's entry point, named like PyTorch's <c>torch</c> module: tensor creation, random
+/// numbers, seeds, threads and version information. Every creation function takes a dtype
+/// (float32 by default), a device (the CPU by default) and a requires-grad flag.
+/// </summary>
+public static unsafe class Torch
+{
+    internal static NativeOptions Opt(DType dtype, Device? device, bool requiresGrad)
+    {
+        var d = device ?? Device.Cpu;
+        return new NativeOptions { DType = (int)dtype, DeviceType = (int)d.Type, DeviceIndex = d.Index, RequiresGrad = requiresGrad ? 1 : 0 };
+    }
+
+    static void CheckShape(string op, long[] shape)
+    {
+        foreach (var s in shape)
+            if (s < 0) throw Errors.Bad(op, $"shape [{string.Join(", ", shape)}] has a negative size; every size must be ≥ 0.");
+    }
+
+    // ---- filled tensors ----
+
+    /// <summary>A tensor of zeros of the given shape.</summary>
+    public static Tensor Zeros(params long[] shape) => Zeros(shape, DType.Float32);
+    /// <summary>A tensor of zeros.</summary>
+    public static Tensor Zeros(long[] shape, DType dtype, Device? device = null, bool requiresGrad = false)
+    { CheckShape("zeros", shape); fixed (long* p = shape) return Errors.T(Native.dsl_tensor_zeros(p, shape.Length, Opt(dtype, device, requiresGrad)), "zeros"); }
+
+    /// <summary>A tensor of ones of the given shape.</summary>
+    public static Tensor Ones(params long[] shape) => Ones(shape, DType.Float32);
+    /// <summary>A tensor of ones.</summary>
+    public static Tensor Ones(long[] shape, DType dtype, Device? device = null, bool requiresGrad = false)
+    { CheckShape("ones", shape); fixed (long* p = shape) return Errors.T(Native.dsl_tensor_ones(p, shape.Length, Opt(dtype, device, requiresGrad)), "ones"); }
+
+    /// <summary>An uninitialised tensor (contents are arbitrary).</summary>
+    public static Tensor Empty(long[] shape, DType dtype = DType.Float32, Device? device = null, bool requiresGrad = false)
+    { CheckShape("empty", shape); fixed (long* p = shape) return Errors.T(Native.dsl_tensor_empty(p, shape.Length, Opt(dtype, device, requiresGrad)), "empty"); }
+
+    /// <summary>A tensor filled with <paramref name="value"/>.</summary>
+    public static Tensor Full(long[] shape, double value, DType dtype = DType.Float32, Device? device = null, bool requiresGrad = false)
+    { CheckShape("full", shape); fixed (long* p = shape) return Errors.T(Native.dsl_tensor_full(p, shape.Length, value, Opt(dtype, device, requiresGrad)), "full"); }
+
+    /// <summary>A 0-dimensional tensor holding <paramref name="value"/>.</summary>
+    public static Tensor Scalar(double value, DType dtype = DType.Float32, Device? device = null, bool requiresGrad = false) =>
+        Full(Array.Empty<long>(), value, dtype, device, requiresGrad);
+
+    /// <summary>The identity matrix (rows × cols, cols defaulting to rows).</summary>
+    public static Tensor Eye(long rows, long? cols = null, DType dtype = DType.Float32, Device? device = null, bool requiresGrad = false) =>
+        Errors.T(Native.dsl_tensor_eye(rows, cols ?? rows, Opt(dtype, device, requiresGrad)), "eye");
+
+    /// <summary>Values from <paramref name="start"/> (inclusive) to <paramref name="end"/> (exclusive) spaced by <paramref name="step"/>.</summary>
+    public static Tensor Arange(double start, double end, double step = 1, DType dtype = DType.Float32, Device? device = null, bool requiresGrad = false) =>
+        Errors.T(Native.dsl_tensor_arange(start, end, step, Opt(dtype, device, requiresGrad)), "arange");
+
+    /// <summary>0, 1, …, end−1 as int64.</summary>
+    public static Tensor Arange(long end, Device? device = null) =>
+        Errors.T(Native.dsl_tensor_arange(0, end, 1, Opt(DType.Int64, device, false)), "arange");
+
+    /// <summary><paramref name="steps"/> evenly spaced values from start to end inclusive.</summary>
+    public static Tensor Linspace(double start, double end, long steps, DType dtype = DType.Float32, Device? device = null, bool requiresGrad = false) =>
+        Errors.T(Native.dsl_tensor_linspace(start, end, steps, Opt(dtype, device, requiresGrad)), "linspace");
+
+    // ---- random tensors (global generator unless one is given) ----
+
+    /// <summary>Uniform samples in [0, 1).</summary>
+    public static Tensor Rand(long[] shape, Generator? generator = null, DType dtype = DType.Float32, Device? device = null, bool requiresGrad = false)
+    { CheckShape("rand", shape); fixed (long* p = shape) return Errors.T(Native.dsl_tensor_rand(p, shape.Length, Generator.H(generator), Opt(dtype, device, requiresGrad)), "rand"); }
+
+    /// <summary>Standard normal samples.</summary>
+    public static Tensor Randn(long[] shape, Generator? generator = null, DType dtype = DType.Float32, Device? device = null, bool requiresGrad = false)
+    { CheckShape("randn", shape); fixed (long* p = shape) return Errors.T(Native.dsl_tensor_randn(p, shape.Length, Generator.H(generator), Opt(dtype, device, requiresGrad)), "randn"); }
+
+    /// <summary>Uniform integers in [low, high), int64 by default.</summary>
+    public static Tensor Randint(long low, long high, long[] shape, Generator? generator = null, DType dtype = DType.Int64, Device? device = null)
+    {
+        CheckShape("randint", shape);
+        if (high <= low) throw Errors.Bad("randint", $"empty range [{low}, {high}); high must be greater than low.");
+        fixed (long* p = shape) return Errors.T(Native.dsl_tensor_randint(low, high, p, shape.Length, Generator.H(generator), Opt(dtype, device, false)), "randint");
+    }
+
+    /// <summary>Normal samples with the given mean and standard deviation.</summary>
+    public static Tensor Normal(double mean, double std, long[] shape, Generator? generator = null, DType dtype = DType.Float32, Device? device = null, bool requiresGrad = false)
+    {
+        CheckShape("normal", shape);
+        if (!(std >= 0)) throw Errors.Bad("normal", $"std must be ≥ 0, got {std}.");
+        fixed (long* p = shape) return Errors.T(Native.dsl_tensor_normal(mean, std, p, shape.Length, Generator.H(generator), Opt(dtype, device, requiresGrad)), "normal");
+    }
+
+    /// <summary>A random permutation of 0 … n−1 (int64).</summary>
+    public static Tensor Randperm(long n, Generator? generator = null, Device? device = null) =>
+        Errors.T(Native.dsl_tensor_randperm(n, Generator.H(generator), Opt(DType.Int64, device, false)), "randperm");
+
+    /// <summary>Seeds the global generators (CPU and every CUDA device). The same seed gives bit-identical results on the CPU.</summary>
+    public static void ManualSeed(long seed) => Errors.S(Native.dsl_runtime_manual_seed(seed), "manual_seed");
+
+    // ---- data from .NET ----
+
+    /// <summary>A tensor holding a copy of <paramref name="data"/> with the given shape (one memcpy, no per-element marshalling).</summary>
+    public static Tensor From<T>(ReadOnlySpan<T> data, ReadOnlySpan<long> shape, Device? device = null, bool requiresGrad = false) where T : unmanaged
+    {
+        long n = 1;
+        foreach (var s in shape) n *= s;
+        if (n != data.Length)
+            throw Errors.Bad("from_data", $"shape [{string.Join(", ", shape.ToArray())}] holds {n} elements but {data.Length} were given; fix the shape or the data.");
+        var opt = Opt(DTypes.Of<T>(), device, requiresGrad);
+        fixed (T* d = data)
+        fixed (long* s = shape)
+            return Errors.T(Native.dsl_io_from_data(d, (long)data.Length * sizeof(T), s, shape.Length, opt), "from_data");
+    }
+
+    /// <summary>A tensor from a flat array and a shape.</summary>
+    public static Tensor From<T>(T[] data, params long[] shape) where T : unmanaged =>
+        From<T>(data.AsSpan(), shape.Length == 0 ? new[] { (long)data.Length } : shape);
+
+    /// <summary>A tensor from a .NET array of any rank (float[,], double[,,], ...); the shape is the array's.</summary>
+    public static Tensor FromArray(Array array, Device? device = null, bool requiresGrad = false)
+    {
+        var et = array.GetType().GetElementType()!;
+        var shape = Enumerable.Range(0, array.Rank).Select(i => (long)array.GetLength(i)).ToArray();
+        if (et == typeof(float)) return From(Flat<float>(array), shape, device, requiresGrad);
+        if (et == typeof(double)) return From(Flat<double>(array), shape, device, requiresGrad);
+        if (et == typeof(int)) return From(Flat<int>(array), shape, device, requiresGrad);
+        if (et == typeof(long)) return From(Flat<long>(array), shape, device, requiresGrad);
+        if (et == typeof(byte)) return From(Flat<byte>(array), shape, device, requiresGrad);
+        if (et == typeof(bool)) return From(Flat<bool>(array), shape, device, requiresGrad);
+        if (et == typeof(short)) return From(Flat<short>(array), shape, device, requiresGrad);
+        if (et == typeof(sbyte)) return From(Flat<sbyte>(array), shape, device, requiresGrad);
+        if (et == typeof(Half)) return From(Flat<Half>(array), shape, device, requiresGrad);
+        throw Errors.Bad("from_array", $"arrays of {et.Name} cannot become tensors; use float, double, int, long, byte, sbyte, short, bool or Half.");
+    }
+
+    internal static Span<T> Flat<T>(Array array) where T : unmanaged =>
+        MemoryMarshal.CreateSpan(ref System.Runtime.CompilerServices.Unsafe.As<byte, T>(ref MemoryMarshal.GetArrayDataReference(array)), array.Length);
+
+    // ---- joining ----
+
+    /// <summary>Concatenates tensors along an existing dimension.</summary>
+    public static Tensor Cat(IReadOnlyList<Tensor> tensors, long dim = 0) => Join("cat", tensors, dim, stack: false);
+
+    /// <summary>Stacks tensors along a new dimension.</summary>
+    public static Tensor Stack(IReadOnlyList<Tensor> tensors, long dim = 0) => Join("stack", tensors, dim, stack: true);
+
+    static Tensor Join(string op, IReadOnlyList<Tensor> tensors, long dim, bool stack)
+    {
+        if (tensors.Count == 0) throw Errors.Bad(op, "needs at least one tensor.");
+        var hs = new nint[tensors.Count];
+        for (int i = 0; i < hs.Length; i++) hs[i] = tensors[i].Handle;
+        nint r;
+        fixed (nint* p = hs) r = stack ? Native.dsl_shape_stack(p, hs.Length, dim) : Native.dsl_shape_cat(p, hs.Length, dim);
+        if (r == 0) throw Errors.Fail(op, tensors);
+        GC.KeepAlive(tensors);
+        return new Tensor(r);
+    }
+
+    /// <summary>Elementwise choice: <paramref name="a"/> where <paramref name="condition"/> is true, else <paramref name="b"/> (broadcasting).</summary>
+    public static Tensor Where(Tensor condition, Tensor a, Tensor b) => Errors.T(Native.dsl_math_where(condition.Handle, a.Handle, b.Handle), "where", condition, a, b);
+
+    // ---- runtime ----
+
+    /// <summary>The libtorch version the native shim was compiled against.</summary>
+    public static string BuiltVersion { get { NativeLoader.EnsureLoaded(); return NativeLoader.BuiltVersion; } }
+
+    /// <summary>The libtorch version loaded at run time.</summary>
+    public static string LoadedVersion { get { NativeLoader.EnsureLoaded(); return NativeLoader.LoadedVersion; } }
+
+    /// <summary>libtorch's intra-op thread count. Defaults to the number of cores (or DSL_NUM_THREADS / OMP_NUM_THREADS when set).</summary>
+    public static int NumThreads
+    {
+        get => Native.dsl_runtime_num_threads();
+        set => Errors.S(Native.dsl_runtime_set_num_threads(value), "set_num_threads");
+    }
+
+    /// <summary>
+    /// OpenBLAS's thread count (−1 when libtorch's BLAS is not OpenBLAS). Defaults to 1, because
+    /// OpenBLAS threads compete with libtorch's OpenMP threads for the same cores.
+    /// </summary>
+    public static int BlasThreads
+    {
+        get => Native.dsl_runtime_blas_threads();
+        set => Native.dsl_runtime_set_blas_threads(value);
+    }
+}
+
+/// <summary>Engine defaults computed before the native library is first used.</summary>
+internal static class Runtime
+{
+    /// <summary>
+    /// Intra-op threads: DSL_NUM_THREADS, else OMP_NUM_THREADS, else the core count. Read with
+    /// Environment.GetEnvironmentVariable because .NET's SetEnvironmentVariable does not reach native getenv.
+    /// </summary>
+    internal static int DefaultThreads()
+    {
+        foreach (var name in new[] { "DSL_NUM_THREADS", "OMP_NUM_THREADS" })
+            if (int.TryParse(Environment.GetEnvironmentVariable(name), out var n) && n > 0) return n;
+        return Environment.ProcessorCount;
+    }
+}

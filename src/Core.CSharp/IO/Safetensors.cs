@@ -1,0 +1,138 @@
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Dsl.Engine.IO;
+
+/// <summary>
+/// Reads and writes named tensors in the safetensors format (an 8-byte little-endian header length,
+/// a JSON header of name → {dtype, shape, data_offsets} plus optional "__metadata__", then the raw
+/// row-major little-endian data), so files interchange with Python's <c>safetensors</c> package.
+/// Writes are atomic. Reads check every offset and size and name the file and the problem.
+/// </summary>
+public static class Safetensors
+{
+    static readonly Dictionary<DType, string> Codes = new()
+    {
+        [DType.Float64] = "F64", [DType.Float32] = "F32", [DType.Float16] = "F16", [DType.BFloat16] = "BF16",
+        [DType.Int64] = "I64", [DType.Int32] = "I32", [DType.Int16] = "I16", [DType.Int8] = "I8",
+        [DType.UInt8] = "U8", [DType.Bool] = "BOOL",
+    };
+    static readonly Dictionary<string, DType> FromCode = Codes.ToDictionary(kv => kv.Value, kv => kv.Key);
+
+    /// <summary>Saves tensors under their names (in the given order), with optional string metadata.</summary>
+    public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var items = tensors.ToList();
+        var dupes = items.GroupBy(kv => kv.Key).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+        if (dupes.Count > 0) throw new ArgumentException($"safetensors.save: duplicate tensor names: {string.Join(", ", dupes)}.");
+        var header = new JsonObject();
+        if (metadata is { Count: > 0 })
+        {
+            var meta = new JsonObject();
+            foreach (var (k, v) in metadata) meta[k] = v;
+            header["__metadata__"] = meta;
+        }
+        long offset = 0;
+        var sizes = new List<long>();
+        foreach (var (name, t) in items)
+        {
+            var dt = t.DType;
+            if (!Codes.TryGetValue(dt, out var code)) throw new ArgumentException($"safetensors.save: tensor '{name}' has dtype {dt.Name()}, which safetensors cannot store.");
+            long size = t.Numel * dt.SizeOf();
+            header[name] = new JsonObject
+            {
+                ["dtype"] = code,
+                ["shape"] = new JsonArray(t.Shape.Select(s => (JsonNode)s).ToArray()),
+                ["data_offsets"] = new JsonArray(offset, offset + size),
+            };
+            sizes.Add(size);
+            offset += size;
+        }
+        var json = Encoding.UTF8.GetBytes(header.ToJsonString());
+        int padded = (json.Length + 7) / 8 * 8;   // the reference writer pads the header with spaces to 8 bytes
+        AtomicFile.Write(path, s =>
+        {
+            Span<byte> len = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)padded);
+            s.Write(len);
+            s.Write(json);
+            for (int i = json.Length; i < padded; i++) s.WriteByte((byte)' ');
+            for (int i = 0; i < items.Count; i++)
+            {
+                var buf = new byte[sizes[i]];
+                items[i].Value.CopyBytesTo(buf);
+                s.Write(buf);
+            }
+        });
+    }
+
+    /// <summary>Saves a dictionary of tensors.</summary>
+    public static void Save(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null) =>
+        Save(path, (IEnumerable<KeyValuePair<string, Tensor>>)tensors, metadata);
+
+    /// <summary>Loads every tensor in the file, in file order, onto <paramref name="device"/> (the CPU by default).</summary>
+    public static IReadOnlyList<KeyValuePair<string, Tensor>> Load(string path, Device? device = null) => Read(path, device).Tensors;
+
+    /// <summary>Loads the file's "__metadata__" strings (empty when it has none).</summary>
+    public static IReadOnlyDictionary<string, string> LoadMetadata(string path) => Read(path, null, headerOnly: true).Metadata;
+
+    static Exception Corrupt(string path, string what) =>
+        new InvalidDataException($"safetensors.load: '{path}' is not a valid safetensors file: {what}. Re-save it, or check that the path points to a .safetensors file.");
+
+    static (List<KeyValuePair<string, Tensor>> Tensors, Dictionary<string, string> Metadata) Read(string path, Device? device, bool headerOnly = false)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"safetensors.load: no file at '{path}'.", path);
+        var bytes = File.ReadAllBytes(path);
+        if (bytes.Length < 8) throw Corrupt(path, $"it has {bytes.Length} bytes, fewer than the 8-byte header length");
+        var n = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        if (n > (ulong)(bytes.Length - 8)) throw Corrupt(path, $"the header claims {n} bytes but only {bytes.Length - 8} follow (truncated?)");
+        JsonObject header;
+        try { header = JsonNode.Parse(bytes.AsSpan(8, (int)n))!.AsObject(); }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException)
+        { throw Corrupt(path, "the header is not a JSON object (" + e.Message + ")"); }
+
+        var data = bytes.AsSpan(8 + (int)n);
+        var meta = new Dictionary<string, string>();
+        var entries = new List<(string Name, DType DType, long[] Shape, long Begin, long End)>();
+        foreach (var (name, node) in header)
+        {
+            if (name == "__metadata__")
+            {
+                if (node is JsonObject m) foreach (var (k, v) in m) meta[k] = v?.GetValue<string>() ?? "";
+                continue;
+            }
+            try
+            {
+                var o = node!.AsObject();
+                var code = o["dtype"]!.GetValue<string>();
+                if (!FromCode.TryGetValue(code, out var dt)) throw Corrupt(path, $"tensor '{name}' has unsupported dtype '{code}'");
+                var shape = o["shape"]!.AsArray().Select(x => x!.GetValue<long>()).ToArray();
+                var offs = o["data_offsets"]!.AsArray().Select(x => x!.GetValue<long>()).ToArray();
+                if (offs.Length != 2 || offs[0] < 0 || offs[1] < offs[0] || offs[1] > data.Length)
+                    throw Corrupt(path, $"tensor '{name}' has data_offsets [{string.Join(", ", offs)}] outside the {data.Length}-byte data section (truncated?)");
+                if (shape.Any(s => s < 0)) throw Corrupt(path, $"tensor '{name}' has a negative size in shape [{string.Join(", ", shape)}]");
+                long expected = shape.Aggregate(1L, (a, b) => a * b) * dt.SizeOf();
+                if (offs[1] - offs[0] != expected)
+                    throw Corrupt(path, $"tensor '{name}' of shape [{string.Join(", ", shape)}] {dt.Name()} needs {expected} bytes but its offsets span {offs[1] - offs[0]}");
+                entries.Add((name, dt, shape, offs[0], offs[1]));
+            }
+            catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or JsonException)
+            { throw Corrupt(path, $"tensor '{name}' has a malformed entry ({e.Message})"); }
+        }
+        var result = new List<KeyValuePair<string, Tensor>>();
+        if (headerOnly) return (result, meta);
+        try
+        {
+            foreach (var e in entries.OrderBy(e => e.Begin))
+                result.Add(new(e.Name, Tensor.FromBytes(data.Slice((int)e.Begin, (int)(e.End - e.Begin)), e.Shape, e.DType, device)));
+        }
+        catch
+        {
+            foreach (var kv in result) kv.Value.Dispose();
+            throw;
+        }
+        return (result, meta);
+    }
+}

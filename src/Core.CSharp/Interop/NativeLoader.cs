@@ -1,0 +1,91 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Dsl.Engine.Interop;
+
+/// <summary>
+/// Finds and loads the native shim (<c>libdsl_native.so</c>), then applies the engine's defaults:
+/// checks that the libtorch it loaded is the one it was built against, sets libtorch's intra-op
+/// threads to the number of cores and keeps OpenBLAS to one thread so the two pools do not
+/// oversubscribe the cores. This runs once, on the first call into the native library, from any
+/// host (a console app, a test runner, F# interactive) with no environment variables needed.
+/// </summary>
+internal static unsafe class NativeLoader
+{
+    internal const string FileName = "libdsl_native.so";
+    const string Fix = "Fix: run `dotnet fsi build.fsx setup` then `dotnet fsi build.fsx build` (installs libtorch and builds the shim), " +
+                       "or set LIBTORCH_DIR to another libtorch and rebuild.";
+
+    static nint loaded;
+
+#pragma warning disable CA2255 // the engine must register its resolver before any native call, from any host
+    [ModuleInitializer]
+#pragma warning restore CA2255
+    internal static void Register() =>
+        NativeLibrary.SetDllImportResolver(typeof(NativeLoader).Assembly, Resolve);
+
+    static nint Resolve(string name, Assembly assembly, DllImportSearchPath? path)
+    {
+        if (name != Native.Lib) return 0;
+        if (loaded != 0) return loaded;
+        lock (typeof(NativeLoader))
+        {
+            if (loaded != 0) return loaded;
+            var candidates = Candidates().ToList();
+            var file = candidates.FirstOrDefault(File.Exists);
+            if (file is null)
+                throw new DllNotFoundException(
+                    $"Dsl's native library {FileName} was not found. Looked in: {string.Join(", ", candidates)}. {Fix}");
+            nint handle;
+            try { handle = NativeLibrary.Load(file); }
+            catch (DllNotFoundException e)
+            {
+                throw new DllNotFoundException($"Dsl could not load its native library {file}: {e.Message}. {Fix}", e);
+            }
+            ApplyDefaults(handle);
+            loaded = handle;
+            return handle;
+        }
+    }
+
+    static IEnumerable<string> Candidates()
+    {
+        var env = Environment.GetEnvironmentVariable("DSL_NATIVE_PATH");
+        if (!string.IsNullOrEmpty(env)) yield return env;
+        var here = Path.GetDirectoryName(typeof(NativeLoader).Assembly.Location);
+        foreach (var dir in new[] { here, AppContext.BaseDirectory }.Where(d => !string.IsNullOrEmpty(d)).Distinct())
+        {
+            yield return Path.Combine(dir!, FileName);
+            yield return Path.Combine(dir!, "runtimes", "linux-x64", "native", FileName);
+        }
+    }
+
+    static string Str(byte* p) => p == null ? "" : Marshal.PtrToStringUTF8((nint)p) ?? "";
+
+    static void ApplyDefaults(nint lib)
+    {
+        var built = Str(((delegate* unmanaged<byte*>)NativeLibrary.GetExport(lib, "dsl_runtime_built_version"))());
+        var running = Str(((delegate* unmanaged<byte*>)NativeLibrary.GetExport(lib, "dsl_runtime_loaded_version"))());
+        if (running != "unknown" && MajorMinor(built) != MajorMinor(running))
+            throw new DllNotFoundException(
+                $"Dsl's native library was built against libtorch {built} but libtorch {running} was loaded. " +
+                "Rebuild the shim against the libtorch you want (`dotnet fsi build.fsx build`, with LIBTORCH_DIR set if it is not Debian's).");
+        BuiltVersion = built;
+        LoadedVersion = running;
+
+        var setThreads = (delegate* unmanaged<int, int>)NativeLibrary.GetExport(lib, "dsl_runtime_set_num_threads");
+        var setBlas = (delegate* unmanaged<int, int>)NativeLibrary.GetExport(lib, "dsl_runtime_set_blas_threads");
+        setThreads(Runtime.DefaultThreads());
+        // OpenBLAS reads OPENBLAS_NUM_THREADS itself when it loads; only override when the user did not set it.
+        if (Environment.GetEnvironmentVariable("OPENBLAS_NUM_THREADS") is null) setBlas(1);
+    }
+
+    static string MajorMinor(string v) => string.Join('.', v.Split('.').Take(2));
+
+    internal static string BuiltVersion { get; private set; } = "";
+    internal static string LoadedVersion { get; private set; } = "";
+
+    /// <summary>Forces the native library to load (and its defaults to apply) now.</summary>
+    internal static void EnsureLoaded() { if (loaded == 0) Native.dsl_error_clear(); }
+}

@@ -1,0 +1,142 @@
+// nn.cpp — convolutions, pooling, dropout, normalisation, embedding, padding, resizing,
+// activations (op table) and losses.
+#include "shim.h"
+
+using dsl::T;
+using dsl::opt;
+using dsl::tensor_op;
+using dsl::status_op;
+
+namespace {
+// Activations: f(x, a, b) where a and b are the op's scalar parameters (ignored when it has none).
+using ActFn = at::Tensor (*)(const at::Tensor&, double, double);
+using ActInplaceFn = void (*)(at::Tensor&, double, double);
+struct Act { ActFn fn; ActInplaceFn inplace; };
+// Order is the op code; the managed enum ActivationOp lists the same names in the same order.
+const dsl::OpEntry<Act> kActivation[] = {
+    {"relu", {[](const at::Tensor& x, double, double) { return at::relu(x); }, [](at::Tensor& x, double, double) { at::relu_(x); }}},
+    {"leaky_relu", {[](const at::Tensor& x, double a, double) { return at::leaky_relu(x, a); }, [](at::Tensor& x, double a, double) { at::leaky_relu_(x, a); }}},
+    {"elu", {[](const at::Tensor& x, double a, double) { return at::elu(x, a); }, [](at::Tensor& x, double a, double) { at::elu_(x, a); }}},
+    {"selu", {[](const at::Tensor& x, double, double) { return at::selu(x); }, [](at::Tensor& x, double, double) { at::selu_(x); }}},
+    {"gelu", {[](const at::Tensor& x, double a, double) { return at::gelu(x, a != 0 ? "tanh" : "none"); }, nullptr}},
+    {"silu", {[](const at::Tensor& x, double, double) { return at::silu(x); }, [](at::Tensor& x, double, double) { at::silu_(x); }}},
+    {"tanh", {[](const at::Tensor& x, double, double) { return at::tanh(x); }, [](at::Tensor& x, double, double) { at::tanh_(x); }}},
+    {"sigmoid", {[](const at::Tensor& x, double, double) { return at::sigmoid(x); }, [](at::Tensor& x, double, double) { at::sigmoid_(x); }}},
+    {"softplus", {[](const at::Tensor& x, double a, double b) { return at::softplus(x, a, b); }, nullptr}},
+    {"mish", {[](const at::Tensor& x, double, double) { return at::mish(x); }, [](at::Tensor& x, double, double) { at::mish_(x); }}},
+    {"hardtanh", {[](const at::Tensor& x, double a, double b) { return at::hardtanh(x, a, b); }, [](at::Tensor& x, double a, double b) { at::hardtanh_(x, a, b); }}},
+    {"relu6", {[](const at::Tensor& x, double, double) { return at::hardtanh(x, 0.0, 6.0); }, [](at::Tensor& x, double, double) { at::hardtanh_(x, 0.0, 6.0); }}},
+    {"softsign", {[](const at::Tensor& x, double, double) { return x / (x.abs() + 1); }, nullptr}},
+    {"hardswish", {[](const at::Tensor& x, double, double) { return at::hardswish(x); }, nullptr}},
+    {"hardsigmoid", {[](const at::Tensor& x, double, double) { return at::hardsigmoid(x); }, nullptr}},
+    {"celu", {[](const at::Tensor& x, double a, double) { return at::celu(x, a); }, nullptr}},
+    {"log_sigmoid", {[](const at::Tensor& x, double, double) { return at::log_sigmoid(x); }, nullptr}},
+};
+
+using LossFn = at::Tensor (*)(const at::Tensor&, const at::Tensor&, int64_t, double);
+// Order is the op code; the managed enum RegressionLoss lists the same names in the same order.
+const dsl::OpEntry<LossFn> kRegressionLoss[] = {
+    {"mse", [](const at::Tensor& x, const at::Tensor& t, int64_t r, double) { return at::mse_loss(x, t, r); }},
+    {"l1", [](const at::Tensor& x, const at::Tensor& t, int64_t r, double) { return at::l1_loss(x, t, r); }},
+    {"smooth_l1", [](const at::Tensor& x, const at::Tensor& t, int64_t r, double beta) { return at::smooth_l1_loss(x, t, r, beta); }},
+    {"huber", [](const at::Tensor& x, const at::Tensor& t, int64_t r, double delta) { return at::huber_loss(x, t, r, delta); }},
+};
+
+const char* kPadModes[] = {"constant", "reflect", "replicate", "circular"};
+}  // namespace
+
+namespace dsl {
+const char* activation_name(int32_t code) { return name_of(kActivation, code); }
+const char* regression_loss_name(int32_t code) { return name_of(kRegressionLoss, code); }
+}  // namespace dsl
+
+extern "C" {
+DSL_API dsl_tensor dsl_nn_conv1d(dsl_tensor x, dsl_tensor w, dsl_tensor b, int64_t stride, int64_t padding, int64_t dilation, int64_t groups, int32_t same) {
+    return tensor_op([&] {
+        return same ? at::conv1d(T(x), T(w), opt(b), {stride}, "same", {dilation}, groups)
+                    : at::conv1d(T(x), T(w), opt(b), {stride}, {padding}, {dilation}, groups);
+    });
+}
+DSL_API dsl_tensor dsl_nn_conv2d(dsl_tensor x, dsl_tensor w, dsl_tensor b, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw, int64_t groups, int32_t same) {
+    return tensor_op([&] {
+        return same ? at::conv2d(T(x), T(w), opt(b), {sh, sw}, "same", {dh, dw}, groups)
+                    : at::conv2d(T(x), T(w), opt(b), {sh, sw}, {ph, pw}, {dh, dw}, groups);
+    });
+}
+DSL_API dsl_tensor dsl_nn_conv_transpose2d(dsl_tensor x, dsl_tensor w, dsl_tensor b, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t oph, int64_t opw, int64_t groups, int64_t dh, int64_t dw) {
+    return tensor_op([&] { return at::conv_transpose2d(T(x), T(w), opt(b), {sh, sw}, {ph, pw}, {oph, opw}, groups, {dh, dw}); });
+}
+DSL_API dsl_tensor dsl_nn_max_pool2d(dsl_tensor x, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw, int32_t ceil_mode) {
+    return tensor_op([&] { return at::max_pool2d(T(x), {kh, kw}, {sh, sw}, {ph, pw}, {dh, dw}, ceil_mode != 0); });
+}
+DSL_API dsl_tensor dsl_nn_avg_pool2d(dsl_tensor x, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int32_t ceil_mode, int32_t count_include_pad) {
+    return tensor_op([&] { return at::avg_pool2d(T(x), {kh, kw}, {sh, sw}, {ph, pw}, ceil_mode != 0, count_include_pad != 0); });
+}
+DSL_API dsl_tensor dsl_nn_adaptive_avg_pool2d(dsl_tensor x, int64_t oh, int64_t ow) {
+    return tensor_op([&] { return at::adaptive_avg_pool2d(T(x), {oh, ow}); });
+}
+DSL_API dsl_tensor dsl_nn_dropout(dsl_tensor x, double p, int32_t training, dsl_generator g) {
+    return tensor_op([&] {
+        if (p < 0.0 || p > 1.0) throw std::invalid_argument("dropout: rate p=" + std::to_string(p) + " is outside [0, 1]");
+        const at::Tensor& in = T(x);
+        if (!training || p == 0.0) return in;
+        if (p == 1.0) return in * 0;
+        // p is the probability of dropping (as in PyTorch and Keras); kept units are scaled by 1/(1-p).
+        at::Tensor keep = at::empty_like(in, in.options().requires_grad(false)).bernoulli_(1.0 - p, dsl::gen(g));
+        return in * keep.div_(1.0 - p);
+    });
+}
+DSL_API dsl_tensor dsl_nn_batch_norm(dsl_tensor x, dsl_tensor weight, dsl_tensor bias, dsl_tensor rm, dsl_tensor rv, int32_t training, double momentum, double eps) {
+    return tensor_op([&] { return at::batch_norm(T(x), opt(weight), opt(bias), opt(rm), opt(rv), training != 0, momentum, eps, false); });
+}
+DSL_API dsl_tensor dsl_nn_group_norm(dsl_tensor x, int64_t groups, dsl_tensor weight, dsl_tensor bias, double eps) {
+    return tensor_op([&] { return at::group_norm(T(x), groups, opt(weight), opt(bias), eps); });
+}
+DSL_API dsl_tensor dsl_nn_layer_norm(dsl_tensor x, const int64_t* shape, int32_t n, dsl_tensor weight, dsl_tensor bias, double eps) {
+    return tensor_op([&] { return at::layer_norm(T(x), dsl::dims(shape, n), opt(weight), opt(bias), eps); });
+}
+DSL_API dsl_tensor dsl_nn_embedding(dsl_tensor weight, dsl_tensor indices, int64_t padding_idx) {
+    return tensor_op([&] { return at::embedding(T(weight), T(indices), padding_idx); });
+}
+DSL_API dsl_tensor dsl_nn_pad(dsl_tensor x, const int64_t* pads, int32_t n, int32_t mode, double value) {
+    return tensor_op([&] {
+        if (mode < 0 || mode > 3) throw std::invalid_argument("pad: unknown mode " + std::to_string(mode));
+        return at::pad(T(x), dsl::dims(pads, n), kPadModes[mode], mode == 0 ? c10::optional<double>(value) : c10::nullopt);
+    });
+}
+DSL_API dsl_tensor dsl_nn_interpolate(dsl_tensor x, int64_t oh, int64_t ow, int32_t mode, int32_t align_corners) {
+    return tensor_op([&] {
+        if (mode == 0) return at::upsample_nearest2d(T(x), {oh, ow});
+        if (mode == 1) return at::upsample_bilinear2d(T(x), {oh, ow}, align_corners != 0);
+        throw std::invalid_argument("interpolate: unknown mode " + std::to_string(mode) + " (0 nearest, 1 bilinear)");
+    });
+}
+DSL_API dsl_tensor dsl_nn_activation(int32_t op, dsl_tensor x, double a, double b) {
+    return tensor_op([&] { return dsl::lookup(kActivation, op, "activation").fn.fn(T(x), a, b); });
+}
+DSL_API int32_t dsl_nn_activation_(int32_t op, dsl_tensor x, double a, double b) {
+    return status_op([&] {
+        const auto& e = dsl::lookup(kActivation, op, "activation");
+        if (e.fn.inplace == nullptr) throw std::invalid_argument(std::string(e.name) + "_: activation has no in-place variant");
+        e.fn.inplace(T(x), a, b);
+    });
+}
+DSL_API dsl_tensor dsl_nn_softmax(dsl_tensor x, int64_t dim, int32_t log) {
+    return tensor_op([&] { return log ? at::log_softmax(T(x), dim) : at::softmax(T(x), dim); });
+}
+DSL_API dsl_tensor dsl_nn_cross_entropy(dsl_tensor logits, dsl_tensor target, dsl_tensor weight, int32_t reduction, int64_t ignore_index, double label_smoothing) {
+    return tensor_op([&] { return at::cross_entropy_loss(T(logits), T(target), opt(weight), reduction, ignore_index, label_smoothing); });
+}
+DSL_API dsl_tensor dsl_nn_nll_loss(dsl_tensor log_probs, dsl_tensor target, dsl_tensor weight, int32_t reduction, int64_t ignore_index) {
+    return tensor_op([&] { return at::nll_loss_nd(T(log_probs), T(target), opt(weight), reduction, ignore_index); });
+}
+DSL_API dsl_tensor dsl_nn_binary_cross_entropy(dsl_tensor probs, dsl_tensor target, dsl_tensor weight, int32_t reduction) {
+    return tensor_op([&] { return at::binary_cross_entropy(T(probs), T(target), opt(weight), reduction); });
+}
+DSL_API dsl_tensor dsl_nn_bce_with_logits(dsl_tensor logits, dsl_tensor target, dsl_tensor weight, dsl_tensor pos_weight, int32_t reduction) {
+    return tensor_op([&] { return at::binary_cross_entropy_with_logits(T(logits), T(target), opt(weight), opt(pos_weight), reduction); });
+}
+DSL_API dsl_tensor dsl_nn_regression_loss(int32_t op, dsl_tensor input, dsl_tensor target, int32_t reduction, double param) {
+    return tensor_op([&] { return dsl::lookup(kRegressionLoss, op, "regression loss").fn(T(input), T(target), reduction, param); });
+}
+}

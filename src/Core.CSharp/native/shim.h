@@ -1,0 +1,96 @@
+// shim.h — internal helpers shared by the shim's sources: handle wrapping, the catch-all guard,
+// option and shape conversion, and the op-table type used by every op family.
+#pragma once
+#include "dsl_api.h"
+#include <ATen/ATen.h>
+#include <ATen/core/Generator.h>
+#include <atomic>
+#include <string>
+#include <vector>
+
+namespace dsl {
+
+// Live native tensor handles (for leak tests).
+extern std::atomic<int64_t> live_tensors;
+
+void set_error(const char* message);
+
+inline at::Tensor& T(dsl_tensor t) {
+    if (t == nullptr) throw std::invalid_argument("null tensor handle (was the tensor disposed?)");
+    return *reinterpret_cast<at::Tensor*>(t);
+}
+inline c10::optional<at::Tensor> opt(dsl_tensor t) {
+    if (t == nullptr) return c10::nullopt;
+    return *reinterpret_cast<at::Tensor*>(t);
+}
+inline dsl_tensor wrap(at::Tensor&& t) {
+    live_tensors.fetch_add(1, std::memory_order_relaxed);
+    return reinterpret_cast<dsl_tensor>(new at::Tensor(std::move(t)));
+}
+inline dsl_tensor wrap(const at::Tensor& t) { return wrap(at::Tensor(t)); }
+
+inline c10::optional<at::Generator> gen(dsl_generator g) {
+    if (g == nullptr) return c10::nullopt;
+    return *reinterpret_cast<at::Generator*>(g);
+}
+inline at::IntArrayRef dims(const int64_t* p, int32_t n) { return at::IntArrayRef(p, static_cast<size_t>(n)); }
+
+inline at::TensorOptions options(dsl_options o) {
+    return at::TensorOptions()
+        .dtype(static_cast<at::ScalarType>(o.dtype))
+        .device(at::Device(static_cast<at::DeviceType>(o.device_type), static_cast<c10::DeviceIndex>(o.device_index)))
+        .requires_grad(o.requires_grad != 0);
+}
+
+// Runs f and converts every C++ exception into the thread-local last error, returning `failed`.
+// c10::Error messages are taken without their backtrace.
+template <class R, class F>
+R guard(R failed, F&& f) noexcept {
+    try {
+        return f();
+    } catch (const c10::Error& e) {
+        set_error(e.what_without_backtrace());
+    } catch (const std::exception& e) {
+        set_error(e.what());
+    } catch (...) {
+        set_error("unknown C++ exception");
+    }
+    return failed;
+}
+// Tensor-returning export: NULL on failure.
+template <class F>
+dsl_tensor tensor_op(F&& f) noexcept {
+    return guard<dsl_tensor>(nullptr, [&] { return wrap(f()); });
+}
+// Status-returning export: 0 on success, -1 on failure.
+template <class F>
+int32_t status_op(F&& f) noexcept {
+    return guard<int32_t>(-1, [&] { f(); return 0; });
+}
+
+// An op family: a table of named entries, indexed by the op code the managed side passes.
+template <class Fn>
+struct OpEntry {
+    const char* name;
+    Fn fn;
+};
+template <class Fn, size_t N>
+const OpEntry<Fn>& lookup(const OpEntry<Fn> (&table)[N], int32_t code, const char* family) {
+    if (code < 0 || static_cast<size_t>(code) >= N)
+        throw std::out_of_range(std::string(family) + ": unknown op code " + std::to_string(code));
+    return table[code];
+}
+template <class Fn, size_t N>
+const char* name_of(const OpEntry<Fn> (&table)[N], int32_t code) {
+    return (code >= 0 && static_cast<size_t>(code) < N) ? table[code].name : nullptr;
+}
+
+// Family codes for dsl_op_name.
+enum Family : int32_t { Unary = 0, Binary = 1, Reduce = 2, Activation = 3, RegressionLoss = 4 };
+const char* unary_name(int32_t code);
+const char* binary_name(int32_t code);
+const char* reduce_name(int32_t code);
+const char* activation_name(int32_t code);
+const char* regression_loss_name(int32_t code);
+
+}  // namespace dsl
