@@ -25,6 +25,14 @@ public sealed unsafe partial class Tensor
     /// <summary>Reverses the order of elements along the given dimensions.</summary>
     public Tensor Flip(params long[] dims) => WithList("flip", Native.dsl_shape_flip, dims);
 
+    /// <summary>Rotates elements along <paramref name="dims"/> by <paramref name="shifts"/> (elements shifted past the end wrap around).</summary>
+    public Tensor Roll(long[] shifts, long[] dims)
+    {
+        fixed (long* s = shifts)
+        fixed (long* d = dims)
+            return Errors.T(Native.dsl_shape_roll(handle, s, shifts.Length, d, dims.Length), "roll", this);
+    }
+
     /// <summary>Swaps two dimensions.</summary>
     public Tensor Transpose(long dim0, long dim1) => Errors.T(Native.dsl_shape_transpose(handle, dim0, dim1), "transpose", this);
     /// <summary>The transpose of a matrix (swaps the last two dimensions).</summary>

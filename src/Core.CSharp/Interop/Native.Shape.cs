@@ -10,6 +10,7 @@ internal static unsafe partial class Native
     [LibraryImport(Lib)] internal static partial nint dsl_shape_expand(nint t, long* shape, int n);
     [LibraryImport(Lib)] internal static partial nint dsl_shape_repeat(nint t, long* repeats, int n);
     [LibraryImport(Lib)] internal static partial nint dsl_shape_flip(nint t, long* dims, int n);
+    [LibraryImport(Lib)] internal static partial nint dsl_shape_roll(nint t, long* shifts, int nShifts, long* dims, int nDims);
     [LibraryImport(Lib)] internal static partial nint dsl_shape_transpose(nint t, long dim0, long dim1);
     [LibraryImport(Lib)] internal static partial nint dsl_shape_flatten(nint t, long startDim, long endDim);
     [LibraryImport(Lib)] internal static partial nint dsl_shape_squeeze(nint t, long dim, int all);

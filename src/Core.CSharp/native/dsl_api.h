@@ -103,6 +103,7 @@ DSL_API dsl_tensor dsl_shape_permute(dsl_tensor t, const int64_t* dims, int32_t 
 DSL_API dsl_tensor dsl_shape_expand(dsl_tensor t, const int64_t* shape, int32_t n);
 DSL_API dsl_tensor dsl_shape_repeat(dsl_tensor t, const int64_t* repeats, int32_t n);
 DSL_API dsl_tensor dsl_shape_flip(dsl_tensor t, const int64_t* dims, int32_t n);
+DSL_API dsl_tensor dsl_shape_roll(dsl_tensor t, const int64_t* shifts, int32_t n_shifts, const int64_t* dims, int32_t n_dims);
 DSL_API dsl_tensor dsl_shape_transpose(dsl_tensor t, int64_t dim0, int64_t dim1);
 DSL_API dsl_tensor dsl_shape_flatten(dsl_tensor t, int64_t start_dim, int64_t end_dim);
 DSL_API dsl_tensor dsl_shape_squeeze(dsl_tensor t, int64_t dim, int32_t all);

@@ -27,6 +27,9 @@ DSL_API dsl_tensor dsl_shape_permute(dsl_tensor t, const int64_t* d, int32_t n) 
 DSL_API dsl_tensor dsl_shape_expand(dsl_tensor t, const int64_t* s, int32_t n) { return tensor_op([&] { return T(t).expand(dsl::dims(s, n)); }); }
 DSL_API dsl_tensor dsl_shape_repeat(dsl_tensor t, const int64_t* r, int32_t n) { return tensor_op([&] { return T(t).repeat(dsl::dims(r, n)); }); }
 DSL_API dsl_tensor dsl_shape_flip(dsl_tensor t, const int64_t* d, int32_t n) { return tensor_op([&] { return T(t).flip(dsl::dims(d, n)); }); }
+DSL_API dsl_tensor dsl_shape_roll(dsl_tensor t, const int64_t* shifts, int32_t ns, const int64_t* d, int32_t nd) {
+    return tensor_op([&] { return T(t).roll(dsl::dims(shifts, ns), dsl::dims(d, nd)); });
+}
 DSL_API dsl_tensor dsl_shape_transpose(dsl_tensor t, int64_t d0, int64_t d1) { return tensor_op([&] { return T(t).transpose(d0, d1); }); }
 DSL_API dsl_tensor dsl_shape_flatten(dsl_tensor t, int64_t s, int64_t e) { return tensor_op([&] { return T(t).flatten(s, e); }); }
 DSL_API dsl_tensor dsl_shape_squeeze(dsl_tensor t, int64_t dim, int32_t all) {

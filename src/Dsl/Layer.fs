@@ -1,0 +1,164 @@
+namespace Dsl
+
+open Dsl.Engine
+
+/// Train or Eval, chosen when a model is applied (dropout and batch norm behave differently).
+type Mode =
+    | Train
+    | Eval
+
+/// The shape of one sample (without the batch dimension), or of a model's named outputs.
+[<RequireQualifiedAccess>]
+type Shape =
+    /// A tensor shape such as [1; 28; 28] (channels first).
+    | Dims of int64 list
+    /// Several named outputs (for example an hour head and a minute head).
+    | Heads of (string * Shape) list
+
+    override this.ToString() =
+        match this with
+        | Shape.Dims d -> "(" + String.concat ", " ("None" :: List.map string d) + ")"
+        | Shape.Heads hs -> "{" + String.concat ", " [ for (n, s) in hs -> n + ": " + string s ] + "}"
+
+/// What flows between layers: a batch tensor, or named outputs of several heads.
+[<RequireQualifiedAccess>]
+type Value =
+    /// A batch: the first dimension is the batch.
+    | T of Tensor
+    /// Named outputs, in order.
+    | Heads of (string * Value) list
+
+/// Accessors for values.
+module Value =
+    /// The tensor of a single-output value; fails naming what was found instead.
+    let tensor (v: Value) : Tensor =
+        match v with
+        | Value.T t -> t
+        | Value.Heads hs -> invalidArg "v" (sprintf "Value.tensor: expected one tensor but the model has heads %A; use Value.head \"name\"" (List.map fst hs))
+
+    /// The output of the head named `name`.
+    let head (name: string) (v: Value) : Value =
+        match v with
+        | Value.Heads hs ->
+            match List.tryFind (fst >> (=) name) hs with
+            | Some(_, x) -> x
+            | None -> invalidArg "name" (sprintf "Value.head: no head '%s'; heads are %A" name (List.map fst hs))
+        | Value.T _ -> invalidArg "v" "Value.head: the value is a single tensor, not named heads"
+
+    /// The two outputs of a two-head model, as a tuple of tensors.
+    let pair (v: Value) : Tensor * Tensor =
+        match v with
+        | Value.Heads [ (_, a); (_, b) ] -> tensor a, tensor b
+        | _ -> invalidArg "v" "Value.pair: expected exactly two heads"
+
+    /// Every tensor in the value, in order.
+    let rec tensors (v: Value) : Tensor list =
+        match v with
+        | Value.T t -> [ t ]
+        | Value.Heads hs -> hs |> List.collect (snd >> tensors)
+
+    /// The per-sample shape of a value (its tensors' shapes without the batch dimension).
+    let rec shape (v: Value) : Shape =
+        match v with
+        | Value.T t -> Shape.Dims(List.ofArray t.Shape |> List.tail)
+        | Value.Heads hs -> Shape.Heads(hs |> List.map (fun (n, x) -> n, shape x))
+
+/// Raised by `Model.build` when a layer cannot take the shape it is given. The message holds the
+/// layer path, the layer type, the shape received, the shape expected and a hint.
+exception ShapeError of path: string * kind: string * received: Shape * expected: string * hint: string with
+    override this.Message =
+        sprintf "Layer '%s' (%s) received input shape %O but expects %s. Hint: %s" this.path this.kind this.received this.expected this.hint
+
+/// One row of a model summary: a layer's name, type, output shape and parameter counts, with its sublayers.
+type LayerInfo =
+    { Name: string
+      Kind: string
+      Output: Shape
+      Params: Params
+      State: Params
+      Children: LayerInfo list }
+
+/// What a layer's init receives: its key, its input shape, its path in the model (for errors), and
+/// the device and dtype its parameters live on.
+type InitContext =
+    { Rng: Rng
+      Input: Shape
+      Path: string
+      Device: Device
+      DType: DType }
+
+/// What a layer's init returns: its output shape, parameters, state, and sublayer rows for summaries.
+type Built =
+    { Output: Shape
+      Params: Params
+      State: Params
+      Children: LayerInfo list }
+
+/// What a layer's apply receives besides the input: its parameters and state, the mode and a key.
+type ApplyContext =
+    { Params: Params
+      State: Params
+      Mode: Mode
+      Rng: Rng }
+
+/// A layer: a pure description with an init (shape inference, parameters, state) and an apply
+/// (parameters, state, input, mode, key → output, new state). Layers hold no tensors themselves;
+/// the same layer value can be built many times.
+type Layer =
+    { /// The layer type shown in summaries ("Dense", "Conv2D", ...).
+      Kind: string
+      /// The name given with `named`; otherwise the container names it after its kind.
+      Name: string option
+      /// Shape inference and parameter creation.
+      Init: InitContext -> Built
+      /// The forward computation; returns the output and the new state.
+      Apply: ApplyContext -> Value -> Value * Params }
+
+/// Helpers for writing layers.
+module Layer =
+    /// Keras-style automatic name of a layer kind: Conv2D → conv2d, MaxPooling2D → max_pooling2d.
+    let autoName (kind: string) =
+        let sb = System.Text.StringBuilder()
+        kind
+        |> Seq.iteri (fun i c ->
+            if i > 0 && System.Char.IsUpper c && (System.Char.IsLower kind.[i - 1] || (i + 1 < kind.Length && System.Char.IsLower kind.[i + 1] && not (System.Char.IsDigit kind.[i - 1]))) then
+                sb.Append('_') |> ignore
+            sb.Append(System.Char.ToLowerInvariant c) |> ignore)
+        sb.ToString()
+
+    /// Names for a list of children: their given names, or auto names numbered per kind (dense, dense_1, ...).
+    let childNames (layers: Layer list) : string list =
+        let counts = System.Collections.Generic.Dictionary<string, int>()
+        let given = layers |> List.choose (fun l -> l.Name) |> Set.ofList
+        layers
+        |> List.map (fun l ->
+            match l.Name with
+            | Some n -> n
+            | None ->
+                let baseName = autoName l.Kind
+                let rec next () =
+                    let k = match counts.TryGetValue baseName with | true, k -> k | _ -> 0
+                    counts.[baseName] <- k + 1
+                    let candidate = if k = 0 then baseName else sprintf "%s_%d" baseName k
+                    if given.Contains candidate then next () else candidate
+                next ())
+
+    /// The single tensor shape of an input, or a ShapeError for named heads.
+    let dims (ctx: InitContext) (kind: string) : int64 list =
+        match ctx.Input with
+        | Shape.Dims d -> d
+        | s -> raise (ShapeError(ctx.Path, kind, s, "a single tensor", "this layer takes one input; select a head first"))
+
+    /// A ShapeError for this layer.
+    let shapeError (ctx: InitContext) (kind: string) (expected: string) (hint: string) =
+        ShapeError(ctx.Path, kind, ctx.Input, expected, hint)
+
+    /// A layer without parameters or state, given its output-shape rule and its tensor function.
+    let stateless (kind: string) (outShape: InitContext -> int64 list) (f: Mode -> Rng -> Tensor -> Tensor) : Layer =
+        { Kind = kind
+          Name = None
+          Init = fun ctx -> { Output = Shape.Dims(outShape ctx); Params = Tree.empty; State = Tree.empty; Children = [] }
+          Apply = fun a v -> Value.T(f a.Mode a.Rng (Value.tensor v)), a.State }
+
+    /// Joins a parent path and a child name.
+    let path (parent: string) (name: string) = if parent = "" then name else parent + "." + name
