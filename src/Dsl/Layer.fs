@@ -67,7 +67,7 @@ module Value =
 /// layer path, the layer type, the shape received, the shape expected and a hint.
 exception ShapeError of path: string * kind: string * received: Shape * expected: string * hint: string with
     override this.Message =
-        sprintf "Layer '%s' (%s) received input shape %O but expects %s. Hint: %s" this.path this.kind this.received this.expected this.hint
+        sprintf "Layer '%s' (%s) received input shape %O but expects %s. Hint: %s" (if this.path = "" then "<model>" else this.path) this.kind this.received this.expected this.hint
 
 /// One row of a model summary: a layer's name, type, output shape and parameter counts, with its sublayers.
 type LayerInfo =

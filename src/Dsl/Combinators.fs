@@ -1,0 +1,134 @@
+namespace Dsl
+
+open Dsl.Engine
+
+/// Ways to combine layers into bigger layers.
+[<AutoOpen>]
+module Combinators =
+    // Children of a container, kept so that `>->` can flatten nested unnamed serials.
+    let private sublayers = System.Runtime.CompilerServices.ConditionalWeakTable<Layer, Layer list>()
+
+    /// Builds children in order, each with its own key and path, feeding each the previous output.
+    let private initChain (ctx: InitContext) (names: string list) (layers: Layer list) : Built =
+        let keys = Rng.splitN (List.length layers) ctx.Rng
+        let folder (input, ps, ss, infos, i) (name, layer: Layer) =
+            let b = layer.Init { ctx with Rng = keys.[i]; Input = input; Path = Layer.path ctx.Path name }
+            let info = { Name = name; Kind = layer.Kind; Output = b.Output; Params = b.Params; State = b.State; Children = b.Children }
+            b.Output, (name, b.Params) :: ps, (name, b.State) :: ss, info :: infos, i + 1
+        let out, ps, ss, infos, _ = List.fold folder (ctx.Input, [], [], [], 0) (List.zip names layers)
+        { Output = out; Params = Tree.node (List.rev ps); State = Tree.node (List.rev ss); Children = List.rev infos }
+
+    /// Layers applied one after another (Keras Sequential). Unnamed children are named after their
+    /// kind (dense, dense_1, …), and parameter paths use these names.
+    let serial (layers: Layer list) : Layer =
+        let names = Layer.childNames layers
+        let pairs = List.zip names layers
+        let keysOf (a: ApplyContext) = Rng.splitN (List.length layers) a.Rng
+        let layer =
+            { Kind = "Sequential"
+              Name = None
+              Init = fun ctx -> initChain ctx names layers
+              Apply =
+                fun a v ->
+                    let keys = keysOf a
+                    let folder (x, states, i) (name, l: Layer) =
+                        let y, s = l.Apply { a with Params = Tree.child name a.Params; State = Tree.child name a.State; Rng = keys.[i] } x
+                        y, (name, s) :: states, i + 1
+                    let y, states, _ = List.fold folder (v, [], 0) pairs
+                    y, Tree.node (List.rev states) }
+        sublayers.Add(layer, layers)
+        layer
+
+    let private flat (l: Layer) =
+        match sublayers.TryGetValue l with
+        | true, kids when l.Name.IsNone -> kids
+        | _ -> [ l ]
+
+    /// Serial composition as an operator: `conv2d 32 3 >-> relu >-> maxPool 2`. Chains flatten into
+    /// one serial, so grouping does not change names, paths or shapes.
+    let (>->) (a: Layer) (b: Layer) : Layer = serial (flat a @ flat b)
+
+    /// Gives a layer a name: it becomes the layer's row name in summaries and scopes its parameter
+    /// paths (`block1.conv.weight`).
+    let named (name: string) (layer: Layer) : Layer =
+        if System.String.IsNullOrWhiteSpace name || name.Contains "." then invalidArg "name" (sprintf "named: '%s' is not a valid name (non-empty, no dots)" name)
+        let l = { layer with Name = Some name }
+        match sublayers.TryGetValue layer with
+        | true, kids -> sublayers.Add(l, kids)
+        | _ -> ()
+        l
+
+    /// Fan-out: the same input goes to every head; the output is the heads' outputs by name
+    /// (for example an hour head and a minute head on one trunk).
+    let fanOut (heads: (string * Layer) list) : Layer =
+        let names = List.map fst heads
+        if List.length (List.distinct names) <> List.length names then invalidArg "heads" (sprintf "fanOut: head names must be distinct: %A" names)
+        { Kind = "FanOut"
+          Name = None
+          Init =
+            fun ctx ->
+                let keys = Rng.splitN (List.length heads) ctx.Rng
+                let built = heads |> List.mapi (fun i (n, l) -> n, l, l.Init { ctx with Rng = keys.[i]; Path = Layer.path ctx.Path n })
+                { Output = Shape.Heads [ for (n, _, b) in built -> n, b.Output ]
+                  Params = Tree.node [ for (n, _, b) in built -> n, b.Params ]
+                  State = Tree.node [ for (n, _, b) in built -> n, b.State ]
+                  Children = [ for (n, l, b) in built -> { Name = n; Kind = l.Kind; Output = b.Output; Params = b.Params; State = b.State; Children = b.Children } ] }
+          Apply =
+            fun a v ->
+                let keys = Rng.splitN (List.length heads) a.Rng
+                let outs = heads |> List.mapi (fun i (n, l) -> n, l.Apply { a with Params = Tree.child n a.Params; State = Tree.child n a.State; Rng = keys.[i] } v)
+                Value.Heads [ for (n, (y, _)) in outs -> n, y ], Tree.node [ for (n, (_, s)) in outs -> n, s ] }
+
+    /// x + f(x): the branch must keep the shape of its input.
+    let residual (branch: Layer) : Layer =
+        { Kind = "Residual"
+          Name = None
+          Init =
+            fun ctx ->
+                let b = branch.Init ctx
+                if b.Output <> ctx.Input then
+                    raise (ShapeError(ctx.Path, "Residual", ctx.Input, sprintf "a branch that keeps the shape, but it outputs %O" b.Output, "use padding Same and the same channel count in the branch, or project the shortcut"))
+                { b with Children = if List.isEmpty b.Children then [] else b.Children }
+          Apply =
+            fun a v ->
+                let y, s = branch.Apply a v
+                Value.T(Value.tensor v + Value.tensor y), s }
+
+    /// Fan-out to every layer, then concatenation of their outputs along per-sample `axis` (0 = channels).
+    let concat (axis: int) (layers: Layer list) : Layer =
+        let names = Layer.childNames layers
+        { Kind = "Concatenate"
+          Name = None
+          Init =
+            fun ctx ->
+                let keys = Rng.splitN (List.length layers) ctx.Rng
+                let built = List.mapi2 (fun i n (l: Layer) -> n, l, l.Init { ctx with Rng = keys.[i]; Path = Layer.path ctx.Path n }) names layers
+                let dims = built |> List.map (fun (n, _, b) -> match b.Output with Shape.Dims d -> d | s -> raise (ShapeError(Layer.path ctx.Path n, "Concatenate", s, "single tensors", "concat joins single outputs")))
+                let rank = List.length (List.head dims)
+                if axis < 0 || axis >= rank then raise (Layer.shapeError ctx "Concatenate" (sprintf "an axis in [0, %d)" rank) "axis counts per-sample dimensions, 0 is channels")
+                let others d = d |> List.indexed |> List.filter (fst >> (<>) axis) |> List.map snd
+                if dims |> List.exists (fun d -> List.length d <> rank || others d <> others (List.head dims)) then
+                    raise (ShapeError(ctx.Path, "Concatenate", ctx.Input, sprintf "branch outputs that agree except on axis %d, got %A" axis dims, "make the branches produce matching sizes"))
+                let total = dims |> List.sumBy (fun d -> d.[axis])
+                { Output = Shape.Dims(List.head dims |> List.mapi (fun i x -> if i = axis then total else x))
+                  Params = Tree.node [ for (n, _, b) in built -> n, b.Params ]
+                  State = Tree.node [ for (n, _, b) in built -> n, b.State ]
+                  Children = [ for (n, l, b) in built -> { Name = n; Kind = l.Kind; Output = b.Output; Params = b.Params; State = b.State; Children = b.Children } ] }
+          Apply =
+            fun a v ->
+                let keys = Rng.splitN (List.length layers) a.Rng
+                let outs = List.mapi2 (fun i n (l: Layer) -> n, l.Apply { a with Params = Tree.child n a.Params; State = Tree.child n a.State; Rng = keys.[i] } v) names layers
+                let y = Torch.Cat([| for (_, (y, _)) in outs -> Value.tensor y |], int64 (axis + 1))
+                Value.T y, Tree.node [ for (n, (_, s)) in outs -> n, s ] }
+
+    /// A frozen layer: its parameters do not require grad (so optimizers skip them and summaries count
+    /// them as non-trainable), and its apply cuts the graph so no gradient reaches them.
+    let frozen (layer: Layer) : Layer =
+        { layer with
+            Init =
+                fun ctx ->
+                    let b = layer.Init ctx
+                    Tree.leaves b.Params |> List.iter (fun t -> t.RequiresGrad <- false)
+                    let rec freeze (i: LayerInfo) = { i with Children = List.map freeze i.Children }
+                    { b with Children = List.map freeze b.Children }
+            Apply = fun a v -> layer.Apply { a with Params = Params.detach a.Params } v }
