@@ -42,26 +42,25 @@ public enum InterpolationMode
 /// </summary>
 public static unsafe class Functional
 {
-    static readonly string[] ActivationNames = Enum.GetNames<ActivationOp>().Select(Tensor.Snake).ToArray();
-    static readonly string[] LossNames = Enum.GetNames<RegressionLossOp>().Select(n => Tensor.Snake(n) + "_loss").ToArray();
-    static nint H(Tensor? t) => t?.Handle ?? 0;
+    static readonly string[] ActivationNames = OpNames.Of<ActivationOp>(OpFamily.Activation);
+    static readonly string[] LossNames = OpNames.Of<RegressionLossOp>(OpFamily.RegressionLoss).Select(n => n + "_loss").ToArray();
 
     // ---- linear and convolution ----
 
     /// <summary>x·Wᵀ + b, with W of shape [out, in].</summary>
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null) =>
-        Errors.T(Native.dsl_math_linear(x.Handle, weight.Handle, H(bias)), "linear", x, weight, bias);
+        Errors.T(Native.dsl_math_linear(x.Handle, weight.Handle, Tensor.Optional(bias, "linear")), "linear", x, weight, bias);
 
     /// <summary>1-D convolution of [N, C, L] input with [out, C/groups, k] weights. <paramref name="same"/> pads so the output length equals the input's (stride 1).</summary>
     public static Tensor Conv1d(Tensor x, Tensor weight, Tensor? bias = null, long stride = 1, long padding = 0, long dilation = 1, long groups = 1, bool same = false) =>
-        Errors.T(Native.dsl_nn_conv1d(x.Handle, weight.Handle, H(bias), stride, padding, dilation, groups, same ? 1 : 0), "conv1d", x, weight, bias);
+        Errors.T(Native.dsl_nn_conv1d(x.Handle, weight.Handle, Tensor.Optional(bias, "conv1d"), stride, padding, dilation, groups, same ? 1 : 0), "conv1d", x, weight, bias);
 
     /// <summary>2-D convolution of [N, C, H, W] input with [out, C/groups, kh, kw] weights. <paramref name="same"/> pads so the output size equals the input's (stride 1).</summary>
     public static Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias = null, (long H, long W)? stride = null, (long H, long W)? padding = null,
                                 (long H, long W)? dilation = null, long groups = 1, bool same = false)
     {
         var s = stride ?? (1, 1); var p = padding ?? (0, 0); var d = dilation ?? (1, 1);
-        return Errors.T(Native.dsl_nn_conv2d(x.Handle, weight.Handle, H(bias), s.H, s.W, p.H, p.W, d.H, d.W, groups, same ? 1 : 0), "conv2d", x, weight, bias);
+        return Errors.T(Native.dsl_nn_conv2d(x.Handle, weight.Handle, Tensor.Optional(bias, "conv2d"), s.H, s.W, p.H, p.W, d.H, d.W, groups, same ? 1 : 0), "conv2d", x, weight, bias);
     }
 
     /// <summary>2-D convolution with square stride, padding and dilation.</summary>
@@ -73,7 +72,7 @@ public static unsafe class Functional
                                          (long H, long W)? outputPadding = null, long groups = 1, (long H, long W)? dilation = null)
     {
         var s = stride ?? (1, 1); var p = padding ?? (0, 0); var o = outputPadding ?? (0, 0); var d = dilation ?? (1, 1);
-        return Errors.T(Native.dsl_nn_conv_transpose2d(x.Handle, weight.Handle, H(bias), s.H, s.W, p.H, p.W, o.H, o.W, groups, d.H, d.W), "conv_transpose2d", x, weight, bias);
+        return Errors.T(Native.dsl_nn_conv_transpose2d(x.Handle, weight.Handle, Tensor.Optional(bias, "conv_transpose2d"), s.H, s.W, p.H, p.W, o.H, o.W, groups, d.H, d.W), "conv_transpose2d", x, weight, bias);
     }
 
     // ---- pooling ----
@@ -120,18 +119,18 @@ public static unsafe class Functional
     /// </summary>
     public static Tensor BatchNorm(Tensor x, Tensor? runningMean, Tensor? runningVar, Tensor? weight = null, Tensor? bias = null,
                                    bool training = false, double momentum = 0.1, double eps = 1e-5) =>
-        Errors.T(Native.dsl_nn_batch_norm(x.Handle, H(weight), H(bias), H(runningMean), H(runningVar), training ? 1 : 0, momentum, eps),
+        Errors.T(Native.dsl_nn_batch_norm(x.Handle, Tensor.Optional(weight, "batch_norm"), Tensor.Optional(bias, "batch_norm"), Tensor.Optional(runningMean, "batch_norm"), Tensor.Optional(runningVar, "batch_norm"), training ? 1 : 0, momentum, eps),
                  "batch_norm", x, runningMean, runningVar, weight, bias);
 
     /// <summary>Group normalisation of [N, C, ...] with C divisible by <paramref name="groups"/>.</summary>
     public static Tensor GroupNorm(Tensor x, long groups, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5) =>
-        Errors.T(Native.dsl_nn_group_norm(x.Handle, groups, H(weight), H(bias), eps), "group_norm", x, weight, bias);
+        Errors.T(Native.dsl_nn_group_norm(x.Handle, groups, Tensor.Optional(weight, "group_norm"), Tensor.Optional(bias, "group_norm"), eps), "group_norm", x, weight, bias);
 
     /// <summary>Layer normalisation over the trailing <paramref name="normalizedShape"/> dimensions.</summary>
     public static Tensor LayerNorm(Tensor x, long[] normalizedShape, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5)
     {
         fixed (long* p = normalizedShape)
-            return Errors.T(Native.dsl_nn_layer_norm(x.Handle, p, normalizedShape.Length, H(weight), H(bias), eps), "layer_norm", x, weight, bias);
+            return Errors.T(Native.dsl_nn_layer_norm(x.Handle, p, normalizedShape.Length, Tensor.Optional(weight, "layer_norm"), Tensor.Optional(bias, "layer_norm"), eps), "layer_norm", x, weight, bias);
     }
 
     /// <summary>Rows of <paramref name="weight"/> picked by the int64 <paramref name="indices"/>; the padding row gets no gradient.</summary>
@@ -205,19 +204,19 @@ public static unsafe class Functional
     /// </summary>
     public static Tensor CrossEntropy(Tensor logits, Tensor target, Tensor? weight = null, Reduction reduction = Reduction.Mean,
                                       long ignoreIndex = -100, double labelSmoothing = 0) =>
-        Errors.T(Native.dsl_nn_cross_entropy(logits.Handle, target.Handle, H(weight), (int)reduction, ignoreIndex, labelSmoothing), "cross_entropy", logits, target, weight);
+        Errors.T(Native.dsl_nn_cross_entropy(logits.Handle, target.Handle, Tensor.Optional(weight, "cross_entropy"), (int)reduction, ignoreIndex, labelSmoothing), "cross_entropy", logits, target, weight);
 
     /// <summary>Negative log-likelihood of log-probabilities [N, C, ...] against int64 class indices.</summary>
     public static Tensor NllLoss(Tensor logProbs, Tensor target, Tensor? weight = null, Reduction reduction = Reduction.Mean, long ignoreIndex = -100) =>
-        Errors.T(Native.dsl_nn_nll_loss(logProbs.Handle, target.Handle, H(weight), (int)reduction, ignoreIndex), "nll_loss", logProbs, target, weight);
+        Errors.T(Native.dsl_nn_nll_loss(logProbs.Handle, target.Handle, Tensor.Optional(weight, "nll_loss"), (int)reduction, ignoreIndex), "nll_loss", logProbs, target, weight);
 
     /// <summary>Binary cross-entropy of probabilities in (0, 1) against targets in [0, 1].</summary>
     public static Tensor BinaryCrossEntropy(Tensor probs, Tensor target, Tensor? weight = null, Reduction reduction = Reduction.Mean) =>
-        Errors.T(Native.dsl_nn_binary_cross_entropy(probs.Handle, target.Handle, H(weight), (int)reduction), "binary_cross_entropy", probs, target, weight);
+        Errors.T(Native.dsl_nn_binary_cross_entropy(probs.Handle, target.Handle, Tensor.Optional(weight, "binary_cross_entropy"), (int)reduction), "binary_cross_entropy", probs, target, weight);
 
     /// <summary>Binary cross-entropy on logits (stable), with optional element <paramref name="weight"/> and positive-class <paramref name="posWeight"/>.</summary>
     public static Tensor BinaryCrossEntropyWithLogits(Tensor logits, Tensor target, Tensor? weight = null, Tensor? posWeight = null, Reduction reduction = Reduction.Mean) =>
-        Errors.T(Native.dsl_nn_bce_with_logits(logits.Handle, target.Handle, H(weight), H(posWeight), (int)reduction), "binary_cross_entropy_with_logits", logits, target, weight, posWeight);
+        Errors.T(Native.dsl_nn_bce_with_logits(logits.Handle, target.Handle, Tensor.Optional(weight, "binary_cross_entropy_with_logits"), Tensor.Optional(posWeight, "binary_cross_entropy_with_logits"), (int)reduction), "binary_cross_entropy_with_logits", logits, target, weight, posWeight);
 
     static Tensor Regression(RegressionLossOp op, Tensor x, Tensor t, Reduction r, double param) =>
         Errors.T(Native.dsl_nn_regression_loss((int)op, x.Handle, t.Handle, (int)r, param), LossNames[(int)op], x, t);

@@ -5,6 +5,15 @@ namespace Dsl.Engine;
 
 internal enum OpFamily { Unary = 0, Binary = 1, Reduce = 2, Activation = 3, RegressionLoss = 4 }
 
+/// <summary>Op names as the native tables spell them (for error messages).</summary>
+internal static class OpNames
+{
+    internal static unsafe string[] Of<TEnum>(OpFamily family) where TEnum : struct, Enum =>
+        Enumerable.Range(0, Enum.GetValues<TEnum>().Length)
+            .Select(i => System.Runtime.InteropServices.Marshal.PtrToStringUTF8((nint)Interop.Native.dsl_op_name((int)family, i)) ?? Enum.GetName(typeof(TEnum), i)!.ToLowerInvariant())
+            .ToArray();
+}
+
 internal enum UnaryOp
 {
     Neg, Abs, Exp, Log, Log1p, Sqrt, Rsqrt, Sign, Floor, Ceil, Round, Trunc, Sin, Cos, Tan, Square, Reciprocal, Expm1,

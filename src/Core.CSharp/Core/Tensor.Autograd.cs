@@ -22,7 +22,7 @@ public sealed unsafe partial class Tensor
     /// <paramref name="gradient"/> (the vector in the vector-Jacobian product).
     /// </summary>
     public void Backward(Tensor? gradient = null, bool retainGraph = false, bool createGraph = false) =>
-        Errors.S(Native.dsl_autograd_backward(handle, gradient?.handle ?? 0, retainGraph ? 1 : 0, createGraph ? 1 : 0), "backward", this, gradient);
+        Errors.S(Native.dsl_autograd_backward(handle, Optional(gradient, "backward"), retainGraph ? 1 : 0, createGraph ? 1 : 0), "backward", this, gradient);
 
     /// <summary>The accumulated gradient, or null when none has been computed. Each read returns a new handle.</summary>
     public Tensor? Grad
@@ -33,7 +33,7 @@ public sealed unsafe partial class Tensor
             Errors.S(Native.dsl_autograd_get_grad(handle, &g), "grad", this);
             return g == 0 ? null : new Tensor(g);
         }
-        set => Errors.S(Native.dsl_autograd_set_grad(handle, value?.handle ?? 0), "set_grad", this, value);
+        set => Errors.S(Native.dsl_autograd_set_grad(handle, Optional(value, "set_grad")), "set_grad", this, value);
     }
 
     /// <summary>Clears the gradient: drops it (the default, as PyTorch 2 does) or fills it with zeros.</summary>
@@ -62,7 +62,7 @@ public static unsafe class Autograd
         if (gradOutputs is not null && gradOutputs.Count != outputs.Count)
             throw Errors.Bad("autograd.grad", $"{outputs.Count} outputs but {gradOutputs.Count} grad_outputs; give one per output (or none).");
         var outs = outputs.Select(t => t.Handle).ToArray();
-        var gouts = outputs.Select((_, i) => gradOutputs?[i]?.Handle ?? 0).ToArray();
+        var gouts = outputs.Select((_, i) => Tensor.Optional(gradOutputs?[i], "autograd.grad")).ToArray();
         var ins = inputs.Select(t => t.Handle).ToArray();
         var res = new nint[ins.Length];
         int rc;

@@ -7,6 +7,7 @@ public sealed partial class Tensor
     /// <summary>Copies the elements (moved to the CPU, row-major) into <paramref name="destination"/>, whose length must equal <see cref="Numel"/>.</summary>
     public unsafe void CopyTo<T>(Span<T> destination) where T : unmanaged
     {
+        ThrowIfDisposed("copy_to");
         var dt = DType;
         if (DTypes.Of<T>() != dt)
             throw Errors.Bad("copy_to", $"the tensor holds {dt.Name()} but the destination holds {typeof(T).Name}; convert with .To(DType.{DTypes.Of<T>()}) first.", this);

@@ -4,9 +4,8 @@ namespace Dsl.Engine;
 
 public sealed partial class Tensor
 {
-    static readonly string[] UnaryNames = Enum.GetNames<UnaryOp>().Select(Snake).ToArray();
-    static readonly string[] BinaryNames = Enum.GetNames<BinaryOp>().Select(Snake).ToArray();
-    internal static string Snake(string s) => string.Concat(s.Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
+    static readonly string[] UnaryNames = OpNames.Of<UnaryOp>(OpFamily.Unary);
+    static readonly string[] BinaryNames = OpNames.Of<BinaryOp>(OpFamily.Binary);
 
     Tensor Unary(UnaryOp op) => Errors.T(Native.dsl_math_unary((int)op, handle), UnaryNames[(int)op], this);
     Tensor UnaryInPlace(UnaryOp op) { Errors.S(Native.dsl_math_unary_((int)op, handle), UnaryNames[(int)op] + "_", this); return this; }

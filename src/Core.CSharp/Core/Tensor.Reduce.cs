@@ -4,7 +4,7 @@ namespace Dsl.Engine;
 
 public sealed unsafe partial class Tensor
 {
-    static readonly string[] ReduceNames = Enum.GetNames<ReduceOp>().Select(Snake).ToArray();
+    static readonly string[] ReduceNames = OpNames.Of<ReduceOp>(OpFamily.Reduce);
 
     // dims == null reduces over every dimension.
     Tensor Reduce(ReduceOp op, long[]? dims, bool keepdim)

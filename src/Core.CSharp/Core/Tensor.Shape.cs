@@ -69,6 +69,7 @@ public sealed unsafe partial class Tensor
     /// <summary>Splits into pieces of <paramref name="splitSize"/> along <paramref name="dim"/> (the last may be smaller).</summary>
     public Tensor[] Split(long splitSize, long dim = 0)
     {
+        ThrowIfDisposed("split");
         var size = Size((int)dim);
         int cap = (int)Math.Max(1, splitSize <= 0 ? 1 : (size + splitSize - 1) / splitSize);
         var outs = new nint[cap];
@@ -80,6 +81,7 @@ public sealed unsafe partial class Tensor
     /// <summary>Splits into <paramref name="chunks"/> nearly equal pieces along <paramref name="dim"/>.</summary>
     public Tensor[] Chunk(long chunks, long dim = 0)
     {
+        ThrowIfDisposed("chunk");
         int cap = (int)Math.Max(1, chunks);
         var outs = new nint[cap];
         int n;

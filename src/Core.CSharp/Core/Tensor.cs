@@ -27,6 +27,13 @@ public sealed partial class Tensor : IDisposable
     /// <summary>The native handle (0 once disposed). Native calls given 0 fail with a disposed-tensor error.</summary>
     internal nint Handle => handle;
 
+    /// <summary>The handle of an optional argument: 0 when absent; a disposed tensor is an error, never "absent".</summary>
+    internal static nint Optional(Tensor? t, string op) =>
+        t is null ? 0 : t.handle != 0 ? t.handle : throw Errors.Disposed(op);
+
+    /// <summary>Throws the disposed-tensor error for <paramref name="op"/> when this tensor was disposed.</summary>
+    internal void ThrowIfDisposed(string op) { if (handle == 0) throw Errors.Disposed(op); }
+
     /// <summary>True once this tensor has been disposed.</summary>
     public bool IsDisposed => handle == 0;
 
@@ -68,6 +75,7 @@ public sealed partial class Tensor : IDisposable
     /// <summary>Size of dimension <paramref name="dim"/> (negative counts from the end).</summary>
     public long Size(int dim)
     {
+        ThrowIfDisposed("size");
         var s = Shape;
         var d = dim < 0 ? dim + s.Length : dim;
         if (d < 0 || d >= s.Length) throw Errors.Bad("size", $"dimension {dim} is out of range for a tensor of rank {s.Length}", this);

@@ -50,6 +50,10 @@ internal static class Errors
     internal static string Describe(Tensor? t) =>
         t is null ? "none" : t.IsDisposed ? "<disposed>" : $"[{string.Join(", ", t.Shape)}] {t.DType.Name()}{(t.Device.Type == DeviceType.Cpu ? "" : " on " + t.Device)}";
 
+    internal static ObjectDisposedException Disposed(string op) =>
+        new(nameof(Tensor), $"{op}: a tensor argument was already disposed (by Dispose or by the DisposeScope that owned it). " +
+                            "Fix: keep it alive with scope.MoveOut(t) / t.MoveToOuterScope(), or create it outside the scope.");
+
     internal static Exception Fail(string op, Tensor? a = null, Tensor? b = null, Tensor? c = null, Tensor? d = null, Tensor? e = null)
     {
         var msg = TakeMessage();
@@ -97,10 +101,10 @@ internal static class Hints
             return "shapes broadcast when, from the right, each pair of dims is equal or one of them is 1; reshape or unsqueeze one operand.";
         if (op.StartsWith("conv") && (message.Contains("channels") || message.Contains("Expected")))
             return "conv input is [batch, channels, ...] and its channel count must equal weight.shape[1] * groups; permute NHWC data to NCHW or fix in_channels.";
-        if (message.Contains("out of range") || message.Contains("out of bounds") || message.Contains("index"))
-            return "indices must lie in [-size, size) for the dimension indexed; class labels must lie in [0, num_classes).";
         if (message.Contains("expected scalar type") || message.Contains("dtype") || message.Contains("but found") || message.Contains("not implemented for"))
             return "convert one operand with .To(DType.Float32) (or the dtype the op expects; class labels are int64).";
+        if (message.Contains("out of range") || message.Contains("out of bounds") || message.Contains("index"))
+            return "indices must lie in [-size, size) for the dimension indexed; class labels must lie in [0, num_classes).";
         return null;
     }
 }

@@ -94,38 +94,17 @@ public static class Safetensors
         { throw Corrupt(path, "the header is not a JSON object (" + e.Message + ")"); }
 
         var data = bytes.AsSpan(8 + (int)n);
-        var meta = new Dictionary<string, string>();
-        var entries = new List<(string Name, DType DType, long[] Shape, long Begin, long End)>();
-        foreach (var (name, node) in header)
-        {
-            if (name == "__metadata__")
-            {
-                if (node is JsonObject m) foreach (var (k, v) in m) meta[k] = v?.GetValue<string>() ?? "";
-                continue;
-            }
-            try
-            {
-                var o = node!.AsObject();
-                var code = o["dtype"]!.GetValue<string>();
-                if (!FromCode.TryGetValue(code, out var dt)) throw Corrupt(path, $"tensor '{name}' has unsupported dtype '{code}'");
-                var shape = o["shape"]!.AsArray().Select(x => x!.GetValue<long>()).ToArray();
-                var offs = o["data_offsets"]!.AsArray().Select(x => x!.GetValue<long>()).ToArray();
-                if (offs.Length != 2 || offs[0] < 0 || offs[1] < offs[0] || offs[1] > data.Length)
-                    throw Corrupt(path, $"tensor '{name}' has data_offsets [{string.Join(", ", offs)}] outside the {data.Length}-byte data section (truncated?)");
-                if (shape.Any(s => s < 0)) throw Corrupt(path, $"tensor '{name}' has a negative size in shape [{string.Join(", ", shape)}]");
-                long expected = shape.Aggregate(1L, (a, b) => a * b) * dt.SizeOf();
-                if (offs[1] - offs[0] != expected)
-                    throw Corrupt(path, $"tensor '{name}' of shape [{string.Join(", ", shape)}] {dt.Name()} needs {expected} bytes but its offsets span {offs[1] - offs[0]}");
-                entries.Add((name, dt, shape, offs[0], offs[1]));
-            }
-            catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or JsonException)
-            { throw Corrupt(path, $"tensor '{name}' has a malformed entry ({e.Message})"); }
-        }
+        Dictionary<string, string> meta;
+        List<(string Name, DType DType, long[] Shape, long Begin, long End)> entries;
+        try { (meta, entries) = ParseHeader(header, path, data.Length); }
+        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or JsonException
+                                      or ArgumentException or OverflowException or KeyNotFoundException)
+        { throw Corrupt(path, $"malformed header ({e.Message})"); }
         var result = new List<KeyValuePair<string, Tensor>>();
         if (headerOnly) return (result, meta);
         try
         {
-            foreach (var e in entries.OrderBy(e => e.Begin))
+            foreach (var e in entries)
                 result.Add(new(e.Name, Tensor.FromBytes(data.Slice((int)e.Begin, (int)(e.End - e.Begin)), e.Shape, e.DType, device)));
         }
         catch
@@ -134,5 +113,59 @@ public static class Safetensors
             throw;
         }
         return (result, meta);
+    }
+
+    // Validates every entry: known dtype, non-negative shape, a byte size that matches (checked, no overflow),
+    // and offsets that tile the data section exactly (no holes, overlaps or trailing bytes), as the reference loader requires.
+    static (Dictionary<string, string>, List<(string Name, DType DType, long[] Shape, long Begin, long End)>) ParseHeader(JsonObject header, string path, long dataLength)
+    {
+        var meta = new Dictionary<string, string>();
+        var entries = new List<(string Name, DType DType, long[] Shape, long Begin, long End)>();
+        var seen = new HashSet<string>();
+        foreach (var (name, node) in header)
+        {
+            if (!seen.Add(name)) throw Corrupt(path, $"tensor name '{name}' appears twice");
+            if (name == "__metadata__")
+            {
+                if (node is not JsonObject m) throw Corrupt(path, "__metadata__ is not an object of strings");
+                foreach (var (k, v) in m)
+                {
+                    if (v is not JsonValue jv || !jv.TryGetValue<string>(out var str)) throw Corrupt(path, $"__metadata__ value of '{k}' is not a string");
+                    meta[k] = str;
+                }
+                continue;
+            }
+            try { entries.Add(Entry(name, node, path, dataLength)); }
+            catch (Exception e) when (e is InvalidOperationException or FormatException or JsonException or OverflowException or NullReferenceException)
+            { throw Corrupt(path, $"tensor '{name}' has a malformed entry ({e.Message})"); }
+        }
+        entries.Sort((a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.End.CompareTo(b.End));
+        long at = 0;
+        foreach (var e in entries)
+        {
+            if (e.Begin != at)
+                throw Corrupt(path, e.Begin > at ? $"the data section has a hole before tensor '{e.Name}' (bytes {at}..{e.Begin})" : $"tensor '{e.Name}' overlaps the tensor before it");
+            at = e.End;
+        }
+        if (at != dataLength) throw Corrupt(path, $"the data section has {dataLength - at} bytes after the last tensor");
+        return (meta, entries);
+    }
+
+    static (string Name, DType DType, long[] Shape, long Begin, long End) Entry(string name, JsonNode? node, string path, long dataLength)
+    {
+            var o = node as JsonObject ?? throw Corrupt(path, $"tensor '{name}' is not an object");
+            var code = o["dtype"]?.GetValue<string>() ?? throw Corrupt(path, $"tensor '{name}' has no dtype");
+            if (!FromCode.TryGetValue(code, out var dt)) throw Corrupt(path, $"tensor '{name}' has unsupported dtype '{code}'");
+            var shape = (o["shape"] as JsonArray ?? throw Corrupt(path, $"tensor '{name}' has no shape")).Select(x => x!.GetValue<long>()).ToArray();
+            var offs = (o["data_offsets"] as JsonArray ?? throw Corrupt(path, $"tensor '{name}' has no data_offsets")).Select(x => x!.GetValue<long>()).ToArray();
+            if (offs.Length != 2 || offs[0] < 0 || offs[1] < offs[0] || offs[1] > dataLength)
+                throw Corrupt(path, $"tensor '{name}' has data_offsets [{string.Join(", ", offs)}] outside the {dataLength}-byte data section (truncated?)");
+            if (shape.Any(x => x < 0)) throw Corrupt(path, $"tensor '{name}' has a negative size in shape [{string.Join(", ", shape)}]");
+            long expected;
+            try { expected = checked(shape.Aggregate(1L, (a, b) => a * b) * dt.SizeOf()); }
+            catch (OverflowException) { throw Corrupt(path, $"tensor '{name}' has shape [{string.Join(", ", shape)}], too large to address"); }
+            if (offs[1] - offs[0] != expected)
+                throw Corrupt(path, $"tensor '{name}' of shape [{string.Join(", ", shape)}] {dt.Name()} needs {expected} bytes but its offsets span {offs[1] - offs[0]}");
+            return (name, dt, shape, offs[0], offs[1]);
     }
 }

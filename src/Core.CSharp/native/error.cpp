@@ -1,8 +1,16 @@
 // error.cpp — the thread-local last error, the live-handle counter, and op-table names.
 #include "shim.h"
+#include <c10/util/Logging.h>
 
 namespace dsl {
 std::atomic<int64_t> live_tensors{0};
+
+// libtorch captures a C++ backtrace for every c10::Error, which costs milliseconds per failure and
+// is then dropped from our messages anyway: capture none, from the moment the library loads.
+static const bool no_backtraces = [] {
+    c10::SetStackTraceFetcher([] { return std::string(); });
+    return true;
+}();
 static thread_local std::string last_error;
 static thread_local bool has_error = false;
 

@@ -20,7 +20,7 @@ DSL_API dsl_tensor dsl_io_from_data(const void* data, int64_t nbytes, const int6
                                         " needs " + std::to_string(expected) + " bytes but " + std::to_string(nbytes) +
                                         " were given");
         if (nbytes > 0) std::memcpy(t.data_ptr(), data, static_cast<size_t>(nbytes));
-        if (o.device_type != 0) t = t.to(at::Device(static_cast<at::DeviceType>(o.device_type), static_cast<c10::DeviceIndex>(o.device_index)));
+        if (o.device_type != 0) t = t.to(dsl::device(o.device_type, o.device_index));
         if (o.requires_grad) t.set_requires_grad(true);
         return t;
     });

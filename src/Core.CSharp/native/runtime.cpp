@@ -79,9 +79,9 @@ DSL_API int32_t dsl_runtime_manual_seed(int64_t seed) {
 
 DSL_API dsl_generator dsl_runtime_generator_new(int64_t seed, int32_t device_type, int32_t device_index) {
     return dsl::guard<dsl_generator>(nullptr, [&] {
-        at::Device device(static_cast<at::DeviceType>(device_type), static_cast<c10::DeviceIndex>(device_index));
+        at::Device device = dsl::device(device_type, device_index);
         at::Generator g = device.is_cpu() ? at::detail::getDefaultCPUGenerator().clone()
-                                          : at::detail::getCUDAHooks().getDefaultCUDAGenerator(device.index()).clone();
+                                          : at::detail::getCUDAHooks().getDefaultCUDAGenerator(device.has_index() ? device.index() : 0).clone();
         g.set_current_seed(static_cast<uint64_t>(seed));
         return reinterpret_cast<dsl_generator>(new at::Generator(std::move(g)));
     });

@@ -35,10 +35,17 @@ inline c10::optional<at::Generator> gen(dsl_generator g) {
 }
 inline at::IntArrayRef dims(const int64_t* p, int32_t n) { return at::IntArrayRef(p, static_cast<size_t>(n)); }
 
+// The CPU has no device index in libtorch (cpu, not cpu:0), so one is never given for it; otherwise
+// .to(cpu) of a CPU tensor would look like a device change and copy.
+inline at::Device device(int32_t type, int32_t index) {
+    auto t = static_cast<at::DeviceType>(type);
+    if (t == at::DeviceType::CPU || index < 0) return at::Device(t);
+    return at::Device(t, static_cast<c10::DeviceIndex>(index));
+}
 inline at::TensorOptions options(dsl_options o) {
     return at::TensorOptions()
         .dtype(static_cast<at::ScalarType>(o.dtype))
-        .device(at::Device(static_cast<at::DeviceType>(o.device_type), static_cast<c10::DeviceIndex>(o.device_index)))
+        .device(device(o.device_type, o.device_index))
         .requires_grad(o.requires_grad != 0);
 }
 

@@ -6,9 +6,10 @@ using dsl::T;
 using dsl::tensor_op;
 using dsl::status_op;
 
-// Random factories create without autograd tracking, fill, then set requires_grad (a leaf).
+// Factories create without requires_grad (libtorch refuses it in TensorOptions for some factories),
+// fill, then make the result a leaf that requires grad when asked.
 template <class F>
-static dsl_tensor random_op(dsl_options o, F&& fill) {
+static dsl_tensor factory(dsl_options o, F&& fill) {
     return tensor_op([&] {
         dsl_options plain = o;
         plain.requires_grad = 0;
@@ -49,41 +50,41 @@ DSL_API int32_t dsl_tensor_is_contiguous(dsl_tensor t) {
 }
 
 DSL_API dsl_tensor dsl_tensor_zeros(const int64_t* s, int32_t n, dsl_options o) {
-    return tensor_op([&] { return at::zeros(dsl::dims(s, n), dsl::options(o)); });
+    return factory(o, [&](at::TensorOptions opts) { return at::zeros(dsl::dims(s, n), opts); });
 }
 DSL_API dsl_tensor dsl_tensor_ones(const int64_t* s, int32_t n, dsl_options o) {
-    return tensor_op([&] { return at::ones(dsl::dims(s, n), dsl::options(o)); });
+    return factory(o, [&](at::TensorOptions opts) { return at::ones(dsl::dims(s, n), opts); });
 }
 DSL_API dsl_tensor dsl_tensor_empty(const int64_t* s, int32_t n, dsl_options o) {
-    return tensor_op([&] { return at::empty(dsl::dims(s, n), dsl::options(o)); });
+    return factory(o, [&](at::TensorOptions opts) { return at::empty(dsl::dims(s, n), opts); });
 }
 DSL_API dsl_tensor dsl_tensor_full(const int64_t* s, int32_t n, double value, dsl_options o) {
-    return tensor_op([&] { return at::full(dsl::dims(s, n), value, dsl::options(o)); });
+    return factory(o, [&](at::TensorOptions opts) { return at::full(dsl::dims(s, n), value, opts); });
 }
 DSL_API dsl_tensor dsl_tensor_eye(int64_t rows, int64_t cols, dsl_options o) {
-    return tensor_op([&] { return at::eye(rows, cols, dsl::options(o)); });
+    return factory(o, [&](at::TensorOptions opts) { return at::eye(rows, cols, opts); });
 }
 DSL_API dsl_tensor dsl_tensor_arange(double start, double end, double step, dsl_options o) {
-    return tensor_op([&] { return at::arange(start, end, step, dsl::options(o)); });
+    return factory(o, [&](at::TensorOptions opts) { return at::arange(start, end, step, opts); });
 }
 DSL_API dsl_tensor dsl_tensor_linspace(double start, double end, int64_t steps, dsl_options o) {
-    return tensor_op([&] { return at::linspace(start, end, steps, dsl::options(o)); });
+    return factory(o, [&](at::TensorOptions opts) { return at::linspace(start, end, steps, opts); });
 }
 
 DSL_API dsl_tensor dsl_tensor_rand(const int64_t* s, int32_t n, dsl_generator g, dsl_options o) {
-    return random_op(o, [&](at::TensorOptions opts) { return at::rand(dsl::dims(s, n), dsl::gen(g), opts); });
+    return factory(o, [&](at::TensorOptions opts) { return at::rand(dsl::dims(s, n), dsl::gen(g), opts); });
 }
 DSL_API dsl_tensor dsl_tensor_randn(const int64_t* s, int32_t n, dsl_generator g, dsl_options o) {
-    return random_op(o, [&](at::TensorOptions opts) { return at::randn(dsl::dims(s, n), dsl::gen(g), opts); });
+    return factory(o, [&](at::TensorOptions opts) { return at::randn(dsl::dims(s, n), dsl::gen(g), opts); });
 }
 DSL_API dsl_tensor dsl_tensor_randint(int64_t low, int64_t high, const int64_t* s, int32_t n, dsl_generator g, dsl_options o) {
-    return random_op(o, [&](at::TensorOptions opts) { return at::randint(low, high, dsl::dims(s, n), dsl::gen(g), opts); });
+    return factory(o, [&](at::TensorOptions opts) { return at::randint(low, high, dsl::dims(s, n), dsl::gen(g), opts); });
 }
 DSL_API dsl_tensor dsl_tensor_normal(double mean, double std, const int64_t* s, int32_t n, dsl_generator g, dsl_options o) {
-    return random_op(o, [&](at::TensorOptions opts) { return at::normal(mean, std, dsl::dims(s, n), dsl::gen(g), opts); });
+    return factory(o, [&](at::TensorOptions opts) { return at::normal(mean, std, dsl::dims(s, n), dsl::gen(g), opts); });
 }
 DSL_API dsl_tensor dsl_tensor_randperm(int64_t n, dsl_generator g, dsl_options o) {
-    return random_op(o, [&](at::TensorOptions opts) { return at::randperm(n, dsl::gen(g), opts); });
+    return factory(o, [&](at::TensorOptions opts) { return at::randperm(n, dsl::gen(g), opts); });
 }
 
 // In-place fills never record autograd history (like torch.nn.init).
@@ -105,8 +106,7 @@ DSL_API int32_t dsl_tensor_copy_(dsl_tensor dst, dsl_tensor src) {
 
 DSL_API dsl_tensor dsl_tensor_to(dsl_tensor t, int32_t dtype, int32_t device_type, int32_t device_index, int32_t copy) {
     return tensor_op([&] {
-        at::Device device(static_cast<at::DeviceType>(device_type), static_cast<c10::DeviceIndex>(device_index));
-        return T(t).to(device, static_cast<at::ScalarType>(dtype), /*non_blocking=*/false, copy != 0);
+        return T(t).to(dsl::device(device_type, device_index), static_cast<at::ScalarType>(dtype), /*non_blocking=*/false, copy != 0);
     });
 }
 DSL_API int32_t dsl_tensor_item(dsl_tensor t, double* out) {

@@ -1,0 +1,295 @@
+// Dsl's one entry point:  dotnet fsi build.fsx <target> [args]   (several targets run in order)
+// Needs only the .NET SDK: no NuGet references, so it runs offline. See `dotnet fsi build.fsx help`.
+
+open System
+open System.Diagnostics
+open System.IO
+open System.Xml.Linq
+
+let root = __SOURCE_DIRECTORY__
+let userDir = Environment.CurrentDirectory
+
+let usage () =
+    printfn """usage: dotnet fsi build.fsx <target> [args] [<target> [args] ...]
+
+targets (run in the order given):
+  setup            install missing prerequisites through apt (libtorch-dev, cmake, g++, OpenBLAS,
+                   Fashion-MNIST, OpenCV, python3-torch/-torchvision/-numpy); sudo when not root
+  build            setup, then dotnet build Dsl.sln -c Release (also builds the native shim with CMake)
+  test [args]      setup, then dotnet test Dsl.sln (TRX results in artifacts/test-results);
+                   args go to dotnet test (e.g. --filter Name~Smoke); last line: "N passed, M failed"
+  demo [args]      setup, then run examples/Demo (args go to the demo)
+  bench [args]     setup, then run bench/Bench (args go to the benchmark)
+  run <script.fsx> [args]
+                   build, then dotnet fsi <script.fsx> [args] (everything after the script goes to it)
+  trx-summary <dir>
+                   print the "N passed, M failed" line for the .trx files under dir
+  clean            remove bin/, obj/ (including the native build in src/Core.CSharp/obj/native) and artifacts/
+  help             show this text
+
+Arguments after demo/test/bench that are not target names go to that target; after `-- --`
+everything goes to it. Environment: LIBTORCH_DIR or Torch_DIR select another libtorch (run
+`clean` first when switching); DSL_NUM_THREADS / OMP_NUM_THREADS / OPENBLAS_NUM_THREADS set thread counts."""
+
+/// Raised to stop with a message and an exit code.
+exception Fail of code: int * message: string
+
+let fail code msg = raise (Fail(code, msg))
+
+let say (msg: string) =
+    Console.Out.Flush()
+    printfn "[build] %s" msg
+    Console.Out.Flush()
+
+let quote (a: string) =
+    if a <> "" && a |> Seq.forall (fun c -> Char.IsLetterOrDigit c || "-_./=:,+@%~".Contains c) then a
+    else "'" + a.Replace("'", "'\\''") + "'"
+
+/// Runs a program with inherited stdin/stdout/stderr (output streams live); returns its exit code.
+let run (exe: string) (args: string list) : int =
+    say (String.Join(" ", exe :: args |> List.map quote))
+    let psi = ProcessStartInfo(exe, UseShellExecute = false, WorkingDirectory = root)
+    for a in args do psi.ArgumentList.Add a
+    Console.Out.Flush()
+    Console.Error.Flush()
+    use p =
+        try Process.Start psi
+        with e -> fail 127 (sprintf "could not start %s: %s" exe e.Message)
+    p.WaitForExit()
+    p.ExitCode
+
+/// Runs a program and fails with a clear message when it exits non-zero.
+let runOrFail (what: string) exe args =
+    let rc = run exe args
+    if rc <> 0 then fail rc (sprintf "%s failed (exit code %d)" what rc)
+
+/// Runs a program capturing stdout (stderr discarded); returns exit code and stdout.
+let capture (exe: string) (args: string list) : int * string =
+    let psi = ProcessStartInfo(exe, UseShellExecute = false, WorkingDirectory = root,
+                               RedirectStandardOutput = true, RedirectStandardError = true)
+    for a in args do psi.ArgumentList.Add a
+    try
+        use p = Process.Start psi
+        let err = p.StandardError.ReadToEndAsync()
+        let out = p.StandardOutput.ReadToEnd()
+        p.WaitForExit()
+        err.Wait()
+        p.ExitCode, out
+    with _ -> 127, ""
+
+// ---------------------------------------------------------------- setup
+
+let prerequisites =
+    [ "libtorch-dev"; "libopenblas0-pthread"; "cmake"; "g++"; "dataset-fashion-mnist"
+      "libopencv-dev"; "python3-torch"; "python3-torchvision"; "python3-numpy" ]
+
+let isInstalled (pkg: string) =
+    let rc, out = capture "dpkg-query" [ "-W"; "-f=${Status}"; pkg ]
+    rc = 0 && out.Trim() = "install ok installed"
+
+let mutable setupDone = false
+
+let setup () =
+    if not setupDone then
+        if not (OperatingSystem.IsLinux()) then fail 1 "setup supports Debian/Ubuntu (apt) only."
+        if fst (capture "dpkg-query" [ "--version" ]) <> 0 then
+            fail 1 ("setup needs dpkg-query and apt-get (Debian 12 or similar); install the prerequisites by hand: " + String.Join(" ", prerequisites))
+        match prerequisites |> List.filter (isInstalled >> not) with
+        | [] -> say "setup: all prerequisites are installed; nothing to do."
+        | missing ->
+            say (sprintf "setup: missing %s; installing with apt-get." (String.Join(", ", missing)))
+            let uid = (snd (capture "id" [ "-u" ])).Trim()
+            let asRoot (args: string list) =
+                // `env` carries DEBIAN_FRONTEND through sudo whatever its env_reset policy is.
+                let cmd = "env" :: "DEBIAN_FRONTEND=noninteractive" :: args
+                if uid = "0" then cmd
+                elif fst (capture "sh" [ "-c"; "command -v sudo" ]) = 0 then "sudo" :: cmd
+                else fail 1 (sprintf "setup must install %s but is not running as root and sudo is not available; run it as root." (String.Join(" ", missing)))
+            let apt what args =
+                match asRoot args with
+                | exe :: rest -> runOrFail what exe rest
+                | [] -> ()
+            apt "apt-get update" [ "apt-get"; "update" ]
+            apt "apt-get install" ([ "apt-get"; "install"; "-y"; "--no-install-recommends" ] @ missing)
+            match missing |> List.filter (isInstalled >> not) with
+            | [] -> say (sprintf "setup: installed %s." (String.Join(", ", missing)))
+            | still -> fail 1 (sprintf "setup: apt-get finished but these are still not installed: %s" (String.Join(", ", still)))
+        setupDone <- true
+
+// ---------------------------------------------------------------- build / run / demo / bench
+
+let mutable buildDone = false
+
+let build () =
+    setup ()
+    if not buildDone then
+        for v in [ "LIBTORCH_DIR"; "Torch_DIR" ] do
+            match Environment.GetEnvironmentVariable v with
+            | null | "" -> ()
+            | value -> say (sprintf "%s=%s (libtorch selected by the environment)" v value)
+        runOrFail "dotnet build" "dotnet" [ "build"; "Dsl.sln"; "-c"; "Release" ]
+        buildDone <- true
+
+let runScript (args: string list) =
+    match args with
+    | [] -> fail 2 "run needs a script: dotnet fsi build.fsx run <script.fsx> [args]"
+    | script :: rest ->
+        let path = Path.GetFullPath(script, userDir)
+        if not (File.Exists path) then fail 2 (sprintf "run: script %s not found" path)
+        build ()
+        runOrFail (sprintf "dotnet fsi %s" script) "dotnet" ("fsi" :: path :: rest)
+
+let runProject (name: string) (project: string) (missing: string) (args: string list) =
+    setup ()
+    if not (File.Exists(Path.Combine(root, project))) then fail 1 missing
+    let extra = if List.isEmpty args then [] else "--" :: args
+    runOrFail name "dotnet" ([ "run"; "--project"; project; "-c"; "Release" ] @ extra)
+
+let demo args =
+    runProject "demo" "examples/Demo/Demo.csproj" "demo: examples/Demo/Demo.csproj does not exist yet, so there is no demo to run." args
+
+let bench args =
+    runProject "bench" "bench/Bench/Bench.csproj" "bench: no benchmark project exists yet (expected bench/Bench/Bench.csproj)." args
+
+// ---------------------------------------------------------------- test
+
+type Counts = { Passed: int; Failed: int; Skipped: int }
+
+/// Counts results in one TRX file from its UnitTestResult outcomes; the ResultSummary counters fill in
+/// when there are no results, and a failure the counters record is never dropped.
+let parseTrx (file: string) : Counts =
+    let doc = XDocument.Load file
+    let local (n: string) = doc.Descendants() |> Seq.filter (fun e -> e.Name.LocalName = n)
+    let counters =
+        match local "Counters" |> Seq.tryHead with
+        | None -> { Passed = 0; Failed = 0; Skipped = 0 }
+        | Some c ->
+            let n (a: string) = match c.Attribute(XName.Get a) with null -> 0 | x -> (match Int32.TryParse x.Value with | true, v -> v | _ -> 0)
+            { Passed = n "passed" + n "passedButRunAborted"
+              Failed = n "failed" + n "error" + n "timeout" + n "aborted"
+              Skipped = n "notExecuted" + n "inconclusive" + n "notRunnable" }
+    let results = local "UnitTestResult" |> Seq.filter (fun e -> e.Parent <> null && e.Parent.Name.LocalName = "Results") |> Seq.toList
+    if results.IsEmpty then counters
+    else
+        let outcome (e: XElement) = match e.Attribute(XName.Get "outcome") with null -> "" | a -> a.Value
+        let count pred = results |> List.filter (outcome >> pred) |> List.length
+        { Passed = count (fun o -> o = "Passed" || o = "PassedButRunAborted")
+          Failed = max counters.Failed (count (fun o -> o = "Failed" || o = "Error" || o = "Timeout" || o = "Aborted"))
+          Skipped = count (fun o -> o = "NotExecuted" || o = "Inconclusive" || o = "NotRunnable" || o = "Pending" || o = "Disconnected" || o = "Warning") }
+
+/// Sums the counts of every TRX file under dir; also returns the files that could not be read.
+let summarize (dir: string) : Counts * string list =
+    let files = if Directory.Exists dir then Directory.GetFiles(dir, "*.trx", SearchOption.AllDirectories) else [||]
+    let zero = { Passed = 0; Failed = 0; Skipped = 0 }
+    files
+    |> Array.fold (fun (a, bad) f ->
+        try
+            let c = parseTrx f
+            { Passed = a.Passed + c.Passed; Failed = a.Failed + c.Failed; Skipped = a.Skipped + c.Skipped }, bad
+        with e -> a, bad @ [ sprintf "could not read %s: %s" f e.Message ]) (zero, [])
+
+let summaryLine (c: Counts) =
+    sprintf "%d passed, %d failed" c.Passed c.Failed + (if c.Skipped > 0 then sprintf ", %d skipped" c.Skipped else "")
+
+/// Prints the summary as the last line and returns the exit code.
+let report (testExit: int) (c: Counts, unreadable: string list) =
+    let problems =
+        [ yield! unreadable
+          if testExit <> 0 then sprintf "dotnet test exited with code %d" testExit
+          if c.Failed > 0 then sprintf "%d test(s) failed" c.Failed
+          if c.Passed + c.Failed = 0 then "no tests ran" ]
+    Console.Out.Flush()
+    for p in problems do eprintfn "[build] FAILED: %s" p
+    Console.Error.Flush()
+    printfn "%s" (summaryLine c)
+    Console.Out.Flush()
+    if problems.IsEmpty then 0 elif testExit <> 0 then testExit else 1
+
+let test (args: string list) =
+    setup ()
+    let results = Path.Combine(root, "artifacts", "test-results")
+    if Directory.Exists results then Directory.Delete(results, true)
+    Directory.CreateDirectory results |> ignore
+    let rc = run "dotnet" ([ "test"; "Dsl.sln"; "--logger"; "trx"; "--results-directory"; results ] @ args)
+    let code = report rc (summarize results)
+    if code <> 0 then raise (Fail(code, ""))
+
+/// `dotnet fsi build.fsx trx-summary <dir>`: prints the summary of the TRX files under dir (used to check the parser).
+let trxSummary (args: string list) =
+    match args with
+    | [ dir ] ->
+        let code = report 0 (summarize (Path.GetFullPath(dir, userDir)))
+        if code <> 0 then raise (Fail(code, ""))
+    | _ -> fail 2 "trx-summary needs one directory"
+
+// ---------------------------------------------------------------- clean
+
+let clean () =
+    let rec projectDirs (dir: string) =
+        seq {
+            let name = Path.GetFileName dir
+            if name <> ".git" && name <> "bin" && name <> "obj" && name <> "artifacts" then
+                if Directory.EnumerateFiles(dir, "*.*proj") |> Seq.exists (fun f -> f.EndsWith ".csproj" || f.EndsWith ".fsproj") then
+                    yield dir
+                for d in Directory.GetDirectories dir do yield! projectDirs d
+        }
+    let targets =
+        [ for d in projectDirs root do
+            for sub in [ "bin"; "obj" ] do
+                let p = Path.Combine(d, sub)
+                if Directory.Exists p then p
+          for p in [ Path.Combine(root, "artifacts"); Path.Combine(root, "TestResults") ] do
+              if Directory.Exists p then p ]
+    if targets.IsEmpty then say "clean: nothing to remove."
+    for t in targets do
+        say (sprintf "clean: removing %s" (Path.GetRelativePath(root, t)))
+        Directory.Delete(t, true)
+
+// ---------------------------------------------------------------- command line
+
+let targetsWithArgs = set [ "test"; "demo"; "bench"; "run"; "trx-summary" ]
+let targetNames = set [ "setup"; "build"; "clean"; "help" ] + targetsWithArgs
+
+/// Splits the command line into (target, args) pairs.
+let rec parse (acc: (string * string list) list) (args: string list) =
+    match args, acc with
+    | [], _ -> Ok(List.rev acc)
+    | "run" :: rest, _ -> Ok(List.rev (("run", rest) :: acc))
+    | "--" :: rest, (t, a) :: prev when targetsWithArgs.Contains t -> Ok(List.rev ((t, a @ rest) :: prev))
+    | t :: rest, _ when targetNames.Contains t -> parse ((t, []) :: acc) rest
+    | a :: rest, (t, xs) :: prev when targetsWithArgs.Contains t -> parse ((t, xs @ [ a ]) :: prev) rest
+    | a :: _, _ -> Error a
+
+let main (argv: string list) =
+    Environment.CurrentDirectory <- root
+    match parse [] argv with
+    | Ok [] ->
+        usage ()
+        2
+    | Error bad ->
+        eprintfn "unknown target or argument: %s\n" bad
+        usage ()
+        2
+    | Ok steps when steps |> List.exists (fst >> (=) "help") ->
+        usage ()
+        0
+    | Ok steps ->
+        try
+            for target, args in steps do
+                match target with
+                | "setup" -> setup ()
+                | "build" -> build ()
+                | "test" -> test args
+                | "demo" -> demo args
+                | "bench" -> bench args
+                | "run" -> runScript args
+                | "clean" -> clean ()
+                | "trx-summary" -> trxSummary args
+                | other -> fail 2 (sprintf "unknown target %s" other)
+            0
+        with Fail(code, msg) ->
+            Console.Out.Flush()
+            if msg <> "" then eprintfn "[build] error: %s" msg
+            if code = 0 then 1 else code
+
+exit (main (fsi.CommandLineArgs |> Array.toList |> List.tail))
