@@ -115,6 +115,14 @@ public sealed partial class Tensor : IDisposable
         return this;
     }
 
+    /// <summary>Gives up ownership of the native handle (for owners that free it themselves); the tensor becomes disposed.</summary>
+    internal nint ReleaseHandle()
+    {
+        Owner = null;
+        GC.SuppressFinalize(this);
+        return Interlocked.Exchange(ref handle, 0);
+    }
+
     /// <summary>Removes this tensor from any scope: the caller now disposes it. Returns it.</summary>
     public Tensor DetachFromScope()
     {

@@ -167,6 +167,13 @@ DSL_API dsl_tensor dsl_nn_binary_cross_entropy(dsl_tensor probs, dsl_tensor targ
 DSL_API dsl_tensor dsl_nn_bce_with_logits(dsl_tensor logits, dsl_tensor target, dsl_tensor weight, dsl_tensor pos_weight, int32_t reduction);
 DSL_API dsl_tensor dsl_nn_regression_loss(int32_t op, dsl_tensor input, dsl_tensor target, int32_t reduction, double param);
 
+/* ---- optim.cpp: fused optimizer steps (state[n * slots] handles are created lazily; scalars[n * scalars]) ---- */
+DSL_API int32_t dsl_optim_layout(int32_t kind, int32_t* hyper, int32_t* slots, int32_t* scalars);
+DSL_API int32_t dsl_optim_step(int32_t kind, const dsl_tensor* params, int32_t n, dsl_tensor* state, const double* hyper, int32_t n_hyper, double* scalars);
+DSL_API int32_t dsl_optim_zero_grad(const dsl_tensor* params, int32_t n, int32_t set_to_none);
+DSL_API int32_t dsl_optim_clip_grad_norm(const dsl_tensor* params, int32_t n, double max_norm, double norm_type, double* total_norm);
+DSL_API int32_t dsl_optim_clip_grad_value(const dsl_tensor* params, int32_t n, double clip);
+
 /* ---- autograd.cpp ---- */
 DSL_API int32_t dsl_autograd_requires_grad(dsl_tensor t);
 DSL_API int32_t dsl_autograd_set_requires_grad(dsl_tensor t, int32_t requires_grad);
