@@ -109,7 +109,7 @@ public static unsafe class Functional
     public static Tensor Dropout(Tensor x, double p, bool training, Generator? generator = null)
     {
         if (!(p >= 0 && p <= 1)) throw Errors.Bad("dropout", $"rate p={p} must lie in [0, 1] (it is the probability of dropping).", x);
-        return Errors.T(Native.dsl_nn_dropout(x.Handle, p, training ? 1 : 0, Generator.H(generator)), "dropout", x);
+        return Errors.T(Native.dsl_nn_dropout(x.Handle, p, training ? 1 : 0, Generator.H(generator)), "dropout", generator, x);
     }
 
     /// <summary>

@@ -67,15 +67,15 @@ public sealed partial class Tensor
 
     /// <summary>Fills with uniform samples in [low, high); returns this.</summary>
     public Tensor Uniform_(double low = 0, double high = 1, Generator? generator = null)
-    { Errors.S(Native.dsl_tensor_uniform_(handle, low, high, Generator.H(generator)), "uniform_", this); return this; }
+    { Errors.S(Native.dsl_tensor_uniform_(handle, low, high, Generator.H(generator)), "uniform_", generator, this); return this; }
 
     /// <summary>Fills with normal samples; returns this.</summary>
     public Tensor Normal_(double mean = 0, double std = 1, Generator? generator = null)
-    { Errors.S(Native.dsl_tensor_normal_(handle, mean, std, Generator.H(generator)), "normal_", this); return this; }
+    { Errors.S(Native.dsl_tensor_normal_(handle, mean, std, Generator.H(generator)), "normal_", generator, this); return this; }
 
     /// <summary>Fills with Bernoulli(p) samples (1 with probability p); returns this.</summary>
     public Tensor Bernoulli_(double p, Generator? generator = null)
-    { Errors.S(Native.dsl_tensor_bernoulli_(handle, p, Generator.H(generator)), "bernoulli_", this); return this; }
+    { Errors.S(Native.dsl_tensor_bernoulli_(handle, p, Generator.H(generator)), "bernoulli_", generator, this); return this; }
 
     /// <summary>Fills with <paramref name="value"/>; returns this.</summary>
     public Tensor Fill_(double value) { Errors.S(Native.dsl_tensor_fill_(handle, value), "fill_", this); return this; }

@@ -127,6 +127,14 @@ public sealed partial class Tensor
     public Tensor Lt(Tensor y) => Binary(BinaryOp.Lt, y);
     /// <summary>x &lt;= y (bool).</summary>
     public Tensor Le(Tensor y) => Binary(BinaryOp.Le, y);
+    /// <summary>x &lt; s (bool).</summary>
+    public Tensor Lt(double s) => Binary(BinaryOp.Lt, s);
+    /// <summary>x &lt;= s (bool).</summary>
+    public Tensor Le(double s) => Binary(BinaryOp.Le, s);
+    /// <summary>x &gt; s (bool).</summary>
+    public Tensor Gt(double s) => Binary(BinaryOp.Gt, s);
+    /// <summary>x &gt;= s (bool).</summary>
+    public Tensor Ge(double s) => Binary(BinaryOp.Ge, s);
     /// <summary>x &gt; y (bool).</summary>
     public Tensor Gt(Tensor y) => Binary(BinaryOp.Gt, y);
     /// <summary>x &gt;= y (bool).</summary>

@@ -68,18 +68,18 @@ public static unsafe class Torch
 
     /// <summary>Uniform samples in [0, 1).</summary>
     public static Tensor Rand(long[] shape, Generator? generator = null, DType dtype = DType.Float32, Device? device = null, bool requiresGrad = false)
-    { CheckShape("rand", shape); fixed (long* p = shape) return Errors.T(Native.dsl_tensor_rand(p, shape.Length, Generator.H(generator), Opt(dtype, device, requiresGrad)), "rand"); }
+    { CheckShape("rand", shape); fixed (long* p = shape) return Errors.T(Native.dsl_tensor_rand(p, shape.Length, Generator.H(generator), Opt(dtype, device, requiresGrad)), "rand", generator); }
 
     /// <summary>Standard normal samples.</summary>
     public static Tensor Randn(long[] shape, Generator? generator = null, DType dtype = DType.Float32, Device? device = null, bool requiresGrad = false)
-    { CheckShape("randn", shape); fixed (long* p = shape) return Errors.T(Native.dsl_tensor_randn(p, shape.Length, Generator.H(generator), Opt(dtype, device, requiresGrad)), "randn"); }
+    { CheckShape("randn", shape); fixed (long* p = shape) return Errors.T(Native.dsl_tensor_randn(p, shape.Length, Generator.H(generator), Opt(dtype, device, requiresGrad)), "randn", generator); }
 
     /// <summary>Uniform integers in [low, high), int64 by default.</summary>
     public static Tensor Randint(long low, long high, long[] shape, Generator? generator = null, DType dtype = DType.Int64, Device? device = null)
     {
         CheckShape("randint", shape);
         if (high <= low) throw Errors.Bad("randint", $"empty range [{low}, {high}); high must be greater than low.");
-        fixed (long* p = shape) return Errors.T(Native.dsl_tensor_randint(low, high, p, shape.Length, Generator.H(generator), Opt(dtype, device, false)), "randint");
+        fixed (long* p = shape) return Errors.T(Native.dsl_tensor_randint(low, high, p, shape.Length, Generator.H(generator), Opt(dtype, device, false)), "randint", generator);
     }
 
     /// <summary>Normal samples with the given mean and standard deviation.</summary>
@@ -87,12 +87,12 @@ public static unsafe class Torch
     {
         CheckShape("normal", shape);
         if (!(std >= 0)) throw Errors.Bad("normal", $"std must be ≥ 0, got {std}.");
-        fixed (long* p = shape) return Errors.T(Native.dsl_tensor_normal(mean, std, p, shape.Length, Generator.H(generator), Opt(dtype, device, requiresGrad)), "normal");
+        fixed (long* p = shape) return Errors.T(Native.dsl_tensor_normal(mean, std, p, shape.Length, Generator.H(generator), Opt(dtype, device, requiresGrad)), "normal", generator);
     }
 
     /// <summary>A random permutation of 0 … n−1 (int64).</summary>
     public static Tensor Randperm(long n, Generator? generator = null, Device? device = null) =>
-        Errors.T(Native.dsl_tensor_randperm(n, Generator.H(generator), Opt(DType.Int64, device, false)), "randperm");
+        Errors.T(Native.dsl_tensor_randperm(n, Generator.H(generator), Opt(DType.Int64, device, false)), "randperm", generator);
 
     /// <summary>Seeds the global generators (CPU and every CUDA device). The same seed gives bit-identical results on the CPU.</summary>
     public static void ManualSeed(long seed) => Errors.S(Native.dsl_runtime_manual_seed(seed), "manual_seed");

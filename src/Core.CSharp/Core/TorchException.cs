@@ -79,7 +79,20 @@ internal static class Errors
     internal static Tensor T(nint h, string op, Tensor? a = null, Tensor? b = null, Tensor? c = null, Tensor? d = null, Tensor? e = null) =>
         h != 0 ? new Tensor(h) : throw Fail(op, a, b, c, d, e);
 
+    /// <summary>As <see cref="T(nint, string, Tensor?, Tensor?, Tensor?, Tensor?, Tensor?)"/>, keeping the generator alive across the native call.</summary>
+    internal static Tensor T(nint h, string op, Generator? generator, Tensor? a = null)
+    {
+        GC.KeepAlive(generator);
+        return T(h, op, a);
+    }
+
     /// <summary>Checks a status result (negative means failure).</summary>
+    internal static int S(int rc, string op, Generator? generator, Tensor? a)
+    {
+        GC.KeepAlive(generator);
+        return S(rc, op, a);
+    }
+
     internal static int S(int rc, string op, Tensor? a = null, Tensor? b = null, Tensor? c = null)
     {
         if (rc < 0) throw Fail(op, a, b, c);
