@@ -34,13 +34,17 @@ type FitOptions =
       Penalties: Penalty list
       ClipGradNorm: float option
       ClipGradValue: float option
+      /// A checkpoint (see `Checkpoint` and `Callback.modelCheckpoint`) to resume from: its parameters, state,
+      /// optimizer state and counters are restored and training continues after its epoch. With the same
+      /// seed, resuming at epoch k and training to n gives the same parameters as training straight to n.
+      ResumeFrom: string option
       Verbosity: Verbosity }
 
     /// Cross-entropy, Adam 1e-3, accuracy, 10 epochs, batch 32 (Keras's default batch), shuffled, seed 0.
     static member Default =
         { Loss = Loss.crossEntropy; Optimizer = Optimizers.adam 1e-3; Metrics = [ Metric.accuracy ]; Epochs = 10; BatchSize = 32
           Shuffle = true; Seed = 0L; ValidationSplit = None; ValidationData = None; ClassWeights = None; Callbacks = []
-          Penalties = []; ClipGradNorm = None; ClipGradValue = None; Verbosity = Auto }
+          Penalties = []; ClipGradNorm = None; ClipGradValue = None; ResumeFrom = None; Verbosity = Auto }
 
 /// The result of `fit`: the model with trained parameters and state, and the per-epoch history.
 type Trained =
@@ -171,12 +175,21 @@ module Training =
             use _ = Autograd.NoGrad()
             Tree.map2 (fun (dst: Tensor) (src: Tensor) -> dst.Copy_(src) |> ignore) ps p |> ignore
             Tree.map2 (fun (dst: Tensor) (src: Tensor) -> dst.Copy_(src) |> ignore) state s |> ignore
+        let firstEpoch =
+            match o.ResumeFrom with
+            | Some path ->
+                let p, s, info = Checkpoint.load path (Some optimizer)
+                try restore p s
+                finally Params.dispose p; Params.dispose s
+                step <- info.Step
+                info.Epoch + 1
+            | None -> 1
         let context epoch logs =
             { Model = { model with Params = ps; State = state }; Optimizer = optimizer; Epoch = epoch; Epochs = o.Epochs; Step = step
               Logs = logs; History = List.ofSeq history; Stop = (fun () -> stop <- true); Restore = restore }
         let emptyLogs epoch = { Epoch = epoch; Values = []; Seconds = 0.0; LearningRate = optimizer.LearningRate }
         for c in o.Callbacks do c.OnTrainBegin(context 0 (emptyLogs 0))
-        let mutable epoch = 1
+        let mutable epoch = firstEpoch
         while epoch <= o.Epochs && not stop do
             for c in o.Callbacks do c.OnEpochBegin(context epoch (emptyLogs epoch))
             let watch = Stopwatch.StartNew()
