@@ -137,6 +137,7 @@ public abstract unsafe class Optimizer : IDisposable
     void FreeState()
     {
         var s = Interlocked.Exchange(ref state, Array.Empty<nint>());
+        if (s is null) return;   // a constructor rejected its arguments before the state existed
         foreach (var h in s) if (h != 0) Native.dsl_tensor_free(h);
     }
 
