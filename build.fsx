@@ -18,7 +18,7 @@ targets (run in the order given):
   build            setup, then dotnet build Dsl.sln -c Release (also builds the native shim with CMake)
   test [args]      setup, then dotnet test Dsl.sln (TRX results in artifacts/test-results);
                    args go to dotnet test (e.g. --filter Name~Smoke); last line: "N passed, M failed"
-  demo [args]      setup, then run examples/Demo (args go to the demo)
+  demo [args]      build, then run examples/demo.fsx (a CNN on Fashion-MNIST; args go to the script)
   bench [args]     setup, then run bench/Bench (args go to the benchmark)
   run <script.fsx> [args]
                    build, then dotnet fsi <script.fsx> [args] (everything after the script goes to it)
@@ -145,8 +145,7 @@ let runProject (name: string) (project: string) (missing: string) (args: string 
     let extra = if List.isEmpty args then [] else "--" :: args
     runOrFail name "dotnet" ([ "run"; "--project"; project; "-c"; "Release" ] @ extra)
 
-let demo args =
-    runProject "demo" "examples/Demo/Demo.csproj" "demo: examples/Demo/Demo.csproj does not exist yet, so there is no demo to run." args
+let demo args = runScript (Path.Combine(root, "examples", "demo.fsx") :: args)
 
 let bench args =
     runProject "bench" "bench/Bench/Bench.csproj" "bench: no benchmark project exists yet (expected bench/Bench/Bench.csproj)." args

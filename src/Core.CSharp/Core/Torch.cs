@@ -44,6 +44,22 @@ public static unsafe class Torch
     public static Tensor Full(long[] shape, double value, DType dtype = DType.Float32, Device? device = null, bool requiresGrad = false)
     { CheckShape("full", shape); fixed (long* p = shape) return Errors.T(Native.dsl_tensor_full(p, shape.Length, value, Opt(dtype, device, requiresGrad)), "full"); }
 
+    /// <summary>Ones with the shape, dtype and device of <paramref name="like"/>.</summary>
+    public static Tensor OnesLike(Tensor like) => Ones(like.Shape, like.DType, like.Device);
+
+    /// <summary>Zeros with the shape, dtype and device of <paramref name="like"/>.</summary>
+    public static Tensor ZerosLike(Tensor like) => Zeros(like.Shape, like.DType, like.Device);
+
+    /// <summary>One-hot encoding of int64 class indices: [N] → float32 [N, classes].</summary>
+    public static Tensor OneHot(Tensor labels, long classes)
+    {
+        using var scope = DisposeScope.Enter();
+        var idx = labels.To(DType.Int64).Unsqueeze(-1);
+        var shape = labels.Shape.Append(classes).ToArray();
+        var z = Zeros(shape, DType.Float32, labels.Device);
+        return scope.MoveOut(z.Scatter(-1, idx, Ones(idx.Shape, DType.Float32, labels.Device)));
+    }
+
     /// <summary>A 0-dimensional tensor holding <paramref name="value"/>.</summary>
     public static Tensor Scalar(double value, DType dtype = DType.Float32, Device? device = null, bool requiresGrad = false) =>
         Full(Array.Empty<long>(), value, dtype, device, requiresGrad);

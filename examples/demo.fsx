@@ -1,0 +1,26 @@
+// The main job: a CNN trained on the real Fashion-MNIST (Debian's dataset-fashion-mnist) for a few
+// epochs, then its test accuracy.   dotnet fsi build.fsx demo [--epochs N]
+#load "../Dsl.fsx"
+open Dsl
+open Dsl.Engine
+open Dsl.Engine.Data
+
+let args = fsi.CommandLineArgs
+let epochs = match args |> Array.tryFindIndex ((=) "--epochs") with Some i -> int args.[i + 1] | None -> 3
+
+let load train =
+    let struct (images, labels) = FashionMnist.Load(train)
+    images.To(DType.Float32).Div_(255.0).Sub_(0.2860).Div_(0.3530).Unsqueeze(1L), labels
+let xTrain, yTrain = load true
+let xTest, yTest = load false
+
+let conv f = conv2dWith { ConvOptions.Default with Padding = Same; Activation = Some Activation.relu } f (3, 3)
+let cnn = serial [ conv 32; maxPool 2; conv 64; maxPool 2; flatten; dense 128; relu; dense 10 ]
+let model = Model.buildSeeded 42L [ 1L; 28L; 28L ] cnn
+printfn "Dsl demo · libtorch %s · %d threads · Fashion-MNIST: %d training, %d test images" Torch.LoadedVersion Torch.NumThreads (xTrain.Size 0) (xTest.Size 0)
+Summary.print model
+
+let options = { FitOptions.Default with Optimizer = Optimizers.adam 1e-3; Epochs = epochs; BatchSize = 128; Seed = 42L }
+let trained = Training.fit options model xTrain (Value.T yTrain)
+let results = Training.evaluate options trained.Model xTest (Value.T yTest)
+printfn "Test loss: %.4f  Test accuracy: %.2f%%" (results |> List.find (fst >> (=) "loss") |> snd) (100.0 * (results |> List.find (fst >> (=) "accuracy") |> snd))
