@@ -61,6 +61,19 @@ module Callback =
         let isMax = match mode with Max -> true | Min -> false | Auto -> monitor.Contains "acc"
         fun (current: float) (best: float) -> if isMax then current > best + minDelta else current < best - minDelta
 
+    /// Tracks the best value of a monitored metric and how many epochs have passed without improvement.
+    type private Plateau(mode: MonitorMode, monitor: string, minDelta: float) =
+        let improved = better mode monitor minDelta
+        let mutable best = nan
+        let mutable wait = 0
+        member _.Reset() = best <- nan; wait <- 0
+        /// Records a value; true when it improves on the best so far (the wait count restarts).
+        member _.Observe(v: float) =
+            if Double.IsNaN best || improved v best then best <- v; wait <- 0; true
+            else wait <- wait + 1; false
+        member _.Wait = wait
+        member _.ClearWait() = wait <- 0
+
     let private monitored (monitor: string) (ctx: TrainingContext) =
         match ctx.Logs.TryGet monitor with
         | Some v -> v
@@ -69,29 +82,22 @@ module Callback =
     /// Stops when `monitor` has not improved by more than `minDelta` for `patience` epochs; with
     /// `restoreBest` the parameters and state of the best epoch are restored when training ends.
     let earlyStopping (monitor: string) (mode: MonitorMode) (patience: int) (minDelta: float) (restoreBest: bool) : Callback =
-        let mutable best = nan
-        let mutable wait = 0
+        let plateau = Plateau(mode, monitor, minDelta)
         let mutable snapshot : (Params * Params) option = None
-        let improved = better mode monitor minDelta
         let clear () =
             snapshot |> Option.iter (fun (p, s) -> Params.dispose p; Params.dispose s)
             snapshot <- None
         { Name = "EarlyStopping"
-          OnTrainBegin = fun _ -> best <- nan; wait <- 0; clear ()
+          OnTrainBegin = fun _ -> plateau.Reset(); clear ()
           OnEpochBegin = none
           OnEpochEnd =
             fun ctx ->
-                let v = monitored monitor ctx
-                if Double.IsNaN best || improved v best then
-                    best <- v
-                    wait <- 0
+                if plateau.Observe(monitored monitor ctx) then
                     if restoreBest then
                         clear ()
                         let keep (t: Params) = Tree.map (fun (x: Tensor) -> (use _ = Autograd.NoGrad() in x.Clone()).DetachFromScope()) t
                         snapshot <- Some(keep ctx.Model.Params, keep ctx.Model.State)
-                else
-                    wait <- wait + 1
-                    if wait >= patience then ctx.Stop()
+                elif plateau.Wait >= patience then ctx.Stop()
           OnTrainEnd =
             fun ctx ->
                 match snapshot with
@@ -112,10 +118,9 @@ module Callback =
 
     /// Saves a checkpoint (see `Checkpoint`) at each epoch end, or only when `monitor` improves with `bestOnly`.
     let modelCheckpoint (pathTemplate: string) (monitor: string) (mode: MonitorMode) (bestOnly: bool) : Callback =
-        let mutable best = nan
-        let improved = better mode monitor 0.0
+        let plateau = Plateau(mode, monitor, 0.0)
         { Name = "ModelCheckpoint"
-          OnTrainBegin = fun _ -> best <- nan
+          OnTrainBegin = fun _ -> plateau.Reset()
           OnEpochBegin = none
           OnEpochEnd =
             fun ctx ->
@@ -123,11 +128,7 @@ module Callback =
                     Checkpoint.save (formatPath pathTemplate ctx) ctx.Model.Params ctx.Model.State (Some ctx.Optimizer)
                         { Epoch = ctx.Epoch; Step = ctx.Step; Optimizer = ctx.Optimizer.Name }
                 if not bestOnly then save ()
-                else
-                    let v = monitored monitor ctx
-                    if Double.IsNaN best || improved v best then
-                        best <- v
-                        save ()
+                elif plateau.Observe(monitored monitor ctx) then save ()
           OnTrainEnd = none }
 
     /// Sets the learning rate at the start of each epoch from a schedule of the optimizer's initial rate.
@@ -141,23 +142,15 @@ module Callback =
 
     /// Multiplies the learning rate by `factor` when `monitor` has not improved for `patience` epochs (ReduceLROnPlateau).
     let reduceLROnPlateau (monitor: string) (factor: float) (patience: int) (minLr: float) : Callback =
-        let mutable best = nan
-        let mutable wait = 0
-        let improved = better Auto monitor 1e-4
+        let plateau = Plateau(Auto, monitor, 1e-4)
         { Name = "ReduceLROnPlateau"
-          OnTrainBegin = fun _ -> best <- nan; wait <- 0
+          OnTrainBegin = fun _ -> plateau.Reset()
           OnEpochBegin = none
           OnEpochEnd =
             fun ctx ->
-                let v = monitored monitor ctx
-                if Double.IsNaN best || improved v best then
-                    best <- v
-                    wait <- 0
-                else
-                    wait <- wait + 1
-                    if wait >= patience then
-                        ctx.Optimizer.LearningRate <- max minLr (ctx.Optimizer.LearningRate * factor)
-                        wait <- 0
+                if not (plateau.Observe(monitored monitor ctx)) && plateau.Wait >= patience then
+                    ctx.Optimizer.LearningRate <- max minLr (ctx.Optimizer.LearningRate * factor)
+                    plateau.ClearWait()
           OnTrainEnd = none }
 
     /// Writes every epoch's logs to a CSV file (rewritten atomically after each epoch).

@@ -18,6 +18,24 @@ module Combinators =
         let out, ps, ss, infos, _ = List.fold folder (ctx.Input, [], [], [], 0) (List.zip names layers)
         { Output = out; Params = Tree.node (List.rev ps); State = Tree.node (List.rev ss); Children = List.rev infos }
 
+    /// Builds each named branch on the same input, each with its own key and path.
+    let private initBranches (ctx: InitContext) (branches: (string * Layer) list) =
+        let keys = Rng.splitN (List.length branches) ctx.Rng
+        branches |> List.mapi (fun i (n, l) -> n, l, l.Init { ctx with Rng = keys.[i]; Path = Layer.path ctx.Path n })
+
+    /// The combined parameters, state and summary rows of built branches, with the given output shape.
+    let private joinBranches (output: Shape) (built: (string * Layer * Built) list) : Built =
+        { Output = output
+          Params = Tree.node [ for (n, _, b) in built -> n, b.Params ]
+          State = Tree.node [ for (n, _, b) in built -> n, b.State ]
+          Children = [ for (n, l, b) in built -> { Name = n; Kind = l.Kind; Output = b.Output; Params = b.Params; State = b.State; Children = b.Children } ] }
+
+    /// Applies each named branch to the same input; returns the outputs and the joined new state.
+    let private applyBranches (a: ApplyContext) (branches: (string * Layer) list) (v: Value) =
+        let keys = Rng.splitN (List.length branches) a.Rng
+        let outs = branches |> List.mapi (fun i (n, l) -> n, l.Apply { a with Params = Tree.child n a.Params; State = Tree.child n a.State; Rng = keys.[i] } v)
+        [ for (n, (y, _)) in outs -> n, y ], Tree.node [ for (n, (_, s)) in outs -> n, s ]
+
     /// Layers applied one after another (Keras Sequential). Unnamed children are named after their
     /// kind (dense, dense_1, …), and parameter paths use these names.
     let serial (layers: Layer list) : Layer =
@@ -67,17 +85,12 @@ module Combinators =
           Name = None
           Init =
             fun ctx ->
-                let keys = Rng.splitN (List.length heads) ctx.Rng
-                let built = heads |> List.mapi (fun i (n, l) -> n, l, l.Init { ctx with Rng = keys.[i]; Path = Layer.path ctx.Path n })
-                { Output = Shape.Heads [ for (n, _, b) in built -> n, b.Output ]
-                  Params = Tree.node [ for (n, _, b) in built -> n, b.Params ]
-                  State = Tree.node [ for (n, _, b) in built -> n, b.State ]
-                  Children = [ for (n, l, b) in built -> { Name = n; Kind = l.Kind; Output = b.Output; Params = b.Params; State = b.State; Children = b.Children } ] }
+                let built = initBranches ctx heads
+                joinBranches (Shape.Heads [ for (n, _, b) in built -> n, b.Output ]) built
           Apply =
             fun a v ->
-                let keys = Rng.splitN (List.length heads) a.Rng
-                let outs = heads |> List.mapi (fun i (n, l) -> n, l.Apply { a with Params = Tree.child n a.Params; State = Tree.child n a.State; Rng = keys.[i] } v)
-                Value.Heads [ for (n, (y, _)) in outs -> n, y ], Tree.node [ for (n, (_, s)) in outs -> n, s ] }
+                let outs, state = applyBranches a heads v
+                Value.Heads outs, state }
 
     /// x + f(x): the branch must keep the shape of its input.
     let residual (branch: Layer) : Layer =
@@ -96,13 +109,12 @@ module Combinators =
 
     /// Fan-out to every layer, then concatenation of their outputs along per-sample `axis` (0 = channels).
     let concat (axis: int) (layers: Layer list) : Layer =
-        let names = Layer.childNames layers
+        let branches = List.zip (Layer.childNames layers) layers
         { Kind = "Concatenate"
           Name = None
           Init =
             fun ctx ->
-                let keys = Rng.splitN (List.length layers) ctx.Rng
-                let built = List.mapi2 (fun i n (l: Layer) -> n, l, l.Init { ctx with Rng = keys.[i]; Path = Layer.path ctx.Path n }) names layers
+                let built = initBranches ctx branches
                 let dims = built |> List.map (fun (n, _, b) -> match b.Output with Shape.Dims d -> d | s -> raise (ShapeError(Layer.path ctx.Path n, "Concatenate", s, "single tensors", "concat joins single outputs")))
                 let rank = List.length (List.head dims)
                 if axis < 0 || axis >= rank then raise (Layer.shapeError ctx "Concatenate" (sprintf "an axis in [0, %d)" rank) "axis counts per-sample dimensions, 0 is channels")
@@ -110,16 +122,11 @@ module Combinators =
                 if dims |> List.exists (fun d -> List.length d <> rank || others d <> others (List.head dims)) then
                     raise (ShapeError(ctx.Path, "Concatenate", ctx.Input, sprintf "branch outputs that agree except on axis %d, got %A" axis dims, "make the branches produce matching sizes"))
                 let total = dims |> List.sumBy (fun d -> d.[axis])
-                { Output = Shape.Dims(List.head dims |> List.mapi (fun i x -> if i = axis then total else x))
-                  Params = Tree.node [ for (n, _, b) in built -> n, b.Params ]
-                  State = Tree.node [ for (n, _, b) in built -> n, b.State ]
-                  Children = [ for (n, l, b) in built -> { Name = n; Kind = l.Kind; Output = b.Output; Params = b.Params; State = b.State; Children = b.Children } ] }
+                joinBranches (Shape.Dims(List.head dims |> List.mapi (fun i x -> if i = axis then total else x))) built
           Apply =
             fun a v ->
-                let keys = Rng.splitN (List.length layers) a.Rng
-                let outs = List.mapi2 (fun i n (l: Layer) -> n, l.Apply { a with Params = Tree.child n a.Params; State = Tree.child n a.State; Rng = keys.[i] } v) names layers
-                let y = Torch.Cat([| for (_, (y, _)) in outs -> Value.tensor y |], int64 (axis + 1))
-                Value.T y, Tree.node [ for (n, (_, s)) in outs -> n, s ] }
+                let outs, state = applyBranches a branches v
+                Value.T(Torch.Cat([| for (_, y) in outs -> Value.tensor y |], int64 (axis + 1))), state }
 
     /// A frozen layer: its parameters do not require grad (so optimizers skip them and summaries count
     /// them as non-trainable), and its apply cuts the graph so no gradient reaches them.
