@@ -15,8 +15,14 @@ let dataPath =
     | None -> Path.Combine(__SOURCE_DIRECTORY__, "..", "..", "shared", "data", "magic", "magic04.data")
 
 let table = Magic.Load dataPath
+// Heavy-tailed features on a log scale: log(1+x) for fLength and fWidth, sign(x)·log(1+|x|) for the signed
+// moments fAsym, fM3Long and fM3Trans (fSize is already a log). The model sees these, standardised.
+let features =
+    let c = table.Features.Chunk(10L, 1L)
+    let slog (t: Tensor) = t.Sign() * (t.Abs() + 1.0).Log()
+    Torch.Cat([| (c.[0] + 1.0).Log(); (c.[1] + 1.0).Log(); c.[2]; c.[3]; c.[4]; slog c.[5]; slog c.[6]; slog c.[7]; c.[8]; c.[9] |], 1L)
 let splits = Splits.Stratified(table.Labels, [| 0.7; 0.1; 0.2 |], 42L)
-let pick (i: int) = table.Features.IndexSelect(0L, splits.[i]), table.Labels.IndexSelect(0L, splits.[i]).To(DType.Float32).Unsqueeze(1L)
+let pick (i: int) = features.IndexSelect(0L, splits.[i]), table.Labels.IndexSelect(0L, splits.[i]).To(DType.Float32).Unsqueeze(1L)
 let (xTr, yTrain), (xVa, yVal), (xTe, yTest) = pick 0, pick 1, pick 2
 let scaler = Standardizer.Fit xTr          // statistics of the training split only
 let xTrain, xVal, xTest = scaler.Transform xTr, scaler.Transform xVa, scaler.Transform xTe

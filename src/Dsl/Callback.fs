@@ -46,8 +46,8 @@ type Callback =
 type MonitorMode =
     | Min
     | Max
-    /// Max for names containing "acc", Min otherwise (as Keras).
-    | Auto
+    /// Max for names containing "acc", Min otherwise (Keras's mode="auto").
+    | ByName
 
 /// The callbacks Keras users know, and custom ones from functions.
 module Callback =
@@ -58,7 +58,7 @@ module Callback =
         { Name = name; OnTrainBegin = none; OnEpochBegin = none; OnEpochEnd = f; OnTrainEnd = none }
 
     let private better (mode: MonitorMode) (monitor: string) (minDelta: float) =
-        let isMax = match mode with Max -> true | Min -> false | Auto -> monitor.Contains "acc"
+        let isMax = match mode with Max -> true | Min -> false | ByName -> monitor.Contains "acc"
         fun (current: float) (best: float) -> if isMax then current > best + minDelta else current < best - minDelta
 
     /// Tracks the best value of a monitored metric and how many epochs have passed without improvement.
@@ -142,7 +142,7 @@ module Callback =
 
     /// Multiplies the learning rate by `factor` when `monitor` has not improved for `patience` epochs (ReduceLROnPlateau).
     let reduceLROnPlateau (monitor: string) (factor: float) (patience: int) (minLr: float) : Callback =
-        let plateau = Plateau(Auto, monitor, 1e-4)
+        let plateau = Plateau(ByName, monitor, 1e-4)
         { Name = "ReduceLROnPlateau"
           OnTrainBegin = fun _ -> plateau.Reset()
           OnEpochBegin = none

@@ -8,18 +8,24 @@ type Metric =
     { Name: string
       Batch: Value -> Value -> float * float
       Finish: float -> float -> float
-      /// Checks, before training, that model outputs of this per-sample shape suit the metric.
-      Check: Shape -> unit }
+      /// Checks, before training, that model outputs and targets of these per-sample shapes suit the metric.
+      Check: Shape -> Shape -> unit }
 
 /// The metrics. Models output logits: `accuracy` takes the arg-max, `binaryAccuracy` thresholds logits at 0
 /// (probability 0.5).
 module Metric =
     let private mean (s: float) (n: float) = if n = 0.0 then nan else s / n
 
-    let private classes (name: string) (minClasses: int64) (s: Shape) =
+    let private classes (name: string) (minClasses: int64) (s: Shape) (target: Shape) =
         match s with
-        | Shape.Dims [ c ] when c >= minClasses -> ()
+        | Shape.Dims [ c ] when c >= minClasses ->
+            if target <> Shape.Dims [] then invalidArg "metrics" (sprintf "%s needs one class label per sample, but the targets have per-sample shape %O" name target)
         | _ -> invalidArg "metrics" (sprintf "%s needs class scores of shape (None, classes ≥ %d) but the model outputs %O" name minClasses s)
+
+    let private sameSize (name: string) (s: Shape) (target: Shape) =
+        match s, target with
+        | Shape.Dims a, Shape.Dims b when List.fold (*) 1L a = List.fold (*) 1L b -> ()
+        | _ -> invalidArg "metrics" (sprintf "%s compares outputs and targets element by element, but the model outputs %O and the targets are %O" name s target)
 
     /// Fraction of samples whose arg-max class equals the int64 label.
     let accuracy : Metric =
@@ -56,7 +62,7 @@ module Metric =
                 float (pred.Eq(truth).Sum().ToInt64()), float pred.Numel
           Finish = mean
           Check =
-            fun s ->
+            fun s _ ->
                 match s with
                 | Shape.Dims [ 1L ] | Shape.Dims [] -> ()
                 | _ -> invalidArg "metrics" (sprintf "binary_accuracy needs one logit per sample, (None, 1), but the model outputs %O; use accuracy for class scores" s) }
@@ -70,7 +76,7 @@ module Metric =
                 let e = f p (t.To(p.DType).Reshape(p.Shape))
                 e.Sum().ToDouble(), float e.Numel
           Finish = finish
-          Check = ignore }
+          Check = sameSize name }
 
     /// Root mean squared error.
     let rmse : Metric = elementwise "rmse" (fun s n -> sqrt (mean s n)) (fun p t -> (p - t).Square())
@@ -86,7 +92,7 @@ module Metric =
                 let v = f (Value.tensor p) (Value.tensor t)
                 v.Sum().ToDouble(), float v.Numel
           Finish = mean
-          Check = ignore }
+          Check = fun _ _ -> () }
 
     /// A user metric over whole values (for multi-head models), one value per sample.
     let ofValues (name: string) (f: Value -> Value -> Tensor) : Metric =
@@ -97,7 +103,7 @@ module Metric =
                 let v = f p t
                 v.Sum().ToDouble(), float v.Numel
           Finish = mean
-          Check = ignore }
+          Check = fun _ _ -> () }
 
     /// A metric applied to one head of a multi-head model; its name gets the head's name as prefix.
     let onHead (head: string) (m: Metric) : Metric =
@@ -105,13 +111,14 @@ module Metric =
           Batch = fun p t -> m.Batch (Value.head head p) (Value.head head t)
           Finish = m.Finish
           Check =
-            fun s ->
-                match s with
-                | Shape.Heads hs ->
-                    match List.tryFind (fst >> (=) head) hs with
-                    | Some(_, h) -> m.Check h
-                    | None -> invalidArg "metrics" (sprintf "%s: the model has no head '%s'" m.Name head)
-                | s -> invalidArg "metrics" (sprintf "%s: the model has a single output %O, not heads" m.Name s) }
+            fun s t ->
+                match s, t with
+                | Shape.Heads hs, Shape.Heads ts ->
+                    match List.tryFind (fst >> (=) head) hs, List.tryFind (fst >> (=) head) ts with
+                    | Some(_, h), Some(_, th) -> m.Check h th
+                    | None, _ -> invalidArg "metrics" (sprintf "%s: the model has no head '%s'" m.Name head)
+                    | _, None -> invalidArg "metrics" (sprintf "%s: the targets have no head '%s'" m.Name head)
+                | s, _ -> invalidArg "metrics" (sprintf "%s: the model has a single output %O, not heads" m.Name s) }
 
     /// The confusion matrix (rows: true class, columns: predicted class) of arg-max predictions.
     let confusionMatrix (classes: int) (predictions: Tensor) (labels: Tensor) : int64[,] =

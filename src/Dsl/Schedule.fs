@@ -24,14 +24,15 @@ module Schedule =
                 else
                     let t = float (e - warmup) / float (max 1 (total - warmup))
                     minLr + (lr - minLr) * 0.5 * (1.0 + cos (System.Math.PI * min 1.0 t)) }
-    /// One-cycle (OneCycleLR with cosine annealing, per epoch): from lr/25 up to lr over the first 30% of
-    /// `total` epochs, then down to lr/25/10⁴.
+    /// One-cycle (OneCycleLR with cosine annealing, stepped per epoch): from lr/25 at epoch 0 up to lr at
+    /// epoch 0.3·total − 1, then down to lr/25/10⁴ at the last epoch, total − 1.
     let oneCycle (total: int) =
         { Name = "one_cycle"
           Rate =
             fun lr e ->
-                let up = max 1.0 (0.3 * float total)
+                let upEnd = 0.3 * float total - 1.0
+                let lastEnd = float total - 1.0
                 let initial, final = lr / 25.0, lr / 25.0 / 1e4
                 let cosAnneal a b t = b + (a - b) * 0.5 * (1.0 + cos (System.Math.PI * t))
-                if float e < up then cosAnneal initial lr (float e / up)
-                else cosAnneal lr final ((float e - up) / max 1.0 (float total - up)) }
+                if float e <= upEnd then cosAnneal initial lr (if upEnd <= 0.0 then 1.0 else float e / upEnd)
+                else cosAnneal lr final (min 1.0 ((float e - upEnd) / max 1e-9 (lastEnd - upEnd))) }

@@ -76,18 +76,13 @@ module Training =
 
     let private count (x: Tensor) = x.Size 0
 
-    /// Checks everything that can be checked before the first step; fails with a clear message.
-    let private validate (o: FitOptions) (model: Model) (x: Tensor) (y: Value) =
-        if o.BatchSize <= 0 then invalidArg "BatchSize" (sprintf "fit: batch size must be positive, got %d" o.BatchSize)
-        if o.Epochs <= 0 then invalidArg "Epochs" (sprintf "fit: epochs must be positive, got %d" o.Epochs)
-        match o.ValidationSplit with
-        | Some s when not (s > 0.0 && s < 1.0) -> invalidArg "ValidationSplit" (sprintf "fit: validation split must lie in (0, 1), got %g" s)
-        | _ -> ()
+    /// Checks that targets fit the model: lengths, label ranges, metric and loss shapes.
+    let private validateData (what: string) (o: FitOptions) (model: Model) (x: Tensor) (y: Value) =
         let n = count x
         for t in Value.tensors y do
-            if t.Size 0 <> n then invalidArg "y" (sprintf "fit: %d inputs but %d targets; they must have the same first dimension" n (t.Size 0))
+            if t.Size 0 <> n then invalidArg "y" (sprintf "fit: %d inputs but %d targets in the %s data; they must have the same first dimension" n (t.Size 0) what)
         o.Loss.Check model.Output
-        for m in o.Metrics do m.Check model.Output
+        for m in o.Metrics do m.Check model.Output (Value.shape y)
         // Class labels must index the model's classes.
         let rec labels (out: Shape) (target: Value) =
             match out, target with
@@ -95,7 +90,7 @@ module Training =
                 use _ = DisposeScope.Enter()
                 let lo, hi = t.Min().ToInt64(), t.Max().ToInt64()
                 if lo < 0L || hi >= c then
-                    invalidArg "y" (sprintf "fit: labels range over [%d, %d] but the model has %d classes (labels must lie in [0, %d))" lo hi c c)
+                    invalidArg "y" (sprintf "fit: %s labels range over [%d, %d] but the model has %d classes (labels must lie in [0, %d))" what lo hi c c)
             | Shape.Heads hs, Value.Heads ts ->
                 for (h, s) in hs do
                     match List.tryFind (fst >> (=) h) ts with
@@ -103,6 +98,16 @@ module Training =
                     | None -> ()
             | _ -> ()
         labels model.Output y
+
+    /// Checks everything that can be checked before the first step; fails with a clear message.
+    let private validate (o: FitOptions) (model: Model) (x: Tensor) (y: Value) =
+        if o.BatchSize <= 0 then invalidArg "BatchSize" (sprintf "fit: batch size must be positive, got %d" o.BatchSize)
+        if o.Epochs <= 0 then invalidArg "Epochs" (sprintf "fit: epochs must be positive, got %d" o.Epochs)
+        match o.ValidationSplit with
+        | Some s when not (s > 0.0 && s < 1.0) -> invalidArg "ValidationSplit" (sprintf "fit: validation split must lie in (0, 1), got %g" s)
+        | _ -> ()
+        validateData "training" o model x y
+        o.ValidationData |> Option.iter (fun (vx, vy) -> validateData "validation" o model vx vy)
         match o.ClassWeights, model.Output with
         | Some w, Shape.Dims [ c ] when int64 w.Length <> c ->
             invalidArg "ClassWeights" (sprintf "fit: %d class weights for a model with %d classes" w.Length c)
@@ -121,7 +126,9 @@ module Training =
     let private finish (metrics: Metric list) (sums: float[]) (counts: float[]) =
         metrics |> List.mapi (fun i m -> m.Name, m.Finish sums.[i] counts.[i])
 
-    /// Loss and metrics of a model on data, in Eval mode, by batches.
+    /// Loss and metrics of a model on data, in Eval mode, by batches. The loss is the mean of the batch
+    /// losses weighted by batch size (as Keras logs it); with class weights each batch loss is PyTorch's
+    /// weighted mean over that batch.
     let evaluateWith (loss: Loss) (metrics: Metric list) (batchSize: int) (model: Model) (x: Tensor) (y: Value) : (string * float) list =
         if batchSize <= 0 then invalidArg "batchSize" (sprintf "evaluate: batch size must be positive, got %d" batchSize)
         use _ = Autograd.NoGrad()
@@ -142,6 +149,12 @@ module Training =
     /// Loss and metrics with the fit options' loss, metrics and batch size.
     let evaluate (options: FitOptions) (model: Model) (x: Tensor) (y: Value) = evaluateWith options.Loss options.Metrics options.BatchSize model x y
 
+    /// The options' loss, with their class weights applied.
+    let private effectiveLoss (o: FitOptions) (model: Model) : Loss =
+        match o.ClassWeights with
+        | Some w -> o.Loss.WithClassWeights.Value(Torch.From(Array.map float32 w, int64 w.Length).To(model.Device).DetachFromScope())
+        | None -> o.Loss
+
     /// Trains `model` on inputs `x` and targets `y` (int64 labels, float targets, or named heads). Returns
     /// the model with trained parameters and state (the given model is not modified) and the history.
     let fit (o: FitOptions) (model: Model) (x: Tensor) (y: Value) : Trained =
@@ -156,10 +169,7 @@ module Training =
                 if nTrain <= 0L || nVal <= 0L then invalidArg "ValidationSplit" (sprintf "fit: a split of %g leaves %d training and %d validation samples" split nTrain nVal)
                 x.Narrow(0L, 0L, nTrain), narrowValue y 0L nTrain, Some(x.Narrow(0L, nTrain, nVal), narrowValue y nTrain nVal)
             | None, None -> x, y, None
-        let loss =
-            match o.ClassWeights with
-            | Some w -> o.Loss.WithClassWeights.Value(Torch.From(Array.map float32 w, int64 w.Length).To(model.Device).DetachFromScope())
-            | None -> o.Loss
+        let loss = effectiveLoss o model
         // fit trains its own copies: the caller's model keeps its parameters.
         let mutable ps = Params.clone model.Params |> Tree.map (fun t -> t.DetachFromScope())
         let mutable state = Params.clone model.State |> Tree.map (fun t -> t.DetachFromScope())
@@ -175,6 +185,12 @@ module Training =
             use _ = Autograd.NoGrad()
             Tree.map2 (fun (dst: Tensor) (src: Tensor) -> dst.Copy_(src) |> ignore) ps p |> ignore
             Tree.map2 (fun (dst: Tensor) (src: Tensor) -> dst.Copy_(src) |> ignore) state s |> ignore
+        let context epoch logs =
+            { Model = { model with Params = ps; State = state }; Optimizer = optimizer; Epoch = epoch; Epochs = o.Epochs; Step = step
+              Logs = logs; History = List.ofSeq history; Stop = (fun () -> stop <- true); Restore = restore }
+        let emptyLogs epoch = { Epoch = epoch; Values = []; Seconds = 0.0; LearningRate = optimizer.LearningRate }
+        for c in o.Callbacks do c.OnTrainBegin(context 0 (emptyLogs 0))
+        // Resume after OnTrainBegin, so that schedules take the base rate, not the checkpoint's scheduled one.
         let firstEpoch =
             match o.ResumeFrom with
             | Some path ->
@@ -184,11 +200,6 @@ module Training =
                 step <- info.Step
                 info.Epoch + 1
             | None -> 1
-        let context epoch logs =
-            { Model = { model with Params = ps; State = state }; Optimizer = optimizer; Epoch = epoch; Epochs = o.Epochs; Step = step
-              Logs = logs; History = List.ofSeq history; Stop = (fun () -> stop <- true); Restore = restore }
-        let emptyLogs epoch = { Epoch = epoch; Values = []; Seconds = 0.0; LearningRate = optimizer.LearningRate }
-        for c in o.Callbacks do c.OnTrainBegin(context 0 (emptyLogs 0))
         let mutable epoch = firstEpoch
         while epoch <= o.Epochs && not stop do
             for c in o.Callbacks do c.OnEpochBegin(context epoch (emptyLogs epoch))
@@ -262,6 +273,10 @@ module Training =
 
     /// The k most probable classes of each sample, with their softmax probabilities.
     let predictTopK (k: int) (classNames: string list) (model: Model) (x: Tensor) : Ranked list list =
+        match model.Output with
+        | Shape.Dims [ c ] when c = int64 classNames.Length -> ()
+        | Shape.Dims [ c ] -> invalidArg "classNames" (sprintf "predictTopK: %d class names for a model with %d classes; give one name per class" classNames.Length c)
+        | out -> invalidArg "classNames" (sprintf "predictTopK: the model's output %O is not one score per class" out)
         use _ = DisposeScope.Enter()
         let logits = predict 256 model x |> Value.tensor
         let probs = Functional.Softmax(logits, -1L)
@@ -283,6 +298,7 @@ module Training =
         let ps = Params.clone model.Params |> Tree.map (fun t -> t.DetachFromScope())
         let mutable state = Params.clone model.State |> Tree.map (fun t -> t.DetachFromScope())
         use optimizer = o.Optimizer.Create(Tree.leaves ps)
+        let loss = effectiveLoss o model
         let n = count x
         let root = Rng.seed o.Seed
         let curve = Collections.Generic.List<float * float>()
@@ -300,7 +316,7 @@ module Training =
             let start = int64 (i % perEpoch) * int64 o.BatchSize
             let idx = order.Narrow(0L, start, min (int64 o.BatchSize) (n - start))
             let pred, newState = model.Layer.Apply { Params = ps; State = state; Mode = Train; Rng = Rng.fold i root } (Value.T(x.IndexSelect(0L, idx)))
-            let l = o.Loss.Compute pred (sliceValue y idx)
+            let l = loss.Compute pred (sliceValue y idx)
             optimizer.ZeroGrad()
             l.Backward()
             optimizer.Step()
@@ -320,7 +336,9 @@ module Training =
         let suggested =
             if pts.Length < 3 then fst (List.head pts)
             else
-                // Steepest descent of loss against log(lr), ignoring the exploding tail.
-                let stable = pts |> List.takeWhile (fun (_, l) -> l <= 2.0 * best)
-                stable |> List.pairwise |> List.minBy (fun ((l1, v1), (l2, v2)) -> (v2 - v1) / (log l2 - log l1)) |> fst |> fst
+                // Steepest descent of loss against log(lr), up to the minimum (the exploding tail is ignored).
+                let lowest = pts |> List.indexed |> List.minBy (snd >> snd) |> fst
+                let stable = List.take (lowest + 1) pts
+                if stable.Length < 2 then fst (List.head pts)
+                else stable |> List.pairwise |> List.minBy (fun ((l1, v1), (l2, v2)) -> (v2 - v1) / (log l2 - log l1)) |> fst |> fst
         { Curve = pts; Suggested = suggested }

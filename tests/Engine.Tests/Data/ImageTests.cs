@@ -1,0 +1,172 @@
+using Dsl.Engine.Data;
+using NUnit.Framework;
+
+namespace Dsl.Engine.Tests.Data;
+
+/// <summary>
+/// Image decoding and encoding through the native shim (OpenCV): channel order, grayscale, resizing,
+/// real files written by PIL (tests/fixtures/make_data_fixtures.py), and clear errors for bad files.
+/// </summary>
+[TestFixture]
+public class ImageTests : DataTestBase
+{
+    static byte[] Pixels(Tensor t) => t.ToArray<byte>();
+
+    [Test]
+    public void PilPngDecodesToRgbPlanes()
+    {
+        var img = Image.Read(Fixture("rgb_4x3.png"));
+        Assert.That(img.Shape, Is.EqualTo(new long[] { 3, 3, 4 }));
+        Assert.That(img.DType, Is.EqualTo(DType.UInt8));
+        var p = Pixels(img);
+        for (int y = 0; y < 3; y++)
+            for (int x = 0; x < 4; x++)
+            {
+                Assert.That(p[(0 * 3 + y) * 4 + x], Is.EqualTo(60 * x), $"R at ({y}, {x})");
+                Assert.That(p[(1 * 3 + y) * 4 + x], Is.EqualTo(100 * y), $"G at ({y}, {x})");
+                Assert.That(p[(2 * 3 + y) * 4 + x], Is.EqualTo(255 - 60 * x), $"B at ({y}, {x})");
+            }
+    }
+
+    [Test]
+    public void GrayscalePngAndConversions()
+    {
+        var g = Image.Read(Fixture("gray_5x2.png"));
+        Assert.That(g.Shape, Is.EqualTo(new long[] { 3, 2, 5 }), "a grayscale file decodes to RGB unless grayscale is asked for");
+        var gray = Image.Read(Fixture("gray_5x2.png"), new ImageOptions { Grayscale = true });
+        Assert.That(gray.Shape, Is.EqualTo(new long[] { 1, 2, 5 }));
+        Assert.That(Pixels(gray), Is.EqualTo(Enumerable.Range(0, 10).Select(i => (byte)(10 * i)).ToArray()));
+        // RGB → luminance: red, green and blue give OpenCV's 0.299 R + 0.587 G + 0.114 B
+        var fromRgb = Pixels(Image.Read(Fixture("rgba_2x2.png"), new ImageOptions { Grayscale = true }));
+        Assert.That(fromRgb, Is.EqualTo(new byte[] { 76, 150, 29, 255 }).Within(1));
+    }
+
+    [Test]
+    public void AlphaIsDroppedAnd16BitIsScaled()
+    {
+        var rgba = Pixels(Image.Read(Fixture("rgba_2x2.png")));
+        Assert.That(rgba, Is.EqualTo(new byte[] { 255, 0, 0, 255, /* G */ 0, 255, 0, 255, /* B */ 0, 0, 255, 255 }));
+        Assert.That(Pixels(Image.Read(Fixture("gray16_2x1.png"), new ImageOptions { Grayscale = true })), Is.EqualTo(new byte[] { 0, 255 }));
+    }
+
+    [Test]
+    public void PilJpegsDecode()
+    {
+        var rb = Image.Read(Fixture("red_blue_16x8.jpg"));
+        Assert.That(rb.Shape, Is.EqualTo(new long[] { 3, 8, 16 }));
+        var p = Pixels(rb);
+        int At(int c, int y, int x) => p[(c * 8 + y) * 16 + x];
+        Assert.That(new[] { At(0, 4, 2), At(1, 4, 2), At(2, 4, 2) }, Is.EqualTo(new[] { 255, 0, 0 }).Within(12), "left half is red");
+        Assert.That(new[] { At(0, 4, 13), At(1, 4, 13), At(2, 4, 13) }, Is.EqualTo(new[] { 0, 0, 255 }).Within(12), "right half is blue");
+        var prog = Pixels(Image.Read(Fixture("green_progressive_16x16.jpg")));
+        Assert.That(prog[8 * 16 + 8], Is.EqualTo(0).Within(6));
+        Assert.That(prog[256 + 8 * 16 + 8], Is.EqualTo(200).Within(6));
+        // EXIF orientation 6: stored 8 wide x 4 high, decoded as displayed, 4 wide x 8 high
+        Assert.That(Image.Read(Fixture("exif_rotated_8x4.jpg")).Shape, Is.EqualTo(new long[] { 3, 8, 4 }));
+    }
+
+    [Test]
+    public void EncodeDecodeRoundTrips()
+    {
+        var img = Pattern(3, 5, 7);
+        foreach (var format in new[] { ImageFormat.Png, ImageFormat.Bmp })
+            Assert.That(Pixels(Image.Decode(Image.Encode(img, format))), Is.EqualTo(Pixels(img)), format.ToString());
+        var jpg = Image.Decode(Image.Encode(Pattern(3, 16, 16), ImageFormat.Jpeg, 100));
+        Assert.That(jpg.Shape, Is.EqualTo(new long[] { 3, 16, 16 }));
+        var gray = Pattern(1, 4, 6);
+        Assert.That(Pixels(Image.Decode(Image.Encode(gray), new ImageOptions { Grayscale = true })), Is.EqualTo(Pixels(gray)));
+        using var hw = gray.Reshape(4, 6);
+        Assert.That(Pixels(Image.Decode(Image.Encode(hw), new ImageOptions { Grayscale = true })), Is.EqualTo(Pixels(gray)), "[H, W] encodes as grayscale");
+        var path = PathIn("x", "pattern.png");
+        Image.Write(path, img);
+        Assert.That(Pixels(Image.Read(path)), Is.EqualTo(Pixels(img)));
+    }
+
+    [Test]
+    public void ResizeStretchCoverAndArea()
+    {
+        // 4x4 of 2x2 blocks; area-shrinking to 2x2 gives the block values exactly
+        var data = new byte[16];
+        byte[] blocks = { 10, 50, 90, 130 };
+        for (int y = 0; y < 4; y++) for (int x = 0; x < 4; x++) data[y * 4 + x] = blocks[(y / 2) * 2 + x / 2];
+        var bytes = Image.Encode(Torch.From<byte>(data, new long[] { 1, 4, 4 }));
+        var small = Image.Decode(bytes, ImageOptions.Resize(2, 2, grayscale: true));
+        Assert.That(Pixels(small), Is.EqualTo(blocks));
+        // stretch ignores the aspect ratio; cover keeps it and crops the centre
+        var wide = Image.Encode(Pattern(3, 10, 40));
+        Assert.That(Image.Decode(wide, ImageOptions.Resize(8, 8)).Shape, Is.EqualTo(new long[] { 3, 8, 8 }));
+        var cover = Image.Decode(wide, ImageOptions.Resize(10, 10, fit: ImageFit.Cover));
+        Assert.That(cover.Shape, Is.EqualTo(new long[] { 3, 10, 10 }));
+        using var centre = Pattern(3, 10, 40).Narrow(2, 15, 10).Contiguous();
+        Assert.That(Pixels(cover), Is.EqualTo(Pixels(centre)), "cover at scale 1 is the centre crop");
+        var grown = Image.Decode(wide, new ImageOptions { Height = 20, Width = 80, Interpolation = ImageInterpolation.Nearest });
+        Assert.That(grown.Shape, Is.EqualTo(new long[] { 3, 20, 80 }));
+        Assert.That(Image.Decode(wide, new ImageOptions { Height = 20, Width = 80, Fit = ImageFit.None }).Shape, Is.EqualTo(new long[] { 3, 10, 40 }));
+        Assert.Throws<ArgumentException>(() => Image.Decode(wide, new ImageOptions { Height = 5 }));
+    }
+
+    [Test]
+    public void BadImagesNameTheFileAndTheProblem()
+    {
+        var missing = PathIn("nope.png");
+        Names(Assert.Throws<FileNotFoundException>(() => Image.Read(missing))!, missing, "no file");
+
+        var notImage = PathIn("text.jpg");
+        File.WriteAllText(notImage, "hello, this is not an image");
+        Names(Assert.Throws<InvalidDataException>(() => Image.Read(notImage))!, notImage, "not an image", "68 65 6c 6c");
+
+        var empty = PathIn("empty.png");
+        File.WriteAllBytes(empty, Array.Empty<byte>());
+        Names(Assert.Throws<InvalidDataException>(() => Image.Read(empty))!, empty, "empty");
+
+        var jpg = PathIn("cut.jpg");
+        File.Copy(Fixture("red_blue_16x8.jpg"), jpg);
+        Truncate(jpg, (int)new FileInfo(jpg).Length - 10);
+        Names(Assert.Throws<InvalidDataException>(() => Image.Read(jpg))!, jpg, "truncated JPEG");
+
+        var prog = PathIn("cut_progressive.jpg");
+        File.Copy(Fixture("green_progressive_16x16.jpg"), prog);
+        Truncate(prog, (int)new FileInfo(prog).Length - 40);
+        Names(Assert.Throws<InvalidDataException>(() => Image.Read(prog))!, prog, "truncated JPEG");
+
+        var png = PathIn("cut.png");
+        File.WriteAllBytes(png, Image.Encode(Pattern(3, 32, 32)));
+        Truncate(png, (int)new FileInfo(png).Length / 2);
+        Names(Assert.Throws<InvalidDataException>(() => Image.Read(png))!, png, "truncated PNG");
+
+        // a JPEG whose header survives but whose body is garbage
+        var garbled = PathIn("garbled.jpg");
+        var g = File.ReadAllBytes(Fixture("red_blue_16x8.jpg"));
+        for (int i = 20; i < 200; i++) g[i] = 0xAB;
+        File.WriteAllBytes(garbled, g);
+        Names(Assert.Throws<InvalidDataException>(() => Image.Read(garbled))!, garbled, "JPEG");
+
+        var pngBody = PathIn("garbled.png");
+        var pb = Image.Encode(Pattern(3, 32, 32));
+        for (int i = 40; i < pb.Length - 20; i++) pb[i] ^= 0x5A;
+        File.WriteAllBytes(pngBody, pb);
+        Names(Assert.Throws<InvalidDataException>(() => Image.Read(pngBody))!, pngBody, "corrupt PNG");
+    }
+
+    [Test]
+    public void EncodeRejectsBadTensors()
+    {
+        Assert.Throws<TorchException>(() => Image.Encode(Torch.Zeros(3, 4, 4)), "float32 is not an image");
+        Assert.Throws<TorchException>(() => Image.Encode(Pattern(2, 4, 4)), "2 channels");
+        Assert.Throws<TorchException>(() => Image.Encode(Pattern(3, 4, 4), ImageFormat.Jpeg, 0), "quality 0");
+        Assert.Throws<ArgumentException>(() => Image.Write(PathIn("x.gif"), Pattern(3, 4, 4)));
+    }
+
+    [Test]
+    public void NoTensorLeaks()
+    {
+        var before = Tensor.LiveCount;
+        using (DisposeScope.Enter())
+        {
+            Image.Read(Fixture("rgb_4x3.png"));
+            Image.Encode(Pattern(3, 4, 4));
+            Assert.Throws<InvalidDataException>(() => Image.Decode(new byte[] { 1, 2, 3 }));
+        }
+        Assert.That(Tensor.LiveCount, Is.EqualTo(before));
+    }
+}
