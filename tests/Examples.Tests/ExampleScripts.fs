@@ -24,8 +24,9 @@ let private run (exe: string) (args: string) (timeoutMs: int) =
 /// The scripts reference the Release build (Dsl.fsx); build it once.
 [<OneTimeSetUp>]
 let buildRelease () =
-    let code, output = run "dotnet" "build src/Dsl/Dsl.fsproj -c Release -nologo -v q" 600_000
-    Assert.That(code, Is.EqualTo 0, output)
+    for project in [ "src/Dsl/Dsl.fsproj"; "src/Theory/Theory.fsproj" ] do
+        let code, output = run "dotnet" (sprintf "build %s -c Release -nologo -v q" project) 600_000
+        Assert.That(code, Is.EqualTo 0, output)
 
 let private script (name: string) (args: string) (expect: string list) =
     let code, output = run "dotnet" (sprintf "fsi --quiet examples/%s %s" name args) 900_000
@@ -47,3 +48,7 @@ let ``magic --quick prints a baseline, the tuned MLP and three initialisations``
     let data = Path.Combine(root, "..", "shared", "data", "magic", "magic04.data")
     if not (File.Exists data) then Assert.Fail(sprintf "the MAGIC data is expected at %s (as in CI)" data)
     script "magic.fsx" (sprintf "--quick --data %s" data) [ "logistic regression"; "best on validation"; "torch_default"; "glorot_uniform"; "he_normal" ] |> ignore
+
+[<Test>]
+let ``theory prints verified and refuted claims`` () =
+    script "theory.fsx" "8a 10c" [ "VERIFIED"; "REFUTED" ] |> ignore
