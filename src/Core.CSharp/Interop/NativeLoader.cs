@@ -37,6 +37,7 @@ internal static unsafe class NativeLoader
             if (file is null)
                 throw new DllNotFoundException(
                     $"Dsl's native library {FileName} was not found. Looked in: {string.Join(", ", candidates)}. {Fix}");
+            PrepareOpenMp();
             nint handle;
             try { handle = NativeLibrary.Load(file); }
             catch (DllNotFoundException e)
@@ -81,6 +82,20 @@ internal static unsafe class NativeLoader
         if (Environment.GetEnvironmentVariable("OPENBLAS_NUM_THREADS") is null) setBlas(1);
     }
 
+    /// <summary>
+    /// libgomp reads its settings once, when libtorch loads it, from the native environment (which .NET's
+    /// Environment.SetEnvironmentVariable does not reach, hence libc's setenv). Its default wait policy spins
+    /// idle threads, and on a machine whose cores are also busy with other work that spinning made training
+    /// 10–20× slower than with passive waiting (measured here: an MLP epoch 20–40 s against 1.4–1.8 s). So
+    /// the engine asks for passive waiting unless the user chose a policy.
+    /// </summary>
+    static unsafe void PrepareOpenMp()
+    {
+        if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is not null) return;
+        fixed (byte* name = "OMP_WAIT_POLICY\0"u8, value = "PASSIVE\0"u8)
+            LibC.setenv(name, value, 0);
+    }
+
     static string MajorMinor(string v) => string.Join('.', v.Split('.').Take(2));
 
     internal static string BuiltVersion { get; private set; } = "";
@@ -88,4 +103,11 @@ internal static unsafe class NativeLoader
 
     /// <summary>Forces the native library to load (and its defaults to apply) now.</summary>
     internal static void EnsureLoaded() { if (loaded == 0) Native.dsl_error_clear(); }
+}
+
+/// <summary>The C library, for setting native environment variables before libtorch loads.</summary>
+internal static unsafe partial class LibC
+{
+    [LibraryImport("libc.so.6", EntryPoint = "setenv")]
+    internal static partial int setenv(byte* name, byte* value, int overwrite);
 }

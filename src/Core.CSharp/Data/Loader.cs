@@ -1,0 +1,282 @@
+using System.Collections;
+using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
+
+namespace Dsl.Engine.Data;
+
+/// <summary>Who frees the tensors of a <see cref="Batch"/> that a <see cref="DataLoader"/> yields.</summary>
+public enum BatchOwnership
+{
+    /// <summary>
+    /// The loader: a batch is freed when the consumer asks for the next one, and the last one when the
+    /// enumeration ends (also on break or exception). Use a batch only until the next MoveNext; keep a tensor
+    /// longer with <see cref="Tensor.Clone"/>. Disposing a batch yourself as well is harmless.
+    /// </summary>
+    Loader,
+    /// <summary>The consumer disposes every batch it receives (with <c>using</c> / <c>use</c>).</summary>
+    Consumer,
+    /// <summary>
+    /// The batch's tensors are registered with the <see cref="DisposeScope"/> open on the consuming
+    /// thread when the batch is handed over (typically a per-step scope), which frees them; with no open
+    /// scope the consumer disposes the batch.
+    /// </summary>
+    CurrentScope,
+}
+
+/// <summary>Options of a <see cref="DataLoader"/>.</summary>
+public sealed record LoaderOptions
+{
+    /// <summary>Samples per batch (the last batch may be smaller unless <see cref="DropLast"/>).</summary>
+    public int BatchSize { get; init; } = 32;
+    /// <summary>Shuffle the samples every epoch (seeded from <see cref="Seed"/> and the epoch number).</summary>
+    public bool Shuffle { get; init; } = true;
+    /// <summary>Seed of the shuffles and of the random transforms; the same seed and epoch give the same batches.</summary>
+    public long Seed { get; init; }
+    /// <summary>Drop the last batch when it is smaller than <see cref="BatchSize"/>.</summary>
+    public bool DropLast { get; init; }
+    /// <summary>
+    /// Batches made ahead by a background producer thread (the bound of its queue); 0 makes every batch
+    /// on the consuming thread when it is requested.
+    /// </summary>
+    public int Prefetch { get; init; } = 2;
+    /// <summary>Applied to each batch of inputs (on the data's device, before the transfer to <see cref="Device"/>).</summary>
+    public Transform? Transform { get; init; }
+    /// <summary>Device the batches are moved to (null: where the data is).</summary>
+    public Device? Device { get; init; }
+    /// <summary>Who frees the batches; see <see cref="BatchOwnership"/>.</summary>
+    public BatchOwnership Ownership { get; init; } = BatchOwnership.Loader;
+}
+
+/// <summary>
+/// One batch: the (transformed) inputs and the matching rows of every target tensor. Its tensors are
+/// owned by no <see cref="DisposeScope"/> unless the loader's ownership is <see cref="BatchOwnership.CurrentScope"/>.
+/// </summary>
+public sealed class Batch : IDisposable
+{
+    readonly Tensor[] targets;
+
+    internal Batch(Tensor inputs, Tensor[] targets, int epoch, int index)
+    {
+        Inputs = inputs;
+        this.targets = targets;
+        Epoch = epoch;
+        Index = index;
+    }
+
+    /// <summary>The inputs, e.g. float images [B, C, H, W].</summary>
+    public Tensor Inputs { get; }
+    /// <summary>The target tensors in the order given to the loader (e.g. hours and minutes), rows matching <see cref="Inputs"/>.</summary>
+    public IReadOnlyList<Tensor> Targets => targets;
+    /// <summary>The first target (the labels of a classification set).</summary>
+    public Tensor Labels => targets.Length > 0 ? targets[0] : throw new InvalidOperationException("Batch.Labels: this loader was built without targets.");
+    /// <summary>The epoch this batch belongs to.</summary>
+    public int Epoch { get; }
+    /// <summary>Position of the batch within its epoch (0-based).</summary>
+    public int Index { get; }
+    /// <summary>Number of samples in the batch.</summary>
+    public long Count => Inputs.Size(0);
+
+    internal IEnumerable<Tensor> Tensors => targets.Prepend(Inputs);
+
+    /// <summary>Frees the batch's tensors (harmless when already freed).</summary>
+    public void Dispose()
+    {
+        Inputs.Dispose();
+        foreach (var t in targets) t.Dispose();
+    }
+}
+
+/// <summary>
+/// Batches over an in-memory data set (an inputs tensor and any number of target tensors sharing the
+/// first dimension): seeded per-epoch shuffling, drop-last, per-batch transforms, device transfer and
+/// background prefetching through a bounded queue.
+/// </summary>
+/// <remarks>
+/// <para>The loader reads the data tensors but does not own them: keep them alive (and unmodified) while
+/// it iterates, and dispose them yourself afterwards.</para>
+/// <para>Each enumeration is one epoch: <c>foreach (var b in loader)</c> runs epoch <see cref="NextEpoch"/>
+/// and advances it; <see cref="Epoch"/> runs a given epoch. The batches of an epoch (order and random
+/// transforms) depend only on <see cref="LoaderOptions.Seed"/> and the epoch number, not on timing or
+/// <see cref="LoaderOptions.Prefetch"/>: the transform of batch b gets a generator seeded from (seed, epoch, b).</para>
+/// <para>Threads and ownership: with prefetching, batches are made on a producer thread inside a scope
+/// there, detached from it and handed over through the queue; see <see cref="BatchOwnership"/> for who
+/// frees them. Everything else the loader creates (index tensors, intermediates, batches still queued
+/// when the consumer stops early) is freed by the loader. Exceptions on the producer thread are rethrown
+/// to the consumer after the batches made before them.</para>
+/// </remarks>
+public sealed class DataLoader : IEnumerable<Batch>
+{
+    readonly Tensor inputs;
+    readonly Tensor[] targets;
+
+    /// <summary>A loader over inputs only (batches have no targets).</summary>
+    public DataLoader(Tensor inputs, LoaderOptions? options = null)
+        : this(inputs, Array.Empty<Tensor>(), options) { }
+
+    /// <summary>A loader over inputs and one label tensor.</summary>
+    public DataLoader(Tensor inputs, Tensor labels, LoaderOptions? options = null)
+        : this(inputs, new[] { labels }, options) { }
+
+    /// <summary>A loader over inputs and several target tensors (e.g. the hours and minutes of clocks).</summary>
+    public DataLoader(Tensor inputs, IReadOnlyList<Tensor> targets, LoaderOptions? options = null)
+    {
+        Options = options ?? new LoaderOptions();
+        if (Options.BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(options), $"DataLoader: batch size {Options.BatchSize} must be positive.");
+        if (Options.Prefetch < 0) throw new ArgumentOutOfRangeException(nameof(options), $"DataLoader: prefetch {Options.Prefetch} must be ≥ 0.");
+        inputs.ThrowIfDisposed("DataLoader");
+        if (inputs.Dim == 0) throw new ArgumentException("DataLoader: the inputs must have a first (sample) dimension.");
+        this.inputs = inputs;
+        this.targets = targets.ToArray();
+        Samples = inputs.Size(0);
+        foreach (var t in this.targets)
+            if (t.Dim == 0 || t.Size(0) != Samples)
+                throw new ArgumentException($"DataLoader: inputs have {Samples} samples but a target has shape [{string.Join(", ", t.Shape)}]; every target needs one row per sample.");
+    }
+
+    /// <summary>The options.</summary>
+    public LoaderOptions Options { get; }
+
+    /// <summary>Number of samples in the data set.</summary>
+    public long Samples { get; }
+
+    /// <summary>Batches per epoch.</summary>
+    public int BatchesPerEpoch =>
+        (int)(Options.DropLast ? Samples / Options.BatchSize : (Samples + Options.BatchSize - 1) / Options.BatchSize);
+
+    /// <summary>The epoch the next <c>foreach</c> over the loader runs (starts at 0).</summary>
+    public int NextEpoch { get; set; }
+
+    /// <summary>Runs epoch <see cref="NextEpoch"/> and advances it.</summary>
+    public IEnumerator<Batch> GetEnumerator() => Epoch(NextEpoch++).GetEnumerator();
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+    /// <summary>SplitMix64 of a seed and up to two more numbers: independent streams per (seed, epoch, batch).</summary>
+    internal static long Mix(long seed, long a, long b = 0)
+    {
+        ulong z = (ulong)seed;
+        foreach (var v in new[] { a, b })
+        {
+            z += 0x9E3779B97F4A7C15UL ^ (ulong)v;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            z ^= z >> 31;
+        }
+        return (long)(z & 0x7FFF_FFFF_FFFF_FFFFUL);
+    }
+
+    /// <summary>The order in which epoch <paramref name="epoch"/> visits the samples (a seeded permutation, or 0 … N−1 without shuffling).</summary>
+    public long[] Order(int epoch)
+    {
+        if (!Options.Shuffle) { var o = new long[Samples]; for (long i = 0; i < o.Length; i++) o[i] = i; return o; }
+        using var g = new Generator(Mix(Options.Seed, epoch, -1));
+        using var p = Torch.Randperm(Samples, g);
+        return p.ToArray<long>();
+    }
+
+    /// <summary>
+    /// The batches of epoch <paramref name="epoch"/>, made lazily (the producer thread starts at the first
+    /// MoveNext and is stopped and joined when the enumeration ends or is disposed).
+    /// </summary>
+    public IEnumerable<Batch> Epoch(int epoch)
+    {
+        var order = Order(epoch);
+        int count = BatchesPerEpoch;
+        return Options.Prefetch == 0 ? Synchronous(order, epoch, count) : Prefetched(order, epoch, count);
+    }
+
+    Batch Make(long[] order, int epoch, int index, Generator? g)
+    {
+        using var scope = DisposeScope.Enter();
+        int bs = Options.BatchSize;
+        long start = (long)index * bs;
+        int len = (int)Math.Min(bs, Samples - start);
+        var idx = Torch.From<long>(order.AsSpan((int)start, len), new[] { (long)len }, inputs.Device);
+        var x = inputs.IndexSelect(0, idx);
+        if (Options.Transform is { } t)
+        {
+            g?.Seed(Mix(Options.Seed, epoch, index));
+            x = t.Apply(x, g);
+        }
+        if (Options.Device is { } d && d != x.Device) x = x.To(d);
+        var ys = new Tensor[targets.Length];
+        for (int i = 0; i < ys.Length; i++)
+        {
+            var y = targets[i].Device == inputs.Device ? targets[i].IndexSelect(0, idx) : targets[i].IndexSelect(0, idx.To(targets[i].Device));
+            if (Options.Device is { } dd && dd != y.Device) y = y.To(dd);
+            ys[i] = y.DetachFromScope();
+        }
+        return new Batch(x.DetachFromScope(), ys, epoch, index);
+    }
+
+    Batch HandOver(Batch b)
+    {
+        if (Options.Ownership == BatchOwnership.CurrentScope && DisposeScope.Current is not null)
+            foreach (var t in b.Tensors) DisposeScope.Register(t);
+        return b;
+    }
+
+    IEnumerable<Batch> Synchronous(long[] order, int epoch, int count)
+    {
+        using var g = Options.Transform is { IsRandom: true } ? new Generator(Options.Seed) : null;
+        Batch? previous = null;
+        try
+        {
+            for (int b = 0; b < count; b++)
+            {
+                var batch = Make(order, epoch, b, g);
+                if (Options.Ownership == BatchOwnership.Loader) { previous?.Dispose(); previous = batch; }
+                yield return HandOver(batch);
+            }
+        }
+        finally
+        {
+            if (Options.Ownership == BatchOwnership.Loader) previous?.Dispose();
+        }
+    }
+
+    IEnumerable<Batch> Prefetched(long[] order, int epoch, int count)
+    {
+        var queue = new BlockingCollection<Batch>(Options.Prefetch);
+        var cancel = new CancellationTokenSource();
+        Exception? failure = null;
+        var producer = new Thread(() =>
+        {
+            try
+            {
+                using var noGrad = Autograd.NoGrad();
+                using var g = Options.Transform is { IsRandom: true } ? new Generator(Options.Seed) : null;
+                for (int b = 0; b < count && !cancel.IsCancellationRequested; b++)
+                {
+                    var batch = Make(order, epoch, b, g);
+                    try { queue.Add(batch, cancel.Token); }
+                    catch (OperationCanceledException) { batch.Dispose(); return; }
+                }
+            }
+            catch (Exception e) { failure = e; }
+            finally { queue.CompleteAdding(); }
+        })
+        { IsBackground = true, Name = $"DataLoader producer (epoch {epoch})" };
+        producer.Start();
+        Batch? previous = null;
+        try
+        {
+            foreach (var batch in queue.GetConsumingEnumerable())
+            {
+                if (Options.Ownership == BatchOwnership.Loader) { previous?.Dispose(); previous = batch; }
+                yield return HandOver(batch);
+            }
+            producer.Join();
+            if (failure is not null) ExceptionDispatchInfo.Capture(failure).Throw();
+        }
+        finally
+        {
+            cancel.Cancel();
+            producer.Join();
+            while (queue.TryTake(out var left)) left.Dispose();
+            if (Options.Ownership == BatchOwnership.Loader) previous?.Dispose();
+            queue.Dispose();
+            cancel.Dispose();
+        }
+    }
+}
