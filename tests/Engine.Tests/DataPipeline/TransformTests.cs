@@ -149,7 +149,10 @@ public class TransformTests
             Require(Math.Abs(std[ch] - 1) < 1e-3, $"channel {ch}: std {std[ch]} on the fitted data");
         }
         // On a fresh sample of the same distribution: within the sampling error of both samples
-        // (mean: √(1/n + 1/m) standard deviations; std: √(1/2n + 1/2m)), at 6 sigma.
+        // (mean: √(1/n + 1/m) standard deviations; std: √(1/2n + 1/2m)), at 6 sigma. These normal
+        // approximations need the fitted std to be close to the true one, which fails for tiny samples
+        // (with n = 2 the fitted std can be near 0 and the ratio is heavy-tailed), so they apply from n = 50.
+        if (per < 50) return;
         var fresh = norm.Apply(Sample(c, c.Seed + 7919));
         var fm = fresh.Mean(dims).ToArray<float>();
         var fs = fresh.Std(dims, unbiased: false).ToArray<float>();
