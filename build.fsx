@@ -148,7 +148,7 @@ let runProject (name: string) (project: string) (missing: string) (args: string 
 let demo args = runScript (Path.Combine(root, "examples", "demo.fsx") :: args)
 
 let bench args =
-    runProject "bench" "bench/Bench/Bench.csproj" "bench: no benchmark project exists yet (expected bench/Bench/Bench.csproj)." args
+    runProject "bench" "bench/Bench/Bench.fsproj" "bench: no benchmark project exists yet (expected bench/Bench/Bench.fsproj)." args
 
 // ---------------------------------------------------------------- test
 

@@ -1,0 +1,229 @@
+/// The Dsl side of every benchmark, written as a Dsl user writes it: models and training steps with the
+/// F# DSL (layers, Model.build / Model.applyWith, Loss, Optimizers, Training.fit), plain ops with the
+/// engine (Dsl.Engine.Tensor). `Bench worker` runs this side behind the shared protocol (Protocol.fs).
+module Bench.DslSide
+
+open System
+open System.Text.Json.Nodes
+open Dsl
+open Dsl.Engine
+open Dsl.Engine.Data
+open Dsl.Engine.Optim
+open Bench.Protocol
+
+// ---------------------------------------------------------------- models (the same as the other sides)
+
+/// B2: 10 → 256 → 256 → 1.
+let mlp = dense 256 >-> relu >-> dense 256 >-> relu >-> dense 1
+
+/// B3: conv 1→32 3×3 pad 1, ReLU, max-pool 2, conv 32→64 3×3 pad 1, ReLU, max-pool 2, dense 3136→128, ReLU, dense 128→10.
+let cnn =
+    let pad1 = { ConvOptions.Default with Padding = Pad 1 }
+    serial [ conv2dWith pad1 32 (3, 3); relu; maxPool 2
+             conv2dWith pad1 64 (3, 3); relu; maxPool 2
+             flatten; dense 128; relu; dense 10 ]
+
+/// B4: 784 → 256 → 10.
+let fmnistMlp = dense 256 >-> relu >-> dense 10
+
+/// A fixed-batch training step (B2, B3, B5): forward, loss, zero grads (dropped, as PyTorch 2 does),
+/// backward, Adam step; every temporary freed by the step's DisposeScope.
+type StepBench(model: Model, x: Tensor, y: Tensor, loss: Loss) =
+    let ps = model.Params
+    let optimizer = (Optimizers.adam 1e-3).Create(Tree.leaves ps)
+    let rng = Rng.seed 0L
+    let input, target = Value.T x, Value.T y
+
+    member _.Model = model
+    member _.Params = ps
+    member _.Loss = loss
+    member _.Optimizer = optimizer
+    member _.Input = input
+    member _.Target = target
+
+    member _.Step() =
+        use _ = DisposeScope.Enter()
+        let pred, _ = Model.applyWith model ps model.State Train rng input
+        let l = loss.Compute pred target
+        optimizer.ZeroGrad()
+        l.Backward()
+        optimizer.Step()
+
+    interface IDisposable with
+        member _.Dispose() =
+            optimizer.Dispose()
+            Model.dispose model
+            x.Dispose()
+            y.Dispose()
+
+let makeB2 () =
+    Torch.ManualSeed 0L
+    let x = Torch.Randn([| 256L; 10L |])
+    let y = Torch.Randint(0L, 2L, [| 256L; 1L |], dtype = DType.Float32)
+    new StepBench(Model.build [ 10L ] mlp, x, y, Loss.binaryCrossEntropy)
+
+let makeB3 () =
+    Torch.ManualSeed 0L
+    let x = Torch.Randn([| 128L; 1L; 28L; 28L |])
+    let y = Torch.Randint(0L, 10L, [| 128L |])
+    new StepBench(Model.build [ 1L; 28L; 28L ] cnn, x, y, Loss.crossEntropy)
+
+/// Fashion-MNIST train set as float32 [N, 784] in [0, 1] and int64 labels, through Dsl's own loader.
+let loadFashionMnist () =
+    let struct (images, labels) = FashionMnist.Load(true)
+    use images = images
+    use f = images.To(DType.Float32)
+    use scaled = f / 255.0
+    scaled.Reshape(-1L, 784L), labels
+
+/// One epoch through Dsl's own batch loader (Dsl.Engine.Data.DataLoader with its defaults: seeded
+/// shuffling, index_select per batch, two batches prefetched on a background thread, each batch freed
+/// when the next is requested) and a DSL training step, continuing to train `ps` (as the other sides
+/// continue to train their model); a fresh Adam per epoch, as on the other sides.
+let fmnistEpoch (model: Model) (ps: Params) (x: Tensor) (y: Tensor) (epoch: int) (prefetch: int) =
+    use optimizer = (Optimizers.adam 1e-3).Create(Tree.leaves ps)
+    let loader = DataLoader(x, y, LoaderOptions(BatchSize = 128, Shuffle = true, Seed = 0L, Prefetch = prefetch))
+    loader.NextEpoch <- epoch
+    let rng = Rng.seed 0L
+    let mutable lossSum = 0.0
+    for batch in loader do
+        use _ = DisposeScope.Enter()
+        let pred, _ = Model.applyWith model ps model.State Train rng (Value.T batch.Inputs)
+        let l = Loss.crossEntropy.Compute pred (Value.T batch.Labels)
+        optimizer.ZeroGrad()
+        l.Backward()
+        optimizer.Step()
+        lossSum <- lossSum + l.ToDouble() * float batch.Count // as the other sides: the epoch's mean loss
+    lossSum / float (x.Size 0)
+
+/// The same epoch through Training.fit (which batches with its own randperm + index_select); `Bench profile B4` compares them.
+let fmnistFitEpoch (model: Model) (x: Tensor) (y: Tensor) (seed: int64) =
+    let options =
+        { FitOptions.Default with
+            Loss = Loss.crossEntropy
+            Optimizer = Optimizers.adam 1e-3
+            Metrics = []
+            Epochs = 1
+            BatchSize = 128
+            Shuffle = true
+            Seed = seed
+            Verbosity = Silent }
+    let trained = Training.fit options model x (Value.T y)
+    Model.dispose trained.Model
+
+// ---------------------------------------------------------------- the worker
+
+type Worker() =
+    let mutable b2: StepBench option = None
+    let mutable b3: StepBench option = None
+    let mutable b4: (Model * Tensor * Tensor) option = None
+    let mutable epochs = 0
+
+    /// B5: RSS growth over `steps` B2 steps after warm-up, and live tensor handles before and after.
+    /// Warm-up runs at least `warm` steps and until the GC has collected generation 0 twice (at most
+    /// 20 × `warm` steps): until then RSS grows as the GC commits its generation-0 budget for the first
+    /// time (~16 MB here; a one-time cost, reported as warm_up_rss_growth_mb), which is not a leak.
+    member _.Memory(steps: int, warm: int) : JsonObject =
+        let rssStart = rssKb ()
+        use sb = makeB2 ()
+        let gc0 = GC.CollectionCount 0
+        let mutable warmSteps = 0
+        while warmSteps < warm || (GC.CollectionCount 0 - gc0 < 2 && warmSteps < 20 * warm) do
+            sb.Step()
+            warmSteps <- warmSteps + 1
+        let settle () =
+            GC.Collect()
+            GC.WaitForPendingFinalizers()
+            GC.Collect()
+        settle ()
+        let rss0, live0 = rssKb (), Tensor.LiveCount
+        let gcBefore = GC.CollectionCount 0
+        let trace = Collections.Generic.List<float>()
+        for i in 1..steps do
+            sb.Step()
+            if i % 500 = 0 then trace.Add(float (rssKb () - rss0) / 1024.0)
+        let gcDuring = GC.CollectionCount 0 - gcBefore
+        settle ()
+        let rss1, live1 = rssKb (), Tensor.LiveCount
+        let growth = float (rss1 - rss0) / 1024.0
+        obj [ "bench", str "B5"; "unit", str "MB"; "values", numbers [ growth ]
+              "rss_before_mb", num (float rss0 / 1024.0); "rss_after_mb", num (float rss1 / 1024.0)
+              "live_before", int64n live0; "live_after", int64n live1
+              "steps", num (float steps); "warm_steps", num (float warmSteps)
+              "warm_up_rss_growth_mb", num (float (rss0 - rssStart) / 1024.0)
+              "gen0_collections_during_steps", num (float gcDuring)
+              "trace_mb_every_500_steps_no_forced_gc", numbers trace ]
+
+    member this.Run(r: Request) : JsonObject =
+        let reply unit values = obj [ "bench", str r.Bench; "unit", str unit; "values", numbers values ]
+        match r.Bench with
+        | "B1" ->
+            use a = Torch.Ones([| 1L |])
+            use b = Torch.Ones([| 1L |])
+            let add () =
+                use c = a + b
+                ()
+            reply "us" (measure r.Reps r.Iters r.Warm 1e6 add)
+        | "B2" ->
+            let sb = match b2 with Some s -> s | None -> (let s = makeB2 () in b2 <- Some s; s)
+            reply "ms" (measure r.Reps r.Iters r.Warm 1e3 sb.Step)
+        | "B3" ->
+            let sb = match b3 with Some s -> s | None -> (let s = makeB3 () in b3 <- Some s; s)
+            reply "ms" (measure r.Reps r.Iters r.Warm 1e3 sb.Step)
+        | "B4" ->
+            let model, x, y =
+                match b4 with
+                | Some t -> t
+                | None ->
+                    let x, y = loadFashionMnist ()
+                    let t = Model.buildSeeded 0L [ 784L ] fmnistMlp, x, y
+                    b4 <- Some t
+                    t
+            reply "s" (measure r.Reps r.Iters r.Warm 1.0 (fun () -> epochs <- epochs + 1; fmnistEpoch model model.Params x y epochs 2 |> ignore))
+        | "B5" -> this.Memory(r.Iters, r.Warm)
+        | other -> failwithf "unknown benchmark %s" other
+
+module private LibC =
+    [<System.Runtime.InteropServices.DllImport("libc.so.6")>]
+    extern nativeint getenv(string name)
+
+/// A variable of the native environment (where the engine sets OMP_WAIT_POLICY before libtorch loads), or "".
+let nativeEnv (name: string) =
+    match LibC.getenv name with
+    | 0n -> ""
+    | p -> System.Runtime.InteropServices.Marshal.PtrToStringUTF8 p
+
+/// `Bench worker [--threads N] [--blas N]`: the Dsl side behind the protocol. Without --threads the
+/// engine's defaults apply untouched (B6's "default configuration").
+let main (args: string list) =
+    let rec opts (threads: int option, blas: int option) args =
+        match args with
+        | "--threads" :: n :: rest -> opts (Some(int n), blas) rest
+        | "--blas" :: n :: rest -> opts (threads, Some(int n)) rest
+        | [] -> threads, blas
+        | a :: _ -> failwithf "worker: unknown argument %s" a
+    let threads, blas = opts (None, None) args
+    threads |> Option.iter (fun n -> Torch.NumThreads <- n)
+    blas |> Option.iter (fun n -> Torch.BlasThreads <- n)
+    let out = Console.Out
+    out.WriteLine(
+        line (obj [ "ready", boolean true; "side", str "dsl"; "threads", num (float Torch.NumThreads)
+                    "blas_threads", num (float Torch.BlasThreads); "torch", str Torch.LoadedVersion
+                    "omp_wait_policy", str (nativeEnv "OMP_WAIT_POLICY")
+                    "dotnet", str (Environment.Version.ToString()) ]))
+    out.Flush()
+    let worker = Worker()
+    let mutable go = true
+    while go do
+        match Console.In.ReadLine() with
+        | null -> go <- false
+        | l ->
+            match Request.Parse l with
+            | None -> go <- l.Trim() = "" // blank lines are ignored; quit ends
+            | Some r ->
+                let reply =
+                    try worker.Run r
+                    with e -> obj [ "bench", str r.Bench; "error", str (e.GetType().Name + ": " + e.Message) ]
+                out.WriteLine(line reply)
+                out.Flush()
+    0

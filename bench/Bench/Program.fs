@@ -1,0 +1,53 @@
+/// Dsl's benchmark harness (see bench/README.md).
+///   Bench [run] [--quick] [--only B1,B3,...] [--rounds N] [--threads N] [--budget SECONDS] [--no-build] [--out FILE]
+///   Bench worker [--threads N] [--blas N]     the Dsl side behind the protocol (started by the orchestrator)
+///   Bench profile [B1 B2 B3 B4] [--threads N] [--steps N]   Stopwatch breakdowns of the Dsl side
+module Bench.Program
+
+open System
+
+let usage () =
+    eprintfn """usage: Bench [run] [options]        the benchmark (dotnet fsi build.fsx bench [options])
+  --quick             tiny repeat counts (a smoke run, figures not meaningful)
+  --only B1,B2,...    run only these benchmarks (B1..B6)
+  --rounds N          measured rounds per benchmark (default 7/7/6/3, B6 4)
+  --threads N         intra-op threads of every side (default: the number of cores)
+  --budget SECONDS    stop starting rounds after this much time in all (default 420)
+  --no-build          do not (re)build the C++ side
+  --out FILE          results file (default bench/results.json)
+Bench worker [--threads N] [--blas N]     the Dsl side (started by the harness)
+Bench profile [B1 B2 B3 B4] [--threads N] [--steps N]   where the Dsl side's time goes"""
+
+let rec private parse (o: Orchestrator.Options) (args: string list) : Orchestrator.Options option =
+    match args with
+    | [] -> Some o
+    | "--quick" :: rest -> parse { o with Quick = true } rest
+    | "--only" :: ids :: rest ->
+        let s = ids.Split([| ','; ' ' |], StringSplitOptions.RemoveEmptyEntries) |> Array.map (fun x -> x.Trim().ToUpperInvariant()) |> Set.ofArray
+        parse { o with Only = Some s } rest
+    | "--rounds" :: n :: rest -> parse { o with Rounds = Some(int n) } rest
+    | "--threads" :: n :: rest -> parse { o with Threads = int n } rest
+    | "--budget" :: n :: rest -> parse { o with Budget = float n } rest
+    | "--no-build" :: rest -> parse { o with Build = false } rest
+    | "--out" :: f :: rest -> parse { o with Out = Some(IO.Path.GetFullPath f) } rest
+    | a :: _ ->
+        eprintfn "bench: unknown argument %s" a
+        None
+
+[<EntryPoint>]
+let main argv =
+    match List.ofArray argv with
+    | "worker" :: rest -> DslSide.main rest
+    | "profile" :: rest -> Profile.main rest
+    | ("help" | "--help" | "-h") :: _ ->
+        usage ()
+        0
+    | args ->
+        let args = match args with "run" :: rest -> rest | a -> a
+        let defaults: Orchestrator.Options =
+            { Quick = false; Only = None; Rounds = None; Threads = Environment.ProcessorCount; Build = true; Budget = 420.0; Out = None }
+        match parse defaults args with
+        | Some o -> Orchestrator.run o
+        | None ->
+            usage ()
+            2
