@@ -77,12 +77,12 @@ let loadFashionMnist () =
     scaled.Reshape(-1L, 784L), labels
 
 /// One epoch through Dsl's own batch loader (Dsl.Engine.Data.DataLoader with its defaults: seeded
-/// shuffling, index_select per batch, two batches prefetched on a background thread, each batch freed
+/// shuffling, index_select per batch, batches made on the training thread (no transform, so no prefetch thread), each batch freed
 /// when the next is requested) and a DSL training step, continuing to train `ps` (as the other sides
 /// continue to train their model); a fresh Adam per epoch, as on the other sides.
-let fmnistEpoch (model: Model) (ps: Params) (x: Tensor) (y: Tensor) (epoch: int) (prefetch: int) =
+let fmnistEpoch (model: Model) (ps: Params) (x: Tensor) (y: Tensor) (epoch: int) (prefetch: int option) =
     use optimizer = (Optimizers.adam 1e-3).Create(Tree.leaves ps)
-    let loader = DataLoader(x, y, LoaderOptions(BatchSize = 128, Shuffle = true, Seed = 0L, Prefetch = prefetch))
+    let loader = DataLoader(x, y, LoaderOptions(BatchSize = 128, Shuffle = true, Seed = 0L, Prefetch = Option.toNullable prefetch))
     loader.NextEpoch <- epoch
     let rng = Rng.seed 0L
     let mutable lossSum = 0.0
@@ -179,7 +179,7 @@ type Worker() =
                     let t = Model.buildSeeded 0L [ 784L ] fmnistMlp, x, y
                     b4 <- Some t
                     t
-            reply "s" (measure r.Reps r.Iters r.Warm 1.0 (fun () -> epochs <- epochs + 1; fmnistEpoch model model.Params x y epochs 2 |> ignore))
+            reply "s" (measure r.Reps r.Iters r.Warm 1.0 (fun () -> epochs <- epochs + 1; fmnistEpoch model model.Params x y epochs None |> ignore))
         | "B5" -> this.Memory(r.Iters, r.Warm)
         | other -> failwithf "unknown benchmark %s" other
 

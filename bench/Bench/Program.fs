@@ -2,6 +2,7 @@
 ///   Bench [run] [--quick] [--only B1,B3,...] [--rounds N] [--threads N] [--budget SECONDS] [--no-build] [--out FILE]
 ///   Bench worker [--threads N] [--blas N]     the Dsl side behind the protocol (started by the orchestrator)
 ///   Bench profile [B1 B2 B3 B4] [--threads N] [--steps N]   Stopwatch breakdowns of the Dsl side
+///   Bench data [--reps N]                    the data pipeline's timings (Fashion-MNIST load, batching vs an MLP epoch, clocks)
 module Bench.Program
 
 open System
@@ -16,7 +17,8 @@ let usage () =
   --no-build          do not (re)build the C++ side
   --out FILE          results file (default bench/results.json)
 Bench worker [--threads N] [--blas N]     the Dsl side (started by the harness)
-Bench profile [B1 B2 B3 B4] [--threads N] [--steps N]   where the Dsl side's time goes"""
+Bench profile [B1 B2 B3 B4] [--threads N] [--steps N]   where the Dsl side's time goes
+Bench data [--reps N]                    Fashion-MNIST load, batching against an MLP epoch, 18,000 clocks"""
 
 let rec private parse (o: Orchestrator.Options) (args: string list) : Orchestrator.Options option =
     match args with
@@ -39,6 +41,7 @@ let main argv =
     match List.ofArray argv with
     | "worker" :: rest -> DslSide.main rest
     | "profile" :: rest -> Profile.main rest
+    | "data" :: rest -> DataBench.run rest
     | ("help" | "--help" | "-h") :: _ ->
         usage ()
         0

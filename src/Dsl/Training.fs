@@ -32,6 +32,9 @@ type FitOptions =
       ClassWeights: float[] option
       Callbacks: Callback list
       Penalties: Penalty list
+      /// Applied to each training batch of inputs (augmentation, e.g. `Transform.Compose(RandomCrop …,
+      /// HorizontalFlip …)`); reproducible from `Seed`, epoch and batch. Validation data is not transformed.
+      Augment: Dsl.Engine.Data.Transform option
       ClipGradNorm: float option
       ClipGradValue: float option
       /// A checkpoint (see `Checkpoint` and `Callback.modelCheckpoint`) to resume from: its parameters, state,
@@ -44,7 +47,7 @@ type FitOptions =
     static member Default =
         { Loss = Loss.crossEntropy; Optimizer = Optimizers.adam 1e-3; Metrics = [ Metric.accuracy ]; Epochs = 10; BatchSize = 32
           Shuffle = true; Seed = 0L; ValidationSplit = None; ValidationData = None; ClassWeights = None; Callbacks = []
-          Penalties = []; ClipGradNorm = None; ClipGradValue = None; ResumeFrom = None; Verbosity = Auto }
+          Penalties = []; Augment = None; ClipGradNorm = None; ClipGradValue = None; ResumeFrom = None; Verbosity = Auto }
 
 /// The result of `fit`: the model with trained parameters and state, and the per-epoch history.
 type Trained =
@@ -75,6 +78,18 @@ module Training =
         | Value.Heads hs -> Value.Heads(hs |> List.map (fun (n, x) -> n, narrowValue x start len))
 
     let private count (x: Tensor) = x.Size 0
+
+    /// The value shaped like `template` whose tensors are `ts`, in `Value.tensors` order.
+    let private refill (template: Value) (ts: Tensor list) : Value =
+        let rec go (v: Value) (ts: Tensor list) =
+            match v, ts with
+            | Value.T _, t :: rest -> Value.T t, rest
+            | Value.T _, [] -> invalidOp "refill: fewer tensors than the value holds"
+            | Value.Heads hs, _ ->
+                let filled, rest =
+                    hs |> List.fold (fun (acc, ts) (n, x) -> let y, rest = go x ts in (n, y) :: acc, rest) ([], ts)
+                Value.Heads(List.rev filled), rest
+        fst (go template ts)
 
     /// Checks that targets fit the model: lengths, label ranges, metric and loss shapes.
     let private validateData (what: string) (o: FitOptions) (model: Model) (x: Tensor) (y: Value) =
@@ -175,9 +190,19 @@ module Training =
         let mutable state = Params.clone model.State |> Tree.map (fun t -> t.DetachFromScope())
         use optimizer = o.Optimizer.Create(Tree.leaves ps)
         let n = count xTrain
-        let batches = int ((n + int64 o.BatchSize - 1L) / int64 o.BatchSize)
         let root = Rng.seed o.Seed
         let shuffleKey, dropoutKey = Rng.split root
+        // Batches come from the engine's DataLoader: seeded shuffle per epoch, the augmentation, the move to
+        // the model's device; with an augmentation the next two batches are made on a background thread
+        // while this one trains (the loader's default prefetch).
+        let loader =
+            Data.DataLoader(
+                xTrain, Array.ofList (Value.tensors yTrain),
+                Data.LoaderOptions(
+                    BatchSize = o.BatchSize, Shuffle = o.Shuffle, Seed = int64 (shuffleKey.Key &&& 0x7fffffffffffffffUL),
+                    Transform = Option.toObj o.Augment, Device = model.Device,
+                    Ownership = Data.BatchOwnership.CurrentScope))
+        let batches = loader.BatchesPerEpoch
         let mutable step = 0L
         let mutable stop = false
         let history = Collections.Generic.List<EpochLogs>()
@@ -208,17 +233,12 @@ module Training =
             let sums, counts = Array.zeroCreate o.Metrics.Length, Array.zeroCreate o.Metrics.Length
             let mutable lossSum = 0.0
             let mutable seen = 0L
-            use order =
-                if o.Shuffle then
-                    use g = Rng.generator Device.Cpu (Rng.fold epoch shuffleKey)
-                    Torch.Randperm(n, g).To(model.Device).DetachFromScope()
-                else Torch.Arange(n, model.Device).DetachFromScope()
-            Progress.runEpoch o.Verbosity epoch o.Epochs batches (fun b ->
+            use epochBatches = loader.Epoch(epoch).GetEnumerator()
+            Progress.runEpoch o.Verbosity epoch o.Epochs batches (fun _ ->
                 use scope = DisposeScope.Enter()
-                let start = int64 b * int64 o.BatchSize
-                let len = min (int64 o.BatchSize) (n - start)
-                let idx = order.Narrow(0L, start, len)
-                let xb, yb = xTrain.IndexSelect(0L, idx), sliceValue yTrain idx
+                if not (epochBatches.MoveNext()) then invalidOp "fit: the loader ended the epoch early"
+                let batch = epochBatches.Current        // its tensors belong to this step's scope
+                let xb, yb, len = batch.Inputs, refill yTrain (List.ofSeq batch.Targets), batch.Count
                 let pred, newState = model.Layer.Apply { Params = ps; State = state; Mode = Train; Rng = Rng.fold (int step) dropoutKey } (Value.T xb)
                 let l = loss.Compute pred yb
                 let total = match penalty o.Penalties ps with Some p -> l + p | None -> l

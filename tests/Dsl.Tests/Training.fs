@@ -436,3 +436,35 @@ let ``perHead and onHead reject models without the named head`` () =
         expectRejected [ "second" ] { quiet with Loss = Loss.perHead [ "hour", Loss.crossEntropy, 1.0 ]; Metrics = [ Metric.onHead "second" Metric.accuracy ] } model x y
         let single = Model.buildSeeded 1L [ 4L ] (dense 12)
         expectRejected [ "multi-head" ] { quiet with Loss = Loss.perHead [ "hour", Loss.crossEntropy, 1.0 ]; Metrics = [] } single x (Value.T(labelsOf hours)))
+
+// ---------------------------------------------------------------- augmentation through fit's loader
+
+[<Test>]
+let ``fit applies Augment to every training batch once and never to validation data`` () =
+    scoped (fun () ->
+        let x, y = blobs 3 30 3.0 0.5 4L          // 90 samples; a split of 0.2 leaves 72 for training
+        let seen = Collections.Concurrent.ConcurrentQueue<int64>()
+        let record = Data.Transform.FromFunc((fun t -> seen.Enqueue(t.Size 0); t.Clone()), "record")
+        let o = { quiet with Epochs = 3; BatchSize = 16; ValidationSplit = Some 0.2; Augment = Some record }
+        Training.fit o (Model.buildSeeded 1L [ 2L ] blobNet) x (Value.T y) |> ignore
+        expectEqual "batch sizes the augmentation saw (3 epochs of 72 = 4 × 16 + 8)" (List.replicate 3 [ 16L; 16L; 16L; 16L; 8L ] |> List.concat) (List.ofSeq seen))
+
+[<Test>]
+let ``fit trains on the augmented inputs`` () =
+    scoped (fun () ->
+        let x, y = blobs 3 30 3.0 0.5 5L
+        let o = { quiet with Optimizer = Optimizers.adam 0.05; Epochs = 20; BatchSize = 16 }
+        let plain = Training.fit o (Model.buildSeeded 1L [ 2L ] blobNet) x (Value.T y)
+        Assert.That(logged "accuracy" (List.last plain.History), Is.EqualTo 1.0, "the blobs are separable")
+        // With every input erased the model only sees labels: it cannot beat the majority class (1/3).
+        let erased = Training.fit { o with Augment = Some(Data.Transform.FromFunc(fun t -> Torch.ZerosLike t)) } (Model.buildSeeded 1L [ 2L ] blobNet) x (Value.T y)
+        Assert.That(logged "accuracy" (List.last erased.History), Is.LessThanOrEqualTo(0.4), "trained on erased inputs"))
+
+[<Test>]
+let ``a random augmentation gives a bit-identical history from the same seed and another from a different seed`` () =
+    scoped (fun () ->
+        let x, y = blobs 3 30 3.0 1.0 6L
+        let noisy = Data.GaussianNoise(0.5)
+        let run seed = (Training.fit { quiet with Epochs = 3; BatchSize = 16; Seed = seed; Augment = Some(noisy :> Data.Transform) } (Model.buildSeeded 1L [ 2L ] blobNet) x (Value.T y)).History |> List.map (logged "loss")
+        expectEqual "same seed" (run 3L) (run 3L)
+        Assert.That(run 4L, Is.Not.EqualTo(run 3L), "another seed draws other noise (and another order)"))

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Dsl.Engine;
 using NUnit.Framework;
 
@@ -15,6 +16,21 @@ public class NativeLoadTests
         Assert.That(Torch.NumThreads, Is.EqualTo(expected), "intra-op threads default to the core count");
         if (Environment.GetEnvironmentVariable("OPENBLAS_NUM_THREADS") is null && Torch.BlasThreads != -1)
             Assert.That(Torch.BlasThreads, Is.EqualTo(1), "OpenBLAS is kept to one thread so it does not fight libtorch's OpenMP pool");
+    }
+
+    [DllImport("libc.so.6", EntryPoint = "getenv")]
+    static extern nint NativeGetenv(string name);
+
+    /// <summary>libgomp reads its wait settings from the native environment when libtorch loads.</summary>
+    [Test]
+    public void OpenMpWaitsWithABoundedSpinByDefault()
+    {
+        Assert.That(Torch.NumThreads, Is.GreaterThan(0));   // loads the library
+        string? Native(string name) => Marshal.PtrToStringUTF8(NativeGetenv(name));
+        if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is not null || Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") is not null)
+            Assert.Ignore("the user's OpenMP settings are kept as they are");
+        Assert.That(Native("GOMP_SPINCOUNT"), Is.EqualTo("30000"), "idle threads spin ~0.3 ms, then sleep");
+        Assert.That(Native("OMP_WAIT_POLICY"), Is.EqualTo("PASSIVE"), "threads beyond the cores barely spin");
     }
 
     [Test]

@@ -191,6 +191,15 @@ public static unsafe class Torch
     }
 
     /// <summary>
+    /// Limits the parallel regions started by the calling thread to <paramref name="threads"/> threads (OpenMP's
+    /// per-thread setting); other threads keep <see cref="NumThreads"/>. Background threads that do light work
+    /// beside training (the DataLoader's producer) use 1, so that they do not start a second team of spinning
+    /// OpenMP threads on the cores the training step is using.
+    /// </summary>
+    public static void SetThreadLocalThreads(int threads) =>
+        Errors.S(Native.dsl_runtime_set_thread_local_threads(threads), "set_thread_local_threads");
+
+    /// <summary>
     /// OpenBLAS's thread count (−1 when libtorch's BLAS is not OpenBLAS). Defaults to 1, because
     /// OpenBLAS threads compete with libtorch's OpenMP threads for the same cores.
     /// </summary>
@@ -198,6 +207,18 @@ public static unsafe class Torch
     {
         get => Native.dsl_runtime_blas_threads();
         set => Native.dsl_runtime_set_blas_threads(value);
+    }
+
+    /// <summary>
+    /// Splits CPU matrix products (mm and addmm: dense layers, matmul, and their gradients) over the intra-op
+    /// threads, one block of rows or columns each, while OpenBLAS itself runs single-threaded. On by default
+    /// (DSL_PARALLEL_GEMM=0 turns the default off); small products, other dtypes and multi-threaded BLAS use
+    /// libtorch's own kernel. Measured: an MLP training step (256-wide, batch 256) ~1.5× faster on 2 cores.
+    /// </summary>
+    public static bool ParallelGemm
+    {
+        get => Native.dsl_runtime_parallel_gemm() == 1;
+        set => Errors.S(Native.dsl_runtime_set_parallel_gemm(value ? 1 : 0), "set_parallel_gemm");
     }
 }
 

@@ -36,9 +36,16 @@ public sealed record LoaderOptions
     public bool DropLast { get; init; }
     /// <summary>
     /// Batches made ahead by a background producer thread (the bound of its queue); 0 makes every batch
-    /// on the consuming thread when it is requested.
+    /// on the consuming thread when it is requested. Null (the default) means 2 when there is a
+    /// <see cref="Transform"/> (work worth overlapping with training) and 0 otherwise: gathering rows of an
+    /// in-memory tensor takes ~35 µs per batch of 128 Fashion-MNIST images, less than what a second
+    /// runnable thread costs the training step on a small machine (measured on 2 cores: an MLP epoch
+    /// 0.46 s on the consuming thread, 0.67 s with a producer thread).
     /// </summary>
-    public int Prefetch { get; init; } = 2;
+    public int? Prefetch { get; init; }
+
+    /// <summary>The prefetch depth in effect (see <see cref="Prefetch"/>).</summary>
+    public int EffectivePrefetch => Prefetch ?? (Transform is null ? 0 : 2);
     /// <summary>Applied to each batch of inputs (on the data's device, before the transfer to <see cref="Device"/>).</summary>
     public Transform? Transform { get; init; }
     /// <summary>Device the batches are moved to (null: where the data is).</summary>
@@ -122,7 +129,7 @@ public sealed class DataLoader : IEnumerable<Batch>
     {
         Options = options ?? new LoaderOptions();
         if (Options.BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(options), $"DataLoader: batch size {Options.BatchSize} must be positive.");
-        if (Options.Prefetch < 0) throw new ArgumentOutOfRangeException(nameof(options), $"DataLoader: prefetch {Options.Prefetch} must be ≥ 0.");
+        if (Options.EffectivePrefetch < 0) throw new ArgumentOutOfRangeException(nameof(options), $"DataLoader: prefetch {Options.Prefetch} must be ≥ 0.");
         inputs.ThrowIfDisposed("DataLoader");
         if (inputs.Dim == 0) throw new ArgumentException("DataLoader: the inputs must have a first (sample) dimension.");
         this.inputs = inputs;
@@ -182,7 +189,7 @@ public sealed class DataLoader : IEnumerable<Batch>
     {
         var order = Order(epoch);
         int count = BatchesPerEpoch;
-        return Options.Prefetch == 0 ? Synchronous(order, epoch, count) : Prefetched(order, epoch, count);
+        return Options.EffectivePrefetch == 0 ? Synchronous(order, epoch, count) : Prefetched(order, epoch, count);
     }
 
     Batch Make(long[] order, int epoch, int index, Generator? g)
@@ -237,7 +244,7 @@ public sealed class DataLoader : IEnumerable<Batch>
 
     IEnumerable<Batch> Prefetched(long[] order, int epoch, int count)
     {
-        var queue = new BlockingCollection<Batch>(Options.Prefetch);
+        var queue = new BlockingCollection<Batch>(Options.EffectivePrefetch);
         var cancel = new CancellationTokenSource();
         Exception? failure = null;
         var producer = new Thread(() =>
@@ -245,6 +252,9 @@ public sealed class DataLoader : IEnumerable<Batch>
             try
             {
                 using var noGrad = Autograd.NoGrad();
+                // One OpenMP thread here: the producer's own team would spin on the cores that train
+                // (measured on 2 cores: an MLP epoch 0.72 s with it, 0.47 s without a producer).
+                Torch.SetThreadLocalThreads(1);
                 using var g = Options.Transform is { IsRandom: true } ? new Generator(Options.Seed) : null;
                 for (int b = 0; b < count && !cancel.IsCancellationRequested; b++)
                 {

@@ -2,6 +2,7 @@
 // round trip through managed code). The update rules follow torch.optim's single-tensor
 // implementations; state tensors are created lazily here and owned by the caller's handles.
 #include "shim.h"
+#include <ATen/Parallel.h>
 #include <cmath>
 
 namespace {
@@ -22,6 +23,41 @@ at::Tensor& slot(dsl_tensor* state, int32_t i, int32_t slots, int32_t k, const a
     dsl_tensor& h = state[i * slots + k];
     if (h == nullptr) h = dsl::wrap(at::full_like(like, fill, at::MemoryFormat::Preserve));
     return dsl::T(h);
+}
+
+// Adam and AdamW in one pass over each parameter: the arithmetic of the ATen sequence in step_one
+// (mul_, add_, addcmul_, sqrt, div, add_, addcdiv_, with the scalars rounded to float as ATen rounds
+// them), element by element inside one parallel region instead of eight passes and eight regions.
+// Taken for float32, contiguous CPU tensors without amsgrad; anything else goes through ATen.
+bool adam_one_pass(at::Tensor& p, const at::Tensor& grad, at::Tensor& m, at::Tensor& v, const double* h, bool decoupled, double step) {
+    const bool amsgrad = h[5] != 0, maximize = h[6] != 0;
+    auto fits = [&](const at::Tensor& t) { return t.scalar_type() == at::kFloat && t.device().is_cpu() && t.is_contiguous() && t.sizes() == p.sizes(); };
+    if (amsgrad || !fits(p) || !fits(grad) || !fits(m) || !fits(v)) return false;
+    const double lr = h[0], b1 = h[1], b2 = h[2], eps = h[3], wd = h[4];
+    const double bc1 = 1 - std::pow(b1, step), bc2 = 1 - std::pow(b2, step);
+    const float b1f = static_cast<float>(b1), a1 = static_cast<float>(1 - b1), b2f = static_cast<float>(b2), a2 = static_cast<float>(1 - b2);
+    const float decay = static_cast<float>(1 - lr * wd), wdf = static_cast<float>(wd), epsf = static_cast<float>(eps);
+    const float bc2_sqrt = static_cast<float>(std::sqrt(bc2)), step_size = static_cast<float>(-lr / bc1);
+    const bool coupled = !decoupled && wd != 0;
+    float* P = p.data_ptr<float>();
+    float* M = m.data_ptr<float>();
+    float* V = v.data_ptr<float>();
+    const float* G = grad.data_ptr<float>();
+    at::parallel_for(0, p.numel(), at::internal::GRAIN_SIZE, [&](int64_t begin, int64_t end) {
+        for (int64_t j = begin; j < end; ++j) {
+            float g = maximize ? -G[j] : G[j];
+            float pj = P[j];
+            if (decoupled) pj = pj * decay;
+            else if (coupled) g = g + wdf * pj;
+            const float mj = M[j] * b1f + a1 * g;
+            const float vj = V[j] * b2f + a2 * g * g;
+            M[j] = mj;
+            V[j] = vj;
+            const float denom = std::sqrt(vj) / bc2_sqrt + epsf;
+            P[j] = pj + step_size * mj / denom;
+        }
+    });
+    return true;
 }
 
 void step_one(int32_t kind, at::Tensor& p, at::Tensor grad, dsl_tensor* st, int32_t i, int32_t slots, const double* h, double* sc) {
@@ -48,8 +84,13 @@ void step_one(int32_t kind, at::Tensor& p, at::Tensor grad, dsl_tensor* st, int3
         case AdamW: {
             const double lr = h[0], b1 = h[1], b2 = h[2], eps = h[3], wd = h[4];
             const bool amsgrad = h[5] != 0, maximize = h[6] != 0;
-            if (maximize) grad = grad.neg();
             const double step = (sc[0] += 1);
+            {
+                at::Tensor& m = slot(st, i, slots, 0, p);
+                at::Tensor& v = slot(st, i, slots, 1, p);
+                if (adam_one_pass(p, grad, m, v, h, kind == AdamW, step)) break;
+            }
+            if (maximize) grad = grad.neg();
             if (kind == AdamW) p.mul_(1 - lr * wd);
             else if (wd != 0) grad = grad.add(p, wd);
             at::Tensor& m = slot(st, i, slots, 0, p);

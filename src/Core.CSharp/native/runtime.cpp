@@ -5,6 +5,9 @@
 #include <ATen/Version.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <dlfcn.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <torch/version.h>
 
 namespace {
@@ -42,6 +45,15 @@ DSL_API int32_t dsl_runtime_set_num_threads(int32_t n) {
     return dsl::status_op([&] { at::set_num_threads(n); });
 }
 DSL_API int32_t dsl_runtime_num_threads(void) { return at::get_num_threads(); }
+
+DSL_API int32_t dsl_runtime_set_thread_local_threads(int32_t n) {
+    return dsl::status_op([&] {
+        if (n < 1) throw std::invalid_argument("set_thread_local_threads: need at least 1 thread, got " + std::to_string(n));
+#ifdef _OPENMP
+        omp_set_num_threads(n);   // OpenMP's nthreads-var is per thread: only this thread's parallel regions change
+#endif
+    });
+}
 
 DSL_API int32_t dsl_runtime_set_blas_threads(int32_t n) {
     auto set = reinterpret_cast<blas_set_fn>(blas_symbol("openblas_set_num_threads"));

@@ -95,13 +95,21 @@ const char* reduce_name(int32_t code) { return name_of(kReduce, code); }
 
 extern "C" {
 DSL_API dsl_tensor dsl_math_unary(int32_t op, dsl_tensor a) {
-    return tensor_op([&] { return dsl::lookup(kUnary, op, "unary").fn.fn(T(a)); });
+    return tensor_op([&] {
+        auto fn = dsl::lookup(kUnary, op, "unary").fn.fn;
+        const at::Tensor& x = T(a);
+        return dsl::below_autograd_if_constant({&x}, [&] { return fn(x); });
+    });
 }
 DSL_API int32_t dsl_math_unary_(int32_t op, dsl_tensor a) {
     return status_op([&] { inplace_of(dsl::lookup(kUnary, op, "unary"), "unary")(T(a)); });
 }
 DSL_API dsl_tensor dsl_math_binary(int32_t op, dsl_tensor a, dsl_tensor b) {
-    return tensor_op([&] { return dsl::lookup(kBinary, op, "binary").fn.fn(T(a), T(b)); });
+    return tensor_op([&] {
+        auto fn = dsl::lookup(kBinary, op, "binary").fn.fn;
+        const at::Tensor &x = T(a), &y = T(b);
+        return dsl::below_autograd_if_constant({&x, &y}, [&] { return fn(x, y); });
+    });
 }
 DSL_API int32_t dsl_math_binary_(int32_t op, dsl_tensor a, dsl_tensor b) {
     return status_op([&] { inplace_of(dsl::lookup(kBinary, op, "binary"), "binary")(T(a), T(b)); });
@@ -110,7 +118,8 @@ DSL_API dsl_tensor dsl_math_binary_scalar(int32_t op, dsl_tensor a, double s, in
     return tensor_op([&] {
         auto fn = dsl::lookup(kBinary, op, "binary").fn.fn;
         at::Tensor w = wrapped_scalar(s, integral);
-        return scalar_first ? fn(w, T(a)) : fn(T(a), w);
+        const at::Tensor& x = T(a);
+        return dsl::below_autograd_if_constant({&x}, [&] { return scalar_first ? fn(w, x) : fn(x, w); });
     });
 }
 DSL_API int32_t dsl_math_binary_scalar_(int32_t op, dsl_tensor a, double s, int32_t integral) {
