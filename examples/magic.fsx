@@ -1,5 +1,8 @@
 // MAGIC Gamma Telescope (seed 000 Task 2): standardise, split 70/10/20 (stratified, seeded), a logistic
-// regression baseline, an MLP tuned on validation, and the MLP retrained with two other initialisations.
+// regression baseline, an MLP tuned on validation (activation, widths, learning rate), the chosen MLP
+// trained from five seeds (each printed) with their averaged probabilities as an ensemble, and the same
+// with two other initialisations. On this machine (2 cores, about 2 minutes): logistic 79.4%, single
+// MLPs 88.0–88.3%, ensembles 88.3% / 88.8% / 88.0% test accuracy.
 //   dotnet fsi build.fsx run examples/magic.fsx [--data path/to/magic04.data] [--quick]
 #load "../Dsl.fsx"
 open System.IO

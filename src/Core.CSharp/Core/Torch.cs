@@ -196,8 +196,12 @@ public static unsafe class Torch
     /// beside training (the DataLoader's producer) use 1, so that they do not start a second team of spinning
     /// OpenMP threads on the cores the training step is using.
     /// </summary>
-    public static void SetThreadLocalThreads(int threads) =>
+    public static void SetThreadLocalThreads(int threads)
+    {
+        if (threads < 1)
+            throw new ArgumentOutOfRangeException(nameof(threads), $"Torch.SetThreadLocalThreads: a thread needs at least 1 OpenMP thread, got {threads}.");
         Errors.S(Native.dsl_runtime_set_thread_local_threads(threads), "set_thread_local_threads");
+    }
 
     /// <summary>
     /// OpenBLAS's thread count (−1 when libtorch's BLAS is not OpenBLAS). Defaults to 1, because

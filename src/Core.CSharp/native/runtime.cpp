@@ -48,7 +48,7 @@ DSL_API int32_t dsl_runtime_num_threads(void) { return at::get_num_threads(); }
 
 DSL_API int32_t dsl_runtime_set_thread_local_threads(int32_t n) {
     return dsl::status_op([&] {
-        if (n < 1) throw std::invalid_argument("set_thread_local_threads: need at least 1 thread, got " + std::to_string(n));
+        if (n < 1) throw std::invalid_argument("need at least 1 thread, got " + std::to_string(n));
 #ifdef _OPENMP
         omp_set_num_threads(n);   // OpenMP's nthreads-var is per thread: only this thread's parallel regions change
 #endif

@@ -232,7 +232,37 @@ public class LoaderTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new DataLoader(x, new LoaderOptions { Prefetch = -1 }));
         var noTargets = new DataLoader(x, new LoaderOptions { BatchSize = 4 });
         foreach (var b in noTargets) Assert.Throws<InvalidOperationException>(() => _ = b.Labels);
+        var threads = Assert.Throws<ArgumentOutOfRangeException>(() => Torch.SetThreadLocalThreads(0))!;
+        Assert.That(threads.Message, Does.Contain("got 0"));
     }
+
+    [Test]
+    public void PrefetchesByDefaultOnlyWhenThereIsATransform()
+    {
+        Assert.That(new LoaderOptions().EffectivePrefetch, Is.EqualTo(0), "gathering rows is cheaper than a hand-off to another thread");
+        Assert.That(new LoaderOptions { Transform = new GaussianNoise(0.1) }.EffectivePrefetch, Is.EqualTo(2), "a transform is worth overlapping with training");
+        Assert.That(new LoaderOptions { Prefetch = 5 }.EffectivePrefetch, Is.EqualTo(5), "an explicit depth is kept");
+        // The producer thread is visible by its name while an epoch with prefetch runs.
+        var (x, y) = Indexed(64);
+        using (x) using (y)
+        {
+            // Linux keeps 15 characters of a thread's name. Other tests' loaders may still be winding down.
+            int Producers() => ThreadNames().Count(n => n.StartsWith("DataLoader"));
+            bool Producing(LoaderOptions o)
+            {
+                int before = Producers();
+                using var e = new DataLoader(x, y, o).Epoch(0).GetEnumerator();
+                e.MoveNext();
+                return Producers() > before;
+            }
+            Assert.That(Producing(new LoaderOptions { BatchSize = 8 }), Is.False);
+            Assert.That(Producing(new LoaderOptions { BatchSize = 8, Transform = new GaussianNoise(0.1) }), Is.True);
+        }
+    }
+
+    /// <summary>Names of this process's threads, from /proc (Linux).</summary>
+    static IEnumerable<string> ThreadNames() =>
+        Directory.EnumerateDirectories("/proc/self/task").Select(d => { try { return File.ReadAllText(Path.Combine(d, "comm")).Trim(); } catch (IOException) { return ""; } });
 
     /// <summary>
     /// Fashion-MNIST through the loader (skipped when the data set is not installed): load time and one
