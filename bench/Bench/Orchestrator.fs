@@ -469,7 +469,7 @@ let run (o: Options) : int =
         try
             startAll workers
             let series = workers |> List.map (fun w -> w, Series())
-            let reps, iters, warm, rounds = if o.Quick then 1, 2, 1, (defaultArg o.Rounds 1) else 3, 8, 2, (defaultArg o.Rounds 4)
+            let reps, iters, warm, rounds = if o.Quick then 1, 2, 1, (defaultArg o.Rounds 1) else 3, 8, 2, (defaultArg o.Rounds 6)
             let probe = LoadProbe(fun () -> Environment.ProcessId :: List.choose (fun (w: Worker) -> w.Pid) workers)
             let measured = runRounds deadline "B6" series { Bench = "B3"; Reps = reps; Iters = iters; Warm = warm } rounds (not o.Quick) 150.0 180.0
             let foreign = probe.Foreign()

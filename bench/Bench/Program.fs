@@ -11,7 +11,7 @@ let usage () =
     eprintfn """usage: Bench [run] [options]        the benchmark (dotnet fsi build.fsx bench [options])
   --quick             tiny repeat counts (a smoke run, figures not meaningful)
   --only B1,B2,...    run only these benchmarks (B1..B6)
-  --rounds N          measured rounds per benchmark (default 7/7/6/3, B6 4)
+  --rounds N          measured rounds per benchmark (default 7/7/6/3, B6 6)
   --threads N         intra-op threads of every side (default: the number of cores)
   --budget SECONDS    stop starting rounds after this much time in all (default 420)
   --no-build          do not (re)build the C++ side

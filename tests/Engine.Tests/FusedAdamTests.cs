@@ -81,6 +81,24 @@ public class FusedAdamTests
         Prop.ForAll(Cases(), c => Diverge(c) <= 1e-6);
 
     [Test]
+    public void AStepIsAnInPlaceUpdateToAutograd()
+    {
+        // Both paths must bump the parameter's version: reusing a graph that saved it is then an error
+        // (as with torch.optim), not gradients silently taken at the updated weights.
+        foreach (var strided in new[] { false, true })
+        {
+            using var scope = DisposeScope.Enter();
+            var w = strided ? Torch.Randn(new long[] { 3, 4 }).T.Contiguous().T.RequiresGrad_() : Torch.Randn(new long[] { 4, 3 }).RequiresGrad_();
+            using var adam = new Adam(new[] { w });
+            var loss = (w * w).Sum();
+            loss.Backward(retainGraph: true);
+            adam.Step();
+            var e = Assert.Throws<TorchException>(() => loss.Backward())!;
+            Assert.That(e.Message, Does.Contain("inplace"), $"strided={strided}: {e.Message}");
+        }
+    }
+
+    [Test]
     public void LargeParametersSplitAcrossThreads()
     {
         // 300 × 300 = 90,000 elements: above libtorch's grain size, so the one-pass loop runs in chunks.

@@ -18,6 +18,22 @@ public class NativeLoadTests
             Assert.That(Torch.BlasThreads, Is.EqualTo(1), "OpenBLAS is kept to one thread so it does not fight libtorch's OpenMP pool");
     }
 
+    [Test]
+    public void ThreadLocalThreadsHoldOnlyForTheCallingThread()
+    {
+        int global = Torch.NumThreads, seen = -1;
+        var t = new Thread(() =>
+        {
+            Torch.SetThreadLocalThreads(1);
+            using (DisposeScope.Enter()) Torch.Randn(new long[] { 1_000_000 }).Sum().ToDouble();   // libtorch's lazy per-thread set-up runs here
+            seen = Torch.NumThreads;
+        });
+        t.Start();
+        t.Join();
+        Assert.That(seen, Is.EqualTo(1), "the thread keeps its own setting after its first parallel op");
+        Assert.That(Torch.NumThreads, Is.EqualTo(global), "other threads are unaffected");
+    }
+
     [DllImport("libc.so.6", EntryPoint = "getenv")]
     static extern nint NativeGetenv(string name);
 

@@ -109,7 +109,9 @@ public sealed class Batch : IDisposable
 /// there, detached from it and handed over through the queue; see <see cref="BatchOwnership"/> for who
 /// frees them. Everything else the loader creates (index tensors, intermediates, batches still queued
 /// when the consumer stops early) is freed by the loader. Exceptions on the producer thread are rethrown
-/// to the consumer after the batches made before them.</para>
+/// to the consumer after the batches made before them. An epoch whose enumerator is dropped without being
+/// disposed (foreach disposes it) stops its producer and frees the queued batches when the garbage
+/// collector finalizes the enumerator.</para>
 /// </remarks>
 public sealed class DataLoader : IEnumerable<Batch>
 {
@@ -260,7 +262,14 @@ public sealed class DataLoader : IEnumerable<Batch>
                 {
                     var batch = Make(order, epoch, b, g);
                     try { queue.Add(batch, cancel.Token); }
-                    catch (OperationCanceledException) { batch.Dispose(); return; }
+                    catch (OperationCanceledException)
+                    {
+                        // Stopped: free this batch and the ones nobody will take (the consumer's own
+                        // clean-up does the same; TryTake makes the two safe together).
+                        batch.Dispose();
+                        while (queue.TryTake(out var left)) left.Dispose();
+                        return;
+                    }
                 }
             }
             catch (Exception e) { failure = e; }
@@ -268,6 +277,9 @@ public sealed class DataLoader : IEnumerable<Batch>
         })
         { IsBackground = true, Name = $"DataLoader producer (epoch {epoch})" };
         producer.Start();
+        // Referenced by this enumerator only: if the consumer drops it without disposing it, the
+        // collector finalizes the guard, which stops the producer instead of leaving it blocked forever.
+        var abandoned = new AbandonGuard(cancel);
         Batch? previous = null;
         try
         {
@@ -281,6 +293,7 @@ public sealed class DataLoader : IEnumerable<Batch>
         }
         finally
         {
+            GC.SuppressFinalize(abandoned);
             cancel.Cancel();
             producer.Join();
             while (queue.TryTake(out var left)) left.Dispose();
@@ -288,5 +301,15 @@ public sealed class DataLoader : IEnumerable<Batch>
             queue.Dispose();
             cancel.Dispose();
         }
+    }
+}
+
+/// <summary>Stops an epoch's producer thread when the enumerator that owns this guard is collected undisposed.</summary>
+sealed class AbandonGuard(CancellationTokenSource cancel)
+{
+    ~AbandonGuard()
+    {
+        try { cancel.Cancel(); }
+        catch (ObjectDisposedException) { }
     }
 }

@@ -82,8 +82,9 @@ internal static unsafe class NativeLoader
         // OpenBLAS reads OPENBLAS_NUM_THREADS itself when it loads; only override when the user did not set it.
         if (Environment.GetEnvironmentVariable("OPENBLAS_NUM_THREADS") is null) setBlas(1);
         // Matrix products over the intra-op threads while BLAS stays single-threaded (see Torch.ParallelGemm).
-        if (Environment.GetEnvironmentVariable("DSL_PARALLEL_GEMM") != "0")
-            ((delegate* unmanaged<int, int>)NativeLibrary.GetExport(lib, "dsl_runtime_set_parallel_gemm"))(1);
+        // The kernels are installed now, before any op runs, even when the feature starts off.
+        ((delegate* unmanaged<int, int>)NativeLibrary.GetExport(lib, "dsl_runtime_set_parallel_gemm"))(
+            Environment.GetEnvironmentVariable("DSL_PARALLEL_GEMM") == "0" ? 0 : 1);
     }
 
     /// <summary>

@@ -57,6 +57,9 @@ bool adam_one_pass(at::Tensor& p, const at::Tensor& grad, at::Tensor& m, at::Ten
             P[j] = pj + step_size * mj / denom;
         }
     });
+    // Written through data pointers: bump the version counters as the in-place ATen ops would, so that a
+    // graph that saved p (or its state) still reports "modified by an inplace operation" on reuse.
+    for (at::Tensor* t : {&p, &m, &v}) t->unsafeGetTensorImpl()->bump_version();
     return true;
 }
 

@@ -6,13 +6,15 @@
 // output into one block of rows (or columns) per intra-op thread and run libtorch's own kernel
 // (at::cpu::mm_out / addmm_out, single-threaded BLAS) on each block. Autograd is untouched: it
 // dispatches to these kernels as to the originals. Products that are small, not float/double, already
-// inside a parallel region, or with a multi-threaded BLAS go to the original kernel unchanged.
+// inside a parallel region, or with a multi-threaded BLAS go to the original kernel unchanged. The kernels
+// are installed once, when the engine loads; Torch.ParallelGemm only switches the splitting on and off.
 #include "shim.h"
 #include <ATen/Parallel.h>
+#include <ATen/ThreadLocalState.h>
 #include <ATen/ops/addmm_cpu_dispatch.h>
 #include <ATen/ops/mm_cpu_dispatch.h>
 #include <torch/library.h>
-#include <memory>
+#include <atomic>
 #include <mutex>
 
 extern "C" int32_t dsl_runtime_blas_threads(void);
@@ -23,7 +25,12 @@ constexpr int64_t kMinWork = 64 * 64 * 64;
 // Each block keeps at least this many rows (or columns), so BLAS still sees efficient shapes.
 constexpr int64_t kMinBlock = 16;
 
+// Whether products are split. The kernels stay registered once installed (replacing a kernel rewrites
+// the dispatch table that running ops read without a lock); turning the feature off only clears this.
+std::atomic<bool> enabled{false};
+
 bool splittable(const at::Tensor& a, const at::Tensor& b) {
+    if (!enabled.load(std::memory_order_relaxed)) return false;
     if (a.dim() != 2 || b.dim() != 2 || a.size(1) != b.size(0)) return false;   // the original reports the error
     const auto st = a.scalar_type();
     if ((st != at::kFloat && st != at::kDouble) || b.scalar_type() != st) return false;
@@ -35,13 +42,18 @@ bool splittable(const at::Tensor& a, const at::Tensor& b) {
 }
 
 // Runs block(dim, begin, length) over the rows (dim 0) or columns (dim 1) of an m×n result, whichever is
-// longer, in one block per thread.
+// longer, in one block per thread. at::parallel_for does not carry the caller's thread-local state (grad
+// mode, inference mode, the dispatch keys excluded below autograd) to its workers, so each block restores it.
 template <class F>
 void over_blocks(int64_t m, int64_t n, F&& block) {
     const int64_t dim = m >= n ? 0 : 1;
     const int64_t len = dim == 0 ? m : n;
     const int64_t grain = std::max(kMinBlock, (len + at::get_num_threads() - 1) / at::get_num_threads());
-    at::parallel_for(0, len, grain, [&](int64_t begin, int64_t end) { block(dim, begin, end - begin); });
+    const at::ThreadLocalState caller;
+    at::parallel_for(0, len, grain, [&](int64_t begin, int64_t end) {
+        at::ThreadLocalStateGuard same_state(caller);
+        block(dim, begin, end - begin);
+    });
 }
 
 at::Tensor parallel_mm(const at::Tensor& a, const at::Tensor& b) {
@@ -77,27 +89,22 @@ struct Quiet : c10::WarningHandler {
 };
 
 std::mutex registration_mutex;
-std::unique_ptr<torch::Library> registration;   // destroying it restores libtorch's own kernels
+torch::Library* registration = nullptr;   // installed once, never removed (see `enabled`)
 }  // namespace
 
 extern "C" {
 DSL_API int32_t dsl_runtime_set_parallel_gemm(int32_t enable) {
     return dsl::status_op([&] {
         std::lock_guard<std::mutex> lock(registration_mutex);
-        if (enable && !registration) {
+        if (registration == nullptr) {
             Quiet quiet;
             c10::Warning::WarningHandlerGuard guard(&quiet);
-            auto lib = std::make_unique<torch::Library>(torch::Library::IMPL, "aten", c10::make_optional(c10::DispatchKey::CPU), __FILE__, __LINE__);
-            lib->impl("mm", TORCH_FN(parallel_mm));
-            lib->impl("addmm", TORCH_FN(parallel_addmm));
-            registration = std::move(lib);
-        } else if (!enable && registration) {
-            registration.reset();
+            registration = new torch::Library(torch::Library::IMPL, "aten", c10::make_optional(c10::DispatchKey::CPU), __FILE__, __LINE__);
+            registration->impl("mm", TORCH_FN(parallel_mm));
+            registration->impl("addmm", TORCH_FN(parallel_addmm));
         }
+        enabled.store(enable != 0);
     });
 }
-DSL_API int32_t dsl_runtime_parallel_gemm(void) {
-    std::lock_guard<std::mutex> lock(registration_mutex);
-    return registration ? 1 : 0;
-}
+DSL_API int32_t dsl_runtime_parallel_gemm(void) { return enabled.load() ? 1 : 0; }
 }

@@ -50,6 +50,9 @@ DSL_API int32_t dsl_runtime_set_thread_local_threads(int32_t n) {
     return dsl::status_op([&] {
         if (n < 1) throw std::invalid_argument("need at least 1 thread, got " + std::to_string(n));
 #ifdef _OPENMP
+        // libtorch sets each thread's OpenMP count lazily, on the thread's first parallel call, to the global
+        // value; trigger that first so that it does not undo the setting below.
+        at::get_num_threads();
         omp_set_num_threads(n);   // OpenMP's nthreads-var is per thread: only this thread's parallel regions change
 #endif
     });
@@ -62,7 +65,8 @@ DSL_API int32_t dsl_runtime_set_blas_threads(int32_t n) {
     return 1;
 }
 DSL_API int32_t dsl_runtime_blas_threads(void) {
-    auto get = reinterpret_cast<blas_get_fn>(blas_symbol("openblas_get_num_threads"));
+    // Looked up once: parallel_gemm.cpp asks on every large product.
+    static const auto get = reinterpret_cast<blas_get_fn>(blas_symbol("openblas_get_num_threads"));
     return get == nullptr ? -1 : get();
 }
 

@@ -260,6 +260,36 @@ public class LoaderTests
         }
     }
 
+    [Test]
+    public void AnEpochDroppedWithoutDisposingStopsItsProducer()
+    {
+        // The producer holds its queued batches; they are freed only if it stops. Without the guard it
+        // would wait on its full queue forever and the live count would never come back.
+        var (x, y) = Indexed(400);
+        using (x) using (y)
+        {
+            long before = Tensor.LiveCount;
+            StartAndDrop(new DataLoader(x, y, new LoaderOptions { BatchSize = 8, Prefetch = 2 }));
+            Assert.That(Tensor.LiveCount, Is.GreaterThan(before), "batches are queued");
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (Tensor.LiveCount != before && DateTime.UtcNow < deadline)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                Thread.Sleep(20);
+            }
+            Assert.That(Tensor.LiveCount, Is.EqualTo(before), "the collected enumerator stopped its producer, which freed its batches");
+        }
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    static void StartAndDrop(DataLoader loader)
+    {
+        var e = loader.Epoch(0).GetEnumerator();
+        e.MoveNext();
+        Thread.Sleep(100);   // the producer fills its queue
+    }
+
     /// <summary>Names of this process's threads, from /proc (Linux).</summary>
     static IEnumerable<string> ThreadNames() =>
         Directory.EnumerateDirectories("/proc/self/task").Select(d => { try { return File.ReadAllText(Path.Combine(d, "comm")).Trim(); } catch (IOException) { return ""; } });
