@@ -4,6 +4,7 @@
 // with two other initialisations. On this machine (2 cores, about 2 minutes): logistic 79.4%, single
 // MLPs 88.0–88.3%, ensembles 88.3% / 88.8% / 88.0% test accuracy.
 //   dotnet fsi build.fsx run examples/magic.fsx [--data path/to/magic04.data] [--quick]
+// Without --data the file is looked up by Magic.Locate: DSL_MAGIC_DATA, then shared/data/magic/ beside the repository.
 #load "../Dsl.fsx"
 open System.IO
 open Dsl
@@ -15,7 +16,12 @@ let quick = args |> Array.contains "--quick"
 let dataPath =
     match args |> Array.tryFindIndex ((=) "--data") with
     | Some i -> args.[i + 1]
-    | None -> Path.Combine(__SOURCE_DIRECTORY__, "..", "..", "shared", "data", "magic", "magic04.data")
+    | None ->
+        match Magic.Locate __SOURCE_DIRECTORY__ with
+        | null ->
+            eprintfn "MAGIC data not found: give --data path/to/magic04.data, set DSL_MAGIC_DATA, or put it at shared/data/magic/ beside the repository."
+            exit 3
+        | path -> path
 
 let table = Magic.Load dataPath
 // Heavy-tailed features on a log scale: log(1+x) for fLength and fWidth, sign(x)·log(1+|x|) for the signed

@@ -130,13 +130,40 @@ public class DownloadTests : DataTestBase
     }
 
     [Test]
+    public void MagicLocateLooksAtTheVariableThenAtSharedInEveryFolderAbove()
+    {
+        var saved = Environment.GetEnvironmentVariable("DSL_MAGIC_DATA");
+        var top = Directory.CreateTempSubdirectory("dsl-magic-").FullName;
+        try
+        {
+            Environment.SetEnvironmentVariable("DSL_MAGIC_DATA", null);
+            var deep = Directory.CreateDirectory(Path.Combine(top, "repo", "tests", "bin")).FullName;
+            Assert.That(Magic.Locate(deep), Is.Null.Or.Not.StartWith(top), "nothing beside this tree yet");
+            var data = Path.Combine(top, "shared", "data", "magic", "magic04.data");
+            Directory.CreateDirectory(Path.GetDirectoryName(data)!);
+            File.WriteAllText(data, "1,2,3,4,5,6,7,8,9,10,g\n");
+            Assert.That(Magic.Locate(deep), Is.EqualTo(data), "found from three folders down");
+            Assert.That(Magic.Locate(top), Is.EqualTo(data), "found in the folder itself");
+            var named = Path.Combine(top, "elsewhere.data");
+            File.WriteAllText(named, "");
+            Environment.SetEnvironmentVariable("DSL_MAGIC_DATA", named);
+            Assert.That(Magic.Locate(deep), Is.EqualTo(named), "the variable comes first");
+            Environment.SetEnvironmentVariable("DSL_MAGIC_DATA", Path.Combine(top, "missing.data"));
+            Assert.That(Magic.Locate(deep), Is.Null, "a variable naming no file finds nothing (no silent fallback)");
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("DSL_MAGIC_DATA", saved);
+            Directory.Delete(top, recursive: true);
+        }
+    }
+
+    [Test]
     public void MagicChecksumPinsTheSharedCopy()
     {
         // shared/ lies beside the repository (tests run from tests/Engine.Tests/bin/<config>/<tfm>)
-        string? shared = null;
-        for (var d = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); d is not null && shared is null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "shared", "data", "magic", "magic04.data"))) shared = Path.Combine(d.FullName, "shared", "data", "magic", "magic04.data");
-        if (shared is null) Assert.Ignore("no shared/data/magic/magic04.data beside the repository");
+        var shared = Magic.Locate(TestContext.CurrentContext.TestDirectory);
+        if (shared is null) Assert.Ignore("no shared/data/magic/magic04.data beside the repository (or DSL_MAGIC_DATA)");
         Assert.That(Download.Verify(shared, DataSources.Magic), Is.True, "the pinned SHA-256 and size are those of the original magic04.data");
     }
 
