@@ -67,11 +67,6 @@ type LearningRateFinding =
 
 /// fit, evaluate, predict: training models the way Keras users expect, reproducibly.
 module Training =
-    let rec private sliceValue (v: Value) (idx: Tensor) : Value =
-        match v with
-        | Value.T t -> Value.T(t.IndexSelect(0L, idx))
-        | Value.Heads hs -> Value.Heads(hs |> List.map (fun (n, x) -> n, sliceValue x idx))
-
     let rec private narrowValue (v: Value) (start: int64) (len: int64) : Value =
         match v with
         | Value.T t -> Value.T(t.Narrow(0L, start, len))
@@ -170,6 +165,17 @@ module Training =
         | Some w -> o.Loss.WithClassWeights.Value(Torch.From(Array.map float32 w, int64 w.Length).To(model.Device).DetachFromScope())
         | None -> o.Loss
 
+    /// The training batches of fit and findLearningRate, from the engine's DataLoader: seeded shuffle per
+    /// epoch, the augmentation, the move to the model's device; with an augmentation the next two batches
+    /// are made on a background thread while this one trains (the loader's default prefetch). Each batch
+    /// belongs to the DisposeScope open when it is taken.
+    let private batchesOf (o: FitOptions) (shuffle: bool) (key: Rng) (model: Model) (x: Tensor) (y: Value) =
+        Data.DataLoader(
+            x, Array.ofList (Value.tensors y),
+            Data.LoaderOptions(
+                BatchSize = o.BatchSize, Shuffle = shuffle, Seed = int64 (key.Key &&& 0x7fffffffffffffffUL),
+                Transform = Option.toObj o.Augment, Device = model.Device, Ownership = Data.BatchOwnership.CurrentScope))
+
     /// Trains `model` on inputs `x` and targets `y` (int64 labels, float targets, or named heads). Returns
     /// the model with trained parameters and state (the given model is not modified) and the history.
     let fit (o: FitOptions) (model: Model) (x: Tensor) (y: Value) : Trained =
@@ -192,16 +198,7 @@ module Training =
         let n = count xTrain
         let root = Rng.seed o.Seed
         let shuffleKey, dropoutKey = Rng.split root
-        // Batches come from the engine's DataLoader: seeded shuffle per epoch, the augmentation, the move to
-        // the model's device; with an augmentation the next two batches are made on a background thread
-        // while this one trains (the loader's default prefetch).
-        let loader =
-            Data.DataLoader(
-                xTrain, Array.ofList (Value.tensors yTrain),
-                Data.LoaderOptions(
-                    BatchSize = o.BatchSize, Shuffle = o.Shuffle, Seed = int64 (shuffleKey.Key &&& 0x7fffffffffffffffUL),
-                    Transform = Option.toObj o.Augment, Device = model.Device,
-                    Ownership = Data.BatchOwnership.CurrentScope))
+        let loader = batchesOf o o.Shuffle shuffleKey model xTrain yTrain
         let batches = loader.BatchesPerEpoch
         let mutable step = 0L
         let mutable stop = false
@@ -319,37 +316,35 @@ module Training =
         let mutable state = Params.clone model.State |> Tree.map (fun t -> t.DetachFromScope())
         use optimizer = o.Optimizer.Create(Tree.leaves ps)
         let loss = effectiveLoss o model
-        let n = count x
-        let root = Rng.seed o.Seed
+        let shuffleKey, stepKey = Rng.split (Rng.seed o.Seed)
+        let loader = batchesOf o true shuffleKey model x y
         let curve = Collections.Generic.List<float * float>()
-        let mutable avg, best, i, exploded = 0.0, Double.PositiveInfinity, 0, false
-        let mutable order : Tensor = null
+        let mutable avg, best, i, exploded, epoch = 0.0, Double.PositiveInfinity, 0, false, 0
         while i < steps && not exploded do
-            let perEpoch = int ((n + int64 o.BatchSize - 1L) / int64 o.BatchSize)
-            if i % perEpoch = 0 then
-                if not (isNull order) then order.Dispose()
-                use g = Rng.generator Device.Cpu (Rng.fold (i / perEpoch) root)
-                order <- Torch.Randperm(n, g).To(model.Device).DetachFromScope()
-            use scope = DisposeScope.Enter()
-            let lr = minLr * (maxLr / minLr) ** (float i / float (max 1 (steps - 1)))
-            optimizer.LearningRate <- lr
-            let start = int64 (i % perEpoch) * int64 o.BatchSize
-            let idx = order.Narrow(0L, start, min (int64 o.BatchSize) (n - start))
-            let pred, newState = model.Layer.Apply { Params = ps; State = state; Mode = Train; Rng = Rng.fold i root } (Value.T(x.IndexSelect(0L, idx)))
-            let l = loss.Compute pred (sliceValue y idx)
-            optimizer.ZeroGrad()
-            l.Backward()
-            optimizer.Step()
-            Tree.leaves newState |> List.iter (fun t -> scope.MoveOut(t).DetachFromScope() |> ignore)
-            state <- newState
-            let v = l.ToDouble()
-            avg <- 0.98 * avg + 0.02 * v
-            let smoothed = avg / (1.0 - 0.98 ** float (i + 1))
-            curve.Add((lr, smoothed))
-            best <- min best smoothed
-            if Double.IsNaN smoothed || smoothed > 4.0 * best then exploded <- true
-            i <- i + 1
-        if not (isNull order) then order.Dispose()
+            use batches = loader.Epoch(epoch).GetEnumerator()
+            let mutable more = true
+            while more && i < steps && not exploded do
+                use scope = DisposeScope.Enter()
+                more <- batches.MoveNext()
+                if more then
+                    let lr = minLr * (maxLr / minLr) ** (float i / float (max 1 (steps - 1)))
+                    optimizer.LearningRate <- lr
+                    let batch = batches.Current
+                    let pred, newState = model.Layer.Apply { Params = ps; State = state; Mode = Train; Rng = Rng.fold i stepKey } (Value.T batch.Inputs)
+                    let l = loss.Compute pred (refill y (List.ofSeq batch.Targets))
+                    optimizer.ZeroGrad()
+                    l.Backward()
+                    optimizer.Step()
+                    Tree.leaves newState |> List.iter (fun t -> scope.MoveOut(t).DetachFromScope() |> ignore)
+                    state <- newState
+                    let v = l.ToDouble()
+                    avg <- 0.98 * avg + 0.02 * v
+                    let smoothed = avg / (1.0 - 0.98 ** float (i + 1))
+                    curve.Add((lr, smoothed))
+                    best <- min best smoothed
+                    if Double.IsNaN smoothed || smoothed > 4.0 * best then exploded <- true
+                    i <- i + 1
+            epoch <- epoch + 1
         Params.dispose ps
         Params.dispose state
         let pts = List.ofSeq curve

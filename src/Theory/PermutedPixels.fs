@@ -49,14 +49,22 @@ let data (c: Case) (g: Generator) =
     let y = Torch.Randint(0L, int64 c.Classes, [| int64 c.Batch |], g)
     x, y
 
+/// A case's model and pixel permutation, and a batch (x, y) with its permuted inputs Px.
+let private setup (c: Case) =
+    let m = build c
+    use g = new Generator(int64 c.Seed + 1L)
+    let perm = Draw.permutation (Random c.Seed) c.Pixels
+    let x, y = data c g
+    m, perm, x, y, x.IndexSelect(1L, Engine.indices perm)
+
+/// The largest element-wise difference between two parameter trees of the same layout.
+let private treeGap (a: Params) (b: Params) =
+    List.map2 (fun (_, u: Tensor) (_, v: Tensor) -> (u - v).Abs().Max().ToDouble()) (Tree.toList a) (Tree.toList b) |> List.max
+
 /// 11a: f with the permuted first layer on Px equals f on x, up to rounding.
 let checkForward (_family: int) (c: Case) : Verdict =
     Engine.scoped (fun () ->
-        let m = build c
-        use g = new Generator(int64 c.Seed + 1L)
-        let perm = Draw.permutation (Random c.Seed) c.Pixels
-        let x, _ = data c g
-        let xp = x.IndexSelect(1L, Engine.indices perm)
+        let m, perm, x, _, xp = setup c
         let diff = (forward m (permuteParams perm m.Params) xp - forward m m.Params x).Abs().Max().ToDouble()
         let unpermuted = (forward m m.Params xp - forward m m.Params x).Abs().Max().ToDouble()
         Verdict.exact "max |f_{W₁Pᵀ}(Px) − f_W(x)|" 0.0 diff (Tolerance.rounding (c.Pixels + c.Hidden) (magnitude m.Params x)) (c.Batch * c.Classes)
@@ -74,23 +82,15 @@ let descend (m: Model) (ps: Params) (x: Tensor) (y: Tensor) (lr: float) (steps: 
 /// permutation of the original trajectory (all parameters and losses, up to rounding).
 let checkTrajectory (_family: int) (c: Case) : Verdict =
     Engine.scoped (fun () ->
-        let m = build c
-        use g = new Generator(int64 c.Seed + 1L)
-        let perm = Draw.permutation (Random c.Seed) c.Pixels
-        let x, y = data c g
-        let xp = x.IndexSelect(1L, Engine.indices perm)
+        let m, perm, x, y, xp = setup c
         let traj, losses = descend m m.Params x y 0.5 c.Steps
         let trajP, lossesP = descend m (permuteParams perm m.Params) xp y 0.5 c.Steps
-        let deviation =
-            List.map2 (fun (a: Params) (b: Params) ->
-                let expected = permuteParams perm a
-                List.map2 (fun (_, u: Tensor) (_, v: Tensor) -> (u - v).Abs().Max().ToDouble()) (Tree.toList expected) (Tree.toList b) |> List.max) traj trajP
-            |> List.max
+        let deviation = List.map2 (fun a b -> treeGap (permuteParams perm a) b) traj trajP |> List.max
         let lossDev = List.map2 (fun a b -> abs (a - b)) losses lossesP |> List.max
         let scale = traj |> List.map (fun p -> Tree.leaves p |> List.map (fun t -> t.Abs().Max().ToDouble()) |> List.max) |> List.max
         let tol = Tolerance.rounding (c.Steps * (c.Pixels + c.Hidden + c.Batch)) (1.0 + scale) * 100.0
         let baseline, _ = descend m m.Params xp y 0.5 c.Steps
-        let apart = List.map2 (fun (a: Params) (b: Params) -> List.map2 (fun (_, u: Tensor) (_, v: Tensor) -> (u - v).Abs().Max().ToDouble()) (Tree.toList (permuteParams perm a)) (Tree.toList b) |> List.max) traj baseline |> List.max
+        let apart = List.map2 (fun a b -> treeGap (permuteParams perm a) b) traj baseline |> List.max
         Verdict.headline [ Verdict.exact "max |θ'_t − P(θ_t)| over steps" 0.0 deviation tol (c.Steps * int (Params.numel m.Params))
                            Verdict.exact "max |L'_t − L_t|" 0.0 lossDev tol c.Steps ]
         |> Verdict.note (sprintf "GD on Px from the unpermuted init ends %.3g away" apart))

@@ -88,16 +88,12 @@ void step_one(int32_t kind, at::Tensor& p, at::Tensor grad, dsl_tensor* st, int3
             const double lr = h[0], b1 = h[1], b2 = h[2], eps = h[3], wd = h[4];
             const bool amsgrad = h[5] != 0, maximize = h[6] != 0;
             const double step = (sc[0] += 1);
-            {
-                at::Tensor& m = slot(st, i, slots, 0, p);
-                at::Tensor& v = slot(st, i, slots, 1, p);
-                if (adam_one_pass(p, grad, m, v, h, kind == AdamW, step)) break;
-            }
+            at::Tensor& m = slot(st, i, slots, 0, p);
+            at::Tensor& v = slot(st, i, slots, 1, p);
+            if (adam_one_pass(p, grad, m, v, h, kind == AdamW, step)) break;
             if (maximize) grad = grad.neg();
             if (kind == AdamW) p.mul_(1 - lr * wd);
             else if (wd != 0) grad = grad.add(p, wd);
-            at::Tensor& m = slot(st, i, slots, 0, p);
-            at::Tensor& v = slot(st, i, slots, 1, p);
             m.mul_(b1).add_(grad, 1 - b1);
             v.mul_(b2).addcmul_(grad, grad, 1 - b2);
             const double bc1 = 1 - std::pow(b1, step), bc2 = 1 - std::pow(b2, step);
