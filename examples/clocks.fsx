@@ -5,7 +5,7 @@
 //   dotnet fsi build.fsx run examples/clocks.fsx [count]
 open System.Diagnostics
 open Dsl.Engine
-open Dsl.Engine.Data
+open Dsl.Data
 
 let count = fsi.CommandLineArgs |> Array.tryItem 1 |> Option.map int |> Option.defaultValue 18000
 let out = System.IO.Path.Combine(__SOURCE_DIRECTORY__, "output")
@@ -22,11 +22,11 @@ printfn "rendered %d clocks %A in %.2f s (%.2f s of CPU on %d cores)"
 let shown = min 24 clocks.Count
 let captions = [ for s in Seq.take shown clocks.Specs -> sprintf "%d:%02d" s.Hour s.Minute ]
 let first = clocks.Images.Narrow(0L, 0L, int64 shown)
-PngWriter.WriteGrid(System.IO.Path.Combine(out, "clocks.png"), first, columns = 6, captions = captions)
+ImageGrid.Write(System.IO.Path.Combine(out, "clocks.png"), first, columns = 6, captions = captions)
 
 // Seed 004's preprocessing: darken the dark pixels, the darker the more.
 let contrasted = DarkContrast(threshold = 0.6, strength = 1.0).Apply(first)
-PngWriter.WriteGrid(System.IO.Path.Combine(out, "clocks_contrast.png"), contrasted, columns = 6, captions = captions)
+ImageGrid.Write(System.IO.Path.Combine(out, "clocks_contrast.png"), contrasted, columns = 6, captions = captions)
 printfn "wrote %s/clocks.png and clocks_contrast.png" out
 
 // The common-sense error: minutes between two times, the short way round the dial.

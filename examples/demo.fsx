@@ -3,7 +3,7 @@
 #load "../Dsl.fsx"
 open Dsl
 open Dsl.Engine
-open Dsl.Engine.Data
+open Dsl.Data
 
 let args = fsi.CommandLineArgs
 let epochs = match args |> Array.tryFindIndex ((=) "--epochs") with Some i -> int args.[i + 1] | None -> 3

@@ -6,7 +6,7 @@
 open System.Diagnostics
 open Dsl
 open Dsl.Engine
-open Dsl.Engine.Data
+open Dsl.Data
 
 let quick = fsi.CommandLineArgs |> Array.contains "--quick"
 

@@ -9,7 +9,7 @@
 open System.IO
 open Dsl
 open Dsl.Engine
-open Dsl.Engine.Data
+open Dsl.Data
 
 let args = fsi.CommandLineArgs
 let quick = args |> Array.contains "--quick"

@@ -11,7 +11,7 @@ open System
 open System.Diagnostics
 open Dsl
 open Dsl.Engine
-open Dsl.Engine.Data
+open Dsl.Data
 
 let private seconds (f: unit -> unit) =
     let w = Stopwatch.StartNew()

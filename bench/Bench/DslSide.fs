@@ -7,7 +7,7 @@ open System
 open System.Text.Json.Nodes
 open Dsl
 open Dsl.Engine
-open Dsl.Engine.Data
+open Dsl.Data
 open Dsl.Engine.Optim
 open Bench.Protocol
 
@@ -76,7 +76,7 @@ let loadFashionMnist () =
     use scaled = f / 255.0
     scaled.Reshape(-1L, 784L), labels
 
-/// One epoch through Dsl's own batch loader (Dsl.Engine.Data.DataLoader with its defaults: seeded
+/// One epoch through Dsl's own batch loader (Dsl.Data.DataLoader with its defaults: seeded
 /// shuffling, index_select per batch, batches made on the training thread (no transform, so no prefetch thread), each batch freed
 /// when the next is requested) and a DSL training step, continuing to train `ps` (as the other sides
 /// continue to train their model); a fresh Adam per epoch, as on the other sides.

@@ -231,9 +231,9 @@ let buildCpp (root: string) (build: bool) : Result<string, string> =
             else Ok exe
 
 /// The raw (decompressed) Fashion-MNIST train files for the PyTorch and C++ sides, in bench/build/data.
-/// (The Dsl side reads the Debian package's gzip files itself, through Dsl.Engine.Data.FashionMnist.)
+/// (The Dsl side reads the Debian package's gzip files itself, through Dsl.Data.FashionMnist.)
 let prepareData (root: string) : Result<string, string> =
-    let src = Dsl.Engine.Data.FashionMnist.DefaultDirectory
+    let src = Dsl.Data.FashionMnist.DefaultDirectory
     let dst = Path.Combine(root, "bench", "build", "data")
     try
         Directory.CreateDirectory dst |> ignore

@@ -18,7 +18,8 @@ let usage () =
   --out FILE          results file (default bench/results.json)
 Bench worker [--threads N] [--blas N]     the Dsl side (started by the harness)
 Bench profile [B1 B2 B3 B4] [--threads N] [--steps N]   where the Dsl side's time goes
-Bench data [--reps N]                    Fashion-MNIST load, batching against an MLP epoch, 18,000 clocks"""
+Bench data [--reps N]                    Fashion-MNIST load, batching against an MLP epoch, 18,000 clocks
+Bench images [--reps N]                  decode + resize 2,000 JPEG/PNG files, SkiaSharp against OpenCV"""
 
 let rec private parse (o: Orchestrator.Options) (args: string list) : Orchestrator.Options option =
     match args with
@@ -42,6 +43,7 @@ let main argv =
     | "worker" :: rest -> DslSide.main rest
     | "profile" :: rest -> Profile.main rest
     | "data" :: rest -> DataBench.run rest
+    | "images" :: rest -> ImageBench.run rest
     | ("help" | "--help" | "-h") :: _ ->
         usage ()
         0

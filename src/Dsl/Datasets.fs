@@ -1,7 +1,7 @@
 namespace Dsl
 
 open Dsl.Engine
-open Dsl.Engine.Data
+open Dsl.Data
 
 /// The engine's data sets for F# scripts: F# tuples, float images in [0, 1] with a channel dimension,
 /// int64 labels.

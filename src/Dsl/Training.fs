@@ -34,7 +34,7 @@ type FitOptions =
       Penalties: Penalty list
       /// Applied to each training batch of inputs (augmentation, e.g. `Transform.Compose(RandomCrop …,
       /// HorizontalFlip …)`); reproducible from `Seed`, epoch and batch. Validation data is not transformed.
-      Augment: Dsl.Engine.Data.Transform option
+      Augment: Dsl.Data.Transform option
       ClipGradNorm: float option
       ClipGradValue: float option
       /// A checkpoint (see `Checkpoint` and `Callback.modelCheckpoint`) to resume from: its parameters, state,

@@ -45,7 +45,15 @@ public class FusedAdamTests
         if (c.Decoupled) yield return c with { Decoupled = false };
     }
 
-    /// <summary>Runs five steps on a quadratic (gradients change every step) from the same start in both layouts; returns the largest scaled difference.</summary>
+    /// <summary>
+    /// Runs five steps on a quadratic (gradients change every step) from the same start in both layouts; returns
+    /// the largest difference as a multiple of what rounding allows. The two paths round differently (the one-pass
+    /// loop may fuse multiply-adds), and Adam amplifies a rounding difference δ in a gradient g by
+    /// lr / (|g| + eps): near-zero gradients with a large eps and rate turn one ulp into 1e-5. So each element may
+    /// differ by 1e-6 (relative) plus the sum over the steps of lr · 4 ulp(G) / (|g| + eps), with G the size of the
+    /// terms the gradient is made of; a wrong formula (bias correction, decay, eps placement) moves well-conditioned
+    /// elements by a sizeable part of lr and fails.
+    /// </summary>
     static double Diverge(AdamCase c)
     {
         using var scope = DisposeScope.Enter();
@@ -62,6 +70,7 @@ public class FusedAdamTests
             : new Adam(new[] { p }, lr: c.Lr, eps: c.Eps, weightDecay: c.WeightDecay, maximize: c.Maximize);
         using var o1 = Make(contiguous);
         using var o2 = Make(strided);
+        var slack = new double[n];
         foreach (var (p, o) in new[] { (contiguous, o1), (strided, o2) })
             for (int step = 0; step < 5; step++)
             {
@@ -69,16 +78,28 @@ public class FusedAdamTests
                 var loss = ((p * pull).Sum() + (p * p).Sum() * 0.5) * (c.Maximize ? -1.0 : 1.0);
                 o.ZeroGrad();
                 loss.Backward();
+                if (p == contiguous)
+                {
+                    var g = p.Grad!.ToArray<float>();
+                    var w = p.Detach().ToArray<float>();
+                    var q = pull.ToArray<float>();
+                    for (int i = 0; i < n; i++)
+                    {
+                        double terms = Math.Max(1.0, Math.Max(Math.Abs(w[i]), Math.Abs(q[i]))) * (1 + c.WeightDecay);
+                        double effective = Math.Abs(g[i] + (c.Decoupled ? 0 : c.WeightDecay * w[i]));
+                        slack[i] += c.Lr * 4 * terms * 1.2e-7 / (effective + c.Eps);
+                    }
+                }
                 o.Step();
             }
         var a = contiguous.Detach().ToArray<float>();
         var b = strided.Detach().Contiguous().ToArray<float>();
-        return a.Zip(b, (x, y) => Math.Abs(x - y) / Math.Max(1.0, Math.Abs(y))).Max();
+        return Enumerable.Range(0, n).Max(i => Math.Abs(a[i] - b[i]) / (1e-6 * Math.Max(1.0, Math.Abs(b[i])) + slack[i]));
     }
 
     [Property(MaxTest = 60)]
     public Property OnePassMatchesTheAtenSequence() =>
-        Prop.ForAll(Cases(), c => Diverge(c) <= 1e-6);
+        Prop.ForAll(Cases(), c => Diverge(c) <= 1.0);
 
     [Test]
     public void AStepIsAnInPlaceUpdateToAutograd()
@@ -103,6 +124,6 @@ public class FusedAdamTests
     {
         // 300 × 300 = 90,000 elements: above libtorch's grain size, so the one-pass loop runs in chunks.
         foreach (var decoupled in new[] { false, true })
-            Assert.That(Diverge(new AdamCase(300, 300, 7, decoupled, 0.05, 0.1, false, 1e-8)), Is.LessThanOrEqualTo(1e-6));
+            Assert.That(Diverge(new AdamCase(300, 300, 7, decoupled, 0.05, 0.1, false, 1e-8)), Is.LessThanOrEqualTo(1.0));
     }
 }

@@ -1,4 +1,4 @@
-namespace Dsl.Engine.Data;
+namespace Dsl.Data;
 
 /// <summary>
 /// Image geometry on batches with tensor ops: a per-sample affine warp with gather-based bilinear

@@ -2,7 +2,7 @@ using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text;
 
-namespace Dsl.Engine.Data;
+namespace Dsl.Data;
 
 /// <summary>CIFAR-100 images with both labellings: fine labels (100 classes) and coarse labels (20 superclasses).</summary>
 public sealed record Cifar100Images(Tensor Images, Tensor Labels, Tensor CoarseLabels, IReadOnlyList<string> ClassNames, IReadOnlyList<string> CoarseClassNames)

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Dsl.Engine.Data;
+namespace Dsl.Data;
 
 /// <summary>How the dial marks the hours.</summary>
 public enum TickStyle

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Dsl.Engine.Data;
+namespace Dsl.Data;
 
 /// <summary>A numeric table with a label column: float32 features [N, F], int64 labels [N], and the names of both.</summary>
 public sealed record LabeledTable(Tensor Features, Tensor Labels, IReadOnlyList<string> ClassNames, IReadOnlyList<string> FeatureNames) : IDisposable

@@ -3,7 +3,7 @@ using System.IO.Compression;
 using System.Net;
 using System.Security.Cryptography;
 
-namespace Dsl.Engine.Data;
+namespace Dsl.Data;
 
 /// <summary>The hash a <see cref="RemoteFile"/> is checked against.</summary>
 public enum ChecksumKind

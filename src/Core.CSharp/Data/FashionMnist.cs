@@ -1,4 +1,4 @@
-namespace Dsl.Engine.Data;
+namespace Dsl.Data;
 
 /// <summary>
 /// Fashion-MNIST (Zalando): 60,000 training and 10,000 test 28×28 grayscale images in 10 classes.

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
-namespace Dsl.Engine.Data;
+namespace Dsl.Data;
 
 /// <summary>
 /// Reads the IDX format of MNIST, Fashion-MNIST and KMNIST (gzip-compressed or raw): a 4-byte magic

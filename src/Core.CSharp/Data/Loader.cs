@@ -2,7 +2,7 @@ using System.Collections;
 using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
 
-namespace Dsl.Engine.Data;
+namespace Dsl.Data;
 
 /// <summary>Who frees the tensors of a <see cref="Batch"/> that a <see cref="DataLoader"/> yields.</summary>
 public enum BatchOwnership
@@ -221,7 +221,7 @@ public sealed class DataLoader : IEnumerable<Batch>
     Batch HandOver(Batch b)
     {
         if (Options.Ownership == BatchOwnership.CurrentScope && DisposeScope.Current is not null)
-            foreach (var t in b.Tensors) DisposeScope.Register(t);
+            foreach (var t in b.Tensors) DisposeScope.Adopt(t);
         return b;
     }
 

@@ -1,4 +1,4 @@
-namespace Dsl.Engine.Data;
+namespace Dsl.Data;
 
 /// <summary>How <see cref="Pca.Fit(IEnumerable{Tensor}, int, PcaOptions?)"/> computes the components.</summary>
 public enum PcaMethod

@@ -1,4 +1,4 @@
-namespace Dsl.Engine.Data;
+namespace Dsl.Data;
 
 /// <summary>Seeded train/validation/test splits, optionally stratified by label, as int64 index tensors.</summary>
 public static class Splits

@@ -1,4 +1,4 @@
-namespace Dsl.Engine.Data;
+namespace Dsl.Data;
 
 /// <summary>
 /// A transform of a whole batch (images [N, C, H, W] or [N, H, W], features [N, F]): deterministic

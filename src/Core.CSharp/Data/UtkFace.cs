@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Dsl.Engine.Data;
+namespace Dsl.Data;
 
 /// <summary>The labels that a UTKFace file name carries.</summary>
 /// <param name="Age">Age in years, 0–116.</param>

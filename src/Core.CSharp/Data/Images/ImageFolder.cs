@@ -1,4 +1,4 @@
-namespace Dsl.Engine.Data;
+namespace Dsl.Data;
 
 /// <summary>
 /// A folder of images with one sub-folder per class (root/cats/*.jpg, root/cows/*.png, ...), as torchvision's

@@ -86,8 +86,11 @@ public sealed partial class Tensor
 
 public sealed partial class Tensor
 {
-    /// <summary>A tensor of <paramref name="dtype"/> built from raw little-endian bytes (one memcpy).</summary>
-    internal static unsafe Tensor FromBytes(ReadOnlySpan<byte> bytes, long[] shape, DType dtype, Device? device = null)
+    /// <summary>
+    /// A CPU (or <paramref name="device"/>) tensor of <paramref name="dtype"/> and <paramref name="shape"/> built
+    /// from raw little-endian, row-major element bytes with one copy; the byte count must match the shape.
+    /// </summary>
+    public static unsafe Tensor FromBytes(ReadOnlySpan<byte> bytes, long[] shape, DType dtype, Device? device = null)
     {
         fixed (byte* d = bytes)
         fixed (long* s = shape)

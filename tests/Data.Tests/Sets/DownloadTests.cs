@@ -5,10 +5,10 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
-using Dsl.Engine.Data;
+using Dsl.Data;
 using NUnit.Framework;
 
-namespace Dsl.Engine.Tests.Data;
+namespace Dsl.Data.Tests.Sets;
 
 /// <summary>
 /// Downloads, without the internet: from file:// URLs and from a small HTTP server on 127.0.0.1 written here.

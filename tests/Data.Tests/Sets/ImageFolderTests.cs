@@ -1,7 +1,7 @@
-using Dsl.Engine.Data;
+using Dsl.Data;
 using NUnit.Framework;
 
-namespace Dsl.Engine.Tests.Data;
+namespace Dsl.Data.Tests.Sets;
 
 /// <summary>
 /// Class-per-folder images (seed 003's cats/cows/crabs/avocados; Imagenette's train/val layout), written by

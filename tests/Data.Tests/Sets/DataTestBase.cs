@@ -1,6 +1,6 @@
 using NUnit.Framework;
 
-namespace Dsl.Engine.Tests.Data;
+namespace Dsl.Data.Tests.Sets;
 
 /// <summary>A temporary folder and a dispose scope per test, and small helpers for the loader tests.</summary>
 public abstract class DataTestBase

@@ -1,7 +1,7 @@
-using Dsl.Engine.Data;
+using Dsl.Data;
 using NUnit.Framework;
 
-namespace Dsl.Engine.Tests.Data;
+namespace Dsl.Data.Tests.Sets;
 
 /// <summary>UTKFace: labels from file names, malformed names reported and skipped, lazy and eager loading.</summary>
 [TestFixture]

@@ -106,9 +106,14 @@ DSL_API dsl_tensor dsl_nn_pad(dsl_tensor x, const int64_t* pads, int32_t n, int3
 }
 DSL_API dsl_tensor dsl_nn_interpolate(dsl_tensor x, int64_t oh, int64_t ow, int32_t mode, int32_t align_corners) {
     return tensor_op([&] {
-        if (mode == 0) return at::upsample_nearest2d(T(x), {oh, ow});
-        if (mode == 1) return at::upsample_bilinear2d(T(x), {oh, ow}, align_corners != 0);
-        throw std::invalid_argument("interpolate: unknown mode " + std::to_string(mode) + " (0 nearest, 1 bilinear)");
+        // Modes: Dsl.Engine.InterpolationMode.
+        switch (mode) {
+            case 0: return at::upsample_nearest2d(T(x), {oh, ow});
+            case 1: return at::upsample_bilinear2d(T(x), {oh, ow}, align_corners != 0);
+            case 2: return at::upsample_bicubic2d(T(x), {oh, ow}, align_corners != 0);
+            case 3: return at::adaptive_avg_pool2d(T(x), {oh, ow});
+            default: throw std::invalid_argument("interpolate: unknown mode " + std::to_string(mode) + " (0 nearest, 1 bilinear, 2 bicubic, 3 area)");
+        }
     });
 }
 DSL_API dsl_tensor dsl_nn_activation(int32_t op, dsl_tensor x, double a, double b) {

@@ -26,13 +26,17 @@ public enum PadMode
     Circular = 3,
 }
 
-/// <summary>Resampling modes of <see cref="Functional.Interpolate"/>.</summary>
+/// <summary>Resampling modes of <see cref="Functional.Interpolate"/> and of image resizing (Dsl.Data's images and transforms).</summary>
 public enum InterpolationMode
 {
-    /// <summary>Nearest neighbour.</summary>
+    /// <summary>Nearest neighbour (torch's mode="nearest").</summary>
     Nearest = 0,
-    /// <summary>Bilinear.</summary>
+    /// <summary>Bilinear (mode="bilinear").</summary>
     Bilinear = 1,
+    /// <summary>Bicubic (mode="bicubic", a = −0.75); may overshoot the input range.</summary>
+    Bicubic = 2,
+    /// <summary>Area averaging (mode="area", adaptive average pooling): for shrinking without aliasing.</summary>
+    Area = 3,
 }
 
 /// <summary>
@@ -143,9 +147,15 @@ public static unsafe class Functional
         fixed (long* p = pads) return Errors.T(Native.dsl_nn_pad(x.Handle, p, pads.Length, (int)mode, value), "pad", x);
     }
 
-    /// <summary>Resizes [N, C, H, W] images to <paramref name="size"/>.</summary>
-    public static Tensor Interpolate(Tensor x, (long H, long W) size, InterpolationMode mode = InterpolationMode.Nearest, bool alignCorners = false) =>
-        Errors.T(Native.dsl_nn_interpolate(x.Handle, size.H, size.W, (int)mode, alignCorners ? 1 : 0), "interpolate", x);
+    /// <summary>
+    /// Resizes [N, C, H, W] images to <paramref name="size"/> (torch.nn.functional.interpolate);
+    /// <paramref name="alignCorners"/> applies to bilinear and bicubic only.
+    /// </summary>
+    public static Tensor Interpolate(Tensor x, (long H, long W) size, InterpolationMode mode = InterpolationMode.Nearest, bool alignCorners = false)
+    {
+        if (!Enum.IsDefined(mode)) throw new ArgumentException($"interpolate: unknown mode {(int)mode}; use InterpolationMode.Nearest, Bilinear, Bicubic or Area.", nameof(mode));
+        return Errors.T(Native.dsl_nn_interpolate(x.Handle, size.H, size.W, (int)mode, alignCorners ? 1 : 0), "interpolate", x);
+    }
 
     // ---- activations ----
 

@@ -1,11 +1,11 @@
-using Dsl.Engine.Data;
+using Dsl.Data;
 using FsCheck;
 using FsCheck.Fluent;
 using NUnit.Framework;
-using static Dsl.Engine.Tests.DataPipeline.Support;
+using static Dsl.Data.Tests.Pipeline.Support;
 using PropertyAttribute = FsCheck.NUnit.PropertyAttribute;
 
-namespace Dsl.Engine.Tests.DataPipeline;
+namespace Dsl.Data.Tests.Pipeline;
 
 /// <summary>
 /// Deterministic batch transforms: flips, the fixed pixel permutation (a bijection, the same for every

@@ -32,7 +32,7 @@ public sealed partial class Tensor : IDisposable
         t is null ? 0 : t.handle != 0 ? t.handle : throw Errors.Disposed(op);
 
     /// <summary>Throws the disposed-tensor error for <paramref name="op"/> when this tensor was disposed.</summary>
-    internal void ThrowIfDisposed(string op) { if (handle == 0) throw Errors.Disposed(op); }
+    public void ThrowIfDisposed(string op) { if (handle == 0) throw Errors.Disposed(op); }
 
     /// <summary>True once this tensor has been disposed.</summary>
     public bool IsDisposed => handle == 0;

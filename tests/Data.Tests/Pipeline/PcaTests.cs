@@ -1,11 +1,11 @@
-using Dsl.Engine.Data;
+using Dsl.Data;
 using FsCheck;
 using FsCheck.Fluent;
 using NUnit.Framework;
-using static Dsl.Engine.Tests.DataPipeline.Support;
+using static Dsl.Data.Tests.Pipeline.Support;
 using PropertyAttribute = FsCheck.NUnit.PropertyAttribute;
 
-namespace Dsl.Engine.Tests.DataPipeline;
+namespace Dsl.Data.Tests.Pipeline;
 
 /// <summary>
 /// PCA: the exact fit against an independent float64 eigendecomposition of the covariance, the chunked

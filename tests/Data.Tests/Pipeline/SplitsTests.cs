@@ -1,11 +1,11 @@
-using Dsl.Engine.Data;
+using Dsl.Data;
 using FsCheck;
 using FsCheck.Fluent;
 using NUnit.Framework;
-using static Dsl.Engine.Tests.DataPipeline.Support;
+using static Dsl.Data.Tests.Pipeline.Support;
 using PropertyAttribute = FsCheck.NUnit.PropertyAttribute;
 
-namespace Dsl.Engine.Tests.DataPipeline;
+namespace Dsl.Data.Tests.Pipeline;
 
 /// <summary>Data.Splits: stratified splits partition the samples and keep every class's proportion within one sample.</summary>
 public class SplitsTests

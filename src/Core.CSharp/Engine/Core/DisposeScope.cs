@@ -46,6 +46,17 @@ public sealed class DisposeScope : IDisposable
         s.owned!.Add(t);
     }
 
+    /// <summary>
+    /// Gives a tensor that no scope owns (one made on another thread and detached there, for example) to
+    /// this thread's innermost scope, which then frees it; a tensor some scope already owns is left with it.
+    /// With no open scope nothing changes. Returns the tensor.
+    /// </summary>
+    public static Tensor Adopt(Tensor tensor)
+    {
+        if (tensor.Owner is null) Register(tensor);
+        return tensor;
+    }
+
     /// <summary>Transfers a tensor from this scope to the enclosing one (or to no scope); returns it.</summary>
     public Tensor MoveOut(Tensor tensor)
     {

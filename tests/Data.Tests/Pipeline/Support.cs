@@ -1,7 +1,7 @@
 using FsCheck;
 using FsCheck.Fluent;
 
-namespace Dsl.Engine.Tests.DataPipeline;
+namespace Dsl.Data.Tests.Pipeline;
 
 /// <summary>Helpers shared by the data-pipeline tests.</summary>
 static class Support

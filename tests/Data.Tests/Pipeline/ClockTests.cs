@@ -1,17 +1,15 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
-using Dsl.Engine.Data;
+using Dsl.Data;
 using FsCheck;
 using FsCheck.Fluent;
 using NUnit.Framework;
-using static Dsl.Engine.Tests.DataPipeline.Support;
+using static Dsl.Data.Tests.Pipeline.Support;
 using PropertyAttribute = FsCheck.NUnit.PropertyAttribute;
 
-namespace Dsl.Engine.Tests.DataPipeline;
+namespace Dsl.Data.Tests.Pipeline;
 
 /// <summary>
-/// Synthetic clocks: the common-sense error, reproducibility from seeds, hands pointing at the labelled
-/// time, and the PNG writer (decoded independently).
+/// Synthetic clocks: the common-sense error, reproducibility from seeds, and hands pointing at the labelled
+/// time. (Writing them as pictures is tested with the image writer, in ImageTests.)
 /// </summary>
 public class ClockTests
 {
@@ -160,100 +158,4 @@ public class ClockTests
         double onHand = Bilinear(img, spec.Size, spec.CenterX + r * Math.Sin(a), spec.CenterY - r * Math.Cos(a));
         Require(onHand < (spec.Face + spec.Ink) / 2 * 1.2, $"the pixel on the minute hand is {onHand:F2}, not dark");
     });
-
-    // ---------------------------------------------------------------- PNG
-
-    static uint BitwiseCrc(IEnumerable<byte> bytes)
-    {
-        uint c = 0xFFFFFFFF;
-        foreach (var b in bytes)
-        {
-            c ^= b;
-            for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (uint)-(int)(c & 1));
-        }
-        return ~c;
-    }
-
-    /// <summary>A minimal PNG reader for 8-bit images written with filter 0: checks signature, chunk CRCs and IHDR.</summary>
-    static (int W, int H, int Channels, byte[] Pixels) Decode(byte[] png)
-    {
-        Require(png.AsSpan(0, 8).SequenceEqual(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }), "bad signature");
-        int pos = 8, w = 0, h = 0, channels = 0;
-        var idat = new MemoryStream();
-        var types = new List<string>();
-        while (pos < png.Length)
-        {
-            int len = BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(pos));
-            var type = System.Text.Encoding.ASCII.GetString(png, pos + 4, 4);
-            var body = png.AsSpan(pos + 8, len).ToArray();
-            uint crc = BinaryPrimitives.ReadUInt32BigEndian(png.AsSpan(pos + 8 + len));
-            Require(crc == BitwiseCrc(png.AsSpan(pos + 4, 4 + len).ToArray()), $"chunk {type}: bad CRC");
-            types.Add(type);
-            if (type == "IHDR")
-            {
-                w = BinaryPrimitives.ReadInt32BigEndian(body); h = BinaryPrimitives.ReadInt32BigEndian(body.AsSpan(4));
-                Require(body[8] == 8, "bit depth 8");
-                channels = body[9] switch { 0 => 1, 4 => 2, 2 => 3, 6 => 4, _ => -1 };
-            }
-            if (type == "IDAT") idat.Write(body);
-            pos += 12 + len;
-        }
-        Require(types.First() == "IHDR" && types.Last() == "IEND", $"chunk order {string.Join(",", types)}");
-        idat.Position = 0;
-        using var z = new ZLibStream(idat, CompressionMode.Decompress);
-        var raw = new MemoryStream();
-        z.CopyTo(raw);
-        var data = raw.ToArray();
-        int stride = w * channels;
-        Require(data.Length == h * (stride + 1), $"{data.Length} decompressed bytes for {h} rows of {stride}");
-        var pixels = new byte[h * stride];
-        for (int y = 0; y < h; y++)
-        {
-            Require(data[y * (stride + 1)] == 0, "filter type 0");
-            Array.Copy(data, y * (stride + 1) + 1, pixels, y * stride, stride);
-        }
-        return (w, h, channels, pixels);
-    }
-
-    public sealed record PngCase(int W, int H, int Channels, int Seed);
-
-    [Property(MaxTest = 60, QuietOnSuccess = true)]
-    public Property PngRoundTrips() => Prop.ForAll(
-        Arb(from w in Gen.Choose(1, 40) from h in Gen.Choose(1, 40) from c in Gen.Elements(new[] { 1, 2, 3, 4 }) from s in Gen.Choose(0, 1000) select new PngCase(w, h, c, s),
-            p => Smaller(p.W, 1).Select(v => p with { W = v }).Concat(Smaller(p.H, 1).Select(v => p with { H = v }))
-                 .Concat(p.Channels != 1 ? new[] { p with { Channels = 1 } } : Array.Empty<PngCase>())),
-        p =>
-        {
-            var pixels = new byte[p.W * p.H * p.Channels];
-            new Random(p.Seed).NextBytes(pixels);
-            var (w, h, c, back) = Decode(PngWriter.Encode(pixels, p.W, p.H, p.Channels));
-            Require(w == p.W && h == p.H && c == p.Channels, $"header {w}×{h}×{c}");
-            Require(back.SequenceEqual(pixels), "pixels differ");
-        });
-
-    [Test]
-    public void PngFilesAreWrittenAtomicallyFromTensorsAndGrids()
-    {
-        Assert.That(PngWriter.Crc32("123456789"u8), Is.EqualTo(0xCBF43926u), "the CRC-32 check value");
-        var dir = Path.Combine(Path.GetTempPath(), "dsl-png-" + Guid.NewGuid().ToString("N"));
-        try
-        {
-            using var scope = DisposeScope.Enter();
-            var img = Torch.Linspace(0, 1, 12).Reshape(3, 4);   // float [H, W] on [0, 1]
-            var path = Path.Combine(dir, "ramp.png");
-            PngWriter.Write(path, img);
-            var (w, h, c, px) = Decode(File.ReadAllBytes(path));
-            Assert.That((w, h, c), Is.EqualTo((4, 3, 1)));
-            Assert.That(px.First(), Is.EqualTo(0)); Assert.That(px.Last(), Is.EqualTo(255));
-            using var set = Clocks.Generate(5, seed: 1);
-            var grid = Path.Combine(dir, "grid.png");
-            PngWriter.WriteGrid(grid, set.Images, columns: 3, padding: 4, captions: set.Specs.Select(s => $"{s.Hour}:{s.Minute:D2}").ToArray());
-            var (gw, gh, gc, gpx) = Decode(File.ReadAllBytes(grid));
-            Assert.That(gw, Is.EqualTo(3 * 154 + 4));
-            Assert.That(gh, Is.EqualTo(2 * (150 + 14 + 4) + 4));
-            Assert.That(gpx.AsSpan(4 * gw + 4, 150).SequenceEqual(set.Images[0][0][0].ToArray<byte>()), Is.True, "the first tile's first row");
-            Assert.That(Directory.GetFiles(dir).Select(Path.GetFileName), Is.EquivalentTo(new[] { "ramp.png", "grid.png" }), "no temporary files left");
-        }
-        finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
-    }
 }

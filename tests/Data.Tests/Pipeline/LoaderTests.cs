@@ -1,12 +1,12 @@
 using System.Diagnostics;
-using Dsl.Engine.Data;
+using Dsl.Data;
 using FsCheck;
 using FsCheck.Fluent;
 using NUnit.Framework;
-using static Dsl.Engine.Tests.DataPipeline.Support;
+using static Dsl.Data.Tests.Pipeline.Support;
 using PropertyAttribute = FsCheck.NUnit.PropertyAttribute;
 
-namespace Dsl.Engine.Tests.DataPipeline;
+namespace Dsl.Data.Tests.Pipeline;
 
 /// <summary>
 /// The DataLoader: every sample exactly once per epoch (or all but the remainder with drop-last), rows of

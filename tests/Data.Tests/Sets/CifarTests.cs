@@ -1,10 +1,10 @@
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text;
-using Dsl.Engine.Data;
+using Dsl.Data;
 using NUnit.Framework;
 
-namespace Dsl.Engine.Tests.Data;
+namespace Dsl.Data.Tests.Sets;
 
 /// <summary>
 /// CIFAR-10 and CIFAR-100 binary versions, on small files in the exact on-disk format written by the test
