@@ -14,7 +14,7 @@ let usage () =
 
 targets (run in the order given):
   setup            install missing prerequisites through apt (libtorch-dev, cmake, g++, OpenBLAS,
-                   Fashion-MNIST, OpenCV, python3-torch/-torchvision/-numpy); sudo when not root
+                   Fashion-MNIST, DejaVu fonts, python3-torch/-torchvision/-numpy); sudo when not root
   build            setup, then dotnet build Dsl.sln -c Release (also builds the native shim with CMake)
   test [args]      setup, then dotnet test Dsl.sln (TRX results in artifacts/test-results);
                    args go to dotnet test (e.g. --filter Name~Smoke); last line: "N passed, M failed"
@@ -81,7 +81,7 @@ let capture (exe: string) (args: string list) : int * string =
 
 let prerequisites =
     [ "libtorch-dev"; "libopenblas0-pthread"; "cmake"; "g++"; "dataset-fashion-mnist"
-      "libopencv-dev"; "python3-torch"; "python3-torchvision"; "python3-numpy" ]
+      "fonts-dejavu-core"; "python3-torch"; "python3-torchvision"; "python3-numpy" ]
 
 let isInstalled (pkg: string) =
     let rc, out = capture "dpkg-query" [ "-W"; "-f=${Status}"; pkg ]

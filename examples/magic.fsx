@@ -4,7 +4,7 @@
 // with two other initialisations. On this machine (2 cores, about 2 minutes): logistic 79.4%, single
 // MLPs 88.0–88.3%, ensembles 88.3% / 88.8% / 88.0% test accuracy.
 //   dotnet fsi build.fsx run examples/magic.fsx [--data path/to/magic04.data] [--quick]
-// Without --data the file is looked up by Magic.Locate: DSL_MAGIC_DATA, then shared/data/magic/ beside the repository.
+// Without --data the file is looked for in $DSL_DATA/magic/ (LocalData.Find).
 #load "../Dsl.fsx"
 open System.IO
 open Dsl
@@ -14,14 +14,11 @@ open Dsl.Data
 let args = fsi.CommandLineArgs
 let quick = args |> Array.contains "--quick"
 let dataPath =
-    match args |> Array.tryFindIndex ((=) "--data") with
-    | Some i -> args.[i + 1]
-    | None ->
-        match Magic.Locate __SOURCE_DIRECTORY__ with
-        | null ->
-            eprintfn "MAGIC data not found: give --data path/to/magic04.data, set DSL_MAGIC_DATA, or put it at shared/data/magic/ beside the repository."
-            exit 3
-        | path -> path
+    match LocalData.Find("magic", "magic04.data", args) with
+    | null ->
+        eprintfn "%s" (LocalData.Missing("magic", "magic04.data", DataSources.Magic))
+        exit 3
+    | path -> path
 
 let table = Magic.Load dataPath
 // Heavy-tailed features on a log scale: log(1+x) for fLength and fWidth, sign(x)·log(1+|x|) for the signed
@@ -33,8 +30,8 @@ let features =
 let splits = Splits.Stratified(table.Labels, [| 0.7; 0.1; 0.2 |], 42L)
 let pick (i: int) = features.IndexSelect(0L, splits.[i]), table.Labels.IndexSelect(0L, splits.[i]).To(DType.Float32).Unsqueeze(1L)
 let (xTr, yTrain), (xVa, yVal), (xTe, yTest) = pick 0, pick 1, pick 2
-let scaler = Standardizer.Fit xTr          // statistics of the training split only
-let xTrain, xVal, xTest = scaler.Transform xTr, scaler.Transform xVa, scaler.Transform xTe
+let scaler = Normalize.Fit xTr             // per-feature statistics of the training split only
+let xTrain, xVal, xTest = scaler.Apply xTr, scaler.Apply xVa, scaler.Apply xTe
 printfn "MAGIC: %d samples, %d features; train %d, validation %d, test %d (h = hadron: %.1f%% of each split)"
     (table.Labels.Size 0) (table.Features.Size 1) (xTrain.Size 0) (xVal.Size 0) (xTest.Size 0) (100.0 * yTrain.Mean().ToDouble())
 

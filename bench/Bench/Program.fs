@@ -19,7 +19,7 @@ let usage () =
 Bench worker [--threads N] [--blas N]     the Dsl side (started by the harness)
 Bench profile [B1 B2 B3 B4] [--threads N] [--steps N]   where the Dsl side's time goes
 Bench data [--reps N]                    Fashion-MNIST load, batching against an MLP epoch, 18,000 clocks
-Bench images [--reps N]                  decode + resize 2,000 JPEG/PNG files, SkiaSharp against OpenCV"""
+Bench images [--reps N]                  decode + resize 2,000 JPEG/PNG files to 64x64 and 224x224 (SkiaSharp)"""
 
 let rec private parse (o: Orchestrator.Options) (args: string list) : Orchestrator.Options option =
     match args with

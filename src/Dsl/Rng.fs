@@ -11,14 +11,11 @@ type Rng =
 
 /// Creating, splitting and using random keys.
 module Rng =
-    // SplitMix64: a bijective mixer with good avalanche, so derived keys are independent for practical purposes.
-    let private mix (z: uint64) =
-        let z = (z ^^^ (z >>> 30)) * 0xbf58476d1ce4e5b9UL
-        let z = (z ^^^ (z >>> 27)) * 0x94d049bb133111ebUL
-        z ^^^ (z >>> 31)
+    // SplitMix64's mixer (the engine's): a bijection with full avalanche, so derived keys are independent for practical purposes.
+    let private mix (z: uint64) = SplitMix.Finalize z
 
     /// The key for a seed.
-    let seed (s: int64) : Rng = { Key = mix (uint64 s + 0x9e3779b97f4a7c15UL) }
+    let seed (s: int64) : Rng = { Key = mix (uint64 s + SplitMix.Gamma) }
 
     /// The i-th key derived from `rng` (fold_in): different i give independent keys.
     let fold (i: int) (rng: Rng) : Rng = { Key = mix (rng.Key ^^^ mix (uint64 i + 0x632be59bd9b4e019UL)) }

@@ -200,7 +200,7 @@ public static class Clocks
         int size = o.ImageSize;
         if (size < 16) throw new ArgumentOutOfRangeException(nameof(options), $"Clocks: image size {size} is too small (need ≥ 16).");
         var specs = new ClockSpec[count];
-        Parallel.For(0, count, i => specs[i] = ClockSpec.Random(DataLoader.Mix(seed, i, 0x636C6F636BL), o));
+        Parallel.For(0, count, i => specs[i] = ClockSpec.Random(SplitMix.Mix(seed, i, 0x636C6F636BL), o));
         int pixels = size * size;
         var images = Torch.Empty(new[] { (long)count, 1, size, size }, DType.UInt8, device).DetachFromScope();
         try
@@ -450,39 +450,5 @@ public static class Clocks
                     Blend(x, y, alpha * Cover(d, soft), value);
                 }
         }
-    }
-}
-
-/// <summary>A small, fast, seedable random stream (SplitMix64) whose output never changes across .NET versions.</summary>
-internal struct SplitMix(long seed)
-{
-    ulong state = (ulong)seed;
-    double spare = double.NaN;
-
-    public ulong NextULong()
-    {
-        ulong z = state += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
-
-    public long NextLong() => (long)(NextULong() >> 1);
-
-    /// <summary>Uniform in [0, 1).</summary>
-    public double Next() => (NextULong() >> 11) * (1.0 / (1UL << 53));
-
-    public double Uniform(double lo, double hi) => lo + (hi - lo) * Next();
-
-    public int Int(int n) => (int)(Next() * n);
-
-    /// <summary>Standard normal (Box–Muller, pairs).</summary>
-    public double Normal()
-    {
-        if (!double.IsNaN(spare)) { var v = spare; spare = double.NaN; return v; }
-        double u1 = 1.0 - Next(), u2 = Next();
-        double r = Math.Sqrt(-2 * Math.Log(u1)), a = 2 * Math.PI * u2;
-        spare = r * Math.Sin(a);
-        return r * Math.Cos(a);
     }
 }

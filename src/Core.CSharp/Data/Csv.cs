@@ -81,24 +81,6 @@ public static class Magic
     public static readonly IReadOnlyList<string> FeatureNames =
         new[] { "fLength", "fWidth", "fSize", "fConc", "fConc1", "fAsym", "fM3Long", "fM3Trans", "fAlpha", "fDist" };
 
-    /// <summary>
-    /// Finds magic04.data without being told where: the file named by DSL_MAGIC_DATA, else
-    /// shared/data/magic/magic04.data in <paramref name="from"/> (default: the current directory) or in any
-    /// folder above it (the course layout: the repository beside shared/). Null when there is none; the
-    /// data is never downloaded here (see <see cref="DataSources.Magic"/> for that).
-    /// </summary>
-    public static string? Locate(string? from = null)
-    {
-        var named = Environment.GetEnvironmentVariable("DSL_MAGIC_DATA");
-        if (!string.IsNullOrEmpty(named)) return File.Exists(named) ? Path.GetFullPath(named) : null;
-        for (var d = new DirectoryInfo(from ?? Directory.GetCurrentDirectory()); d is not null; d = d.Parent)
-        {
-            var candidate = Path.Combine(d.FullName, "shared", "data", "magic", "magic04.data");
-            if (File.Exists(candidate)) return candidate;
-        }
-        return null;
-    }
-
     /// <summary>Loads magic04.data from the path the user gives: labels g → 0, h → 1. Checks 11 columns and 19,020 rows.</summary>
     public static LabeledTable Load(string path)
     {

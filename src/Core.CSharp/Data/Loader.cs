@@ -160,25 +160,11 @@ public sealed class DataLoader : IEnumerable<Batch>
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
-    /// <summary>SplitMix64 of a seed and up to two more numbers: independent streams per (seed, epoch, batch).</summary>
-    internal static long Mix(long seed, long a, long b = 0)
-    {
-        ulong z = (ulong)seed;
-        foreach (var v in new[] { a, b })
-        {
-            z += 0x9E3779B97F4A7C15UL ^ (ulong)v;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-            z ^= z >> 31;
-        }
-        return (long)(z & 0x7FFF_FFFF_FFFF_FFFFUL);
-    }
-
     /// <summary>The order in which epoch <paramref name="epoch"/> visits the samples (a seeded permutation, or 0 … N−1 without shuffling).</summary>
     public long[] Order(int epoch)
     {
         if (!Options.Shuffle) { var o = new long[Samples]; for (long i = 0; i < o.Length; i++) o[i] = i; return o; }
-        using var g = new Generator(Mix(Options.Seed, epoch, -1));
+        using var g = new Generator(SplitMix.Mix(Options.Seed, epoch, -1));
         using var p = Torch.Randperm(Samples, g);
         return p.ToArray<long>();
     }
@@ -204,7 +190,7 @@ public sealed class DataLoader : IEnumerable<Batch>
         var x = inputs.IndexSelect(0, idx);
         if (Options.Transform is { } t)
         {
-            g?.Seed(Mix(Options.Seed, epoch, index));
+            g?.Seed(SplitMix.Mix(Options.Seed, epoch, index));
             x = t.Apply(x, g);
         }
         if (Options.Device is { } d && d != x.Device) x = x.To(d);

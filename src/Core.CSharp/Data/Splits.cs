@@ -60,34 +60,3 @@ public static class Splits
         }).ToArray();
     }
 }
-
-/// <summary>Standardisation fitted on training data only: x → (x − mean) / std per feature (population std, as scikit-learn's StandardScaler).</summary>
-public sealed class Standardizer : IDisposable
-{
-    /// <summary>Per-feature means.</summary>
-    public Tensor Mean { get; }
-    /// <summary>Per-feature standard deviations (1 where a feature is constant).</summary>
-    public Tensor Std { get; }
-
-    Standardizer(Tensor mean, Tensor std) { Mean = mean; Std = std; }
-
-    /// <summary>Fits the statistics over the first dimension of <paramref name="x"/>.</summary>
-    public static Standardizer Fit(Tensor x)
-    {
-        using var scope = DisposeScope.Enter();
-        var mean = x.Mean(new[] { 0L });
-        var std = x.Std(new[] { 0L }, unbiased: false);
-        std = Torch.Where(std.Eq(0), Torch.OnesLike(std), std);
-        return new Standardizer(scope.MoveOut(mean).DetachFromScope(), scope.MoveOut(std).DetachFromScope());
-    }
-
-    /// <summary>Standardises any split with the fitted statistics.</summary>
-    public Tensor Transform(Tensor x)
-    {
-        using var scope = DisposeScope.Enter();
-        return scope.MoveOut((x - Mean) / Std);
-    }
-
-    /// <summary>Frees the statistics.</summary>
-    public void Dispose() { Mean.Dispose(); Std.Dispose(); }
-}

@@ -119,7 +119,7 @@ public abstract class RandomTransform : Transform
     public sealed override Tensor Apply(Tensor x, Generator? generator = null)
     {
         if (generator is not null) return Scoped(() => Sample(x, generator));
-        using var own = new Generator(DataLoader.Mix(Seed, Interlocked.Increment(ref calls) - 1, 0x7472616E73L));
+        using var own = new Generator(SplitMix.Mix(Seed, Interlocked.Increment(ref calls) - 1, 0x7472616E73L));
         return Scoped(() => Sample(x, own));
     }
 
@@ -157,6 +157,8 @@ public sealed class ToFloat(double divisor = 255.0) : Transform
 /// <summary>
 /// (x − mean[c]) / std[c] per channel. Channels are dimension 1 of [N, C, H, W] images and of [N, F]
 /// feature rows; an [N, H, W] batch is one channel. One mean/std value applies to every channel.
+/// <see cref="Fit"/> on the training split gives the standardiser (scikit-learn's StandardScaler for
+/// feature rows): apply the same object to every split.
 /// </summary>
 public sealed class Normalize : Transform
 {

@@ -130,41 +130,47 @@ public class DownloadTests : DataTestBase
     }
 
     [Test]
-    public void MagicLocateLooksAtTheVariableThenAtSharedInEveryFolderAbove()
+    public void LocalDataTakesTheFlagThenTheVariable()
     {
-        var saved = Environment.GetEnvironmentVariable("DSL_MAGIC_DATA");
-        var top = Directory.CreateTempSubdirectory("dsl-magic-").FullName;
+        var saved = Environment.GetEnvironmentVariable(LocalData.Variable);
+        var top = Directory.CreateTempSubdirectory("dsl-local-").FullName;
         try
         {
-            Environment.SetEnvironmentVariable("DSL_MAGIC_DATA", null);
-            var deep = Directory.CreateDirectory(Path.Combine(top, "repo", "tests", "bin")).FullName;
-            Assert.That(Magic.Locate(deep), Is.Null.Or.Not.StartWith(top), "nothing beside this tree yet");
-            var data = Path.Combine(top, "shared", "data", "magic", "magic04.data");
+            Environment.SetEnvironmentVariable(LocalData.Variable, null);
+            Assert.That(LocalData.Find("magic", "magic04.data", new[] { "--quick" }), Is.Null, "neither the flag nor the variable: not found");
+            var data = Path.Combine(top, "magic", "magic04.data");
             Directory.CreateDirectory(Path.GetDirectoryName(data)!);
             File.WriteAllText(data, "1,2,3,4,5,6,7,8,9,10,g\n");
-            Assert.That(Magic.Locate(deep), Is.EqualTo(data), "found from three folders down");
-            Assert.That(Magic.Locate(top), Is.EqualTo(data), "found in the folder itself");
+            Environment.SetEnvironmentVariable(LocalData.Variable, top);
+            Assert.That(LocalData.Find("magic", "magic04.data"), Is.EqualTo(data), "$DSL_DATA/<data set>/<file>");
             var named = Path.Combine(top, "elsewhere.data");
             File.WriteAllText(named, "");
-            Environment.SetEnvironmentVariable("DSL_MAGIC_DATA", named);
-            Assert.That(Magic.Locate(deep), Is.EqualTo(named), "the variable comes first");
-            Environment.SetEnvironmentVariable("DSL_MAGIC_DATA", Path.Combine(top, "missing.data"));
-            Assert.That(Magic.Locate(deep), Is.Null, "a variable naming no file finds nothing (no silent fallback)");
+            Assert.That(LocalData.Find("magic", "magic04.data", new[] { "--quick", "--data", named }), Is.EqualTo(named), "the flag comes first and may name the file");
+            Assert.That(LocalData.Find("magic", "magic04.data", new[] { $"--data={top}" }), Is.EqualTo(data), "or a folder holding <data set>/<file>");
+            Assert.That(LocalData.Find("magic", "magic", new[] { "--data", Path.Combine(top, "magic") }), Is.EqualTo(Path.Combine(top, "magic")), "or the data set's folder itself");
+            var missing = Path.Combine(top, "missing.data");
+            var e = Assert.Throws<FileNotFoundException>(() => LocalData.Find("magic", "magic04.data", new[] { "--data", missing }))!;
+            Assert.That(e.Message, Does.Contain("missing.data").And.Contain("no such file"), "a flag naming nothing is an error, not a silent fallback");
+            Assert.Throws<ArgumentException>(() => LocalData.Find("magic", "magic04.data", new[] { "--data" }));
+            Environment.SetEnvironmentVariable(LocalData.Variable, Path.Combine(top, "nowhere"));
+            Assert.That(LocalData.Find("magic", "magic04.data"), Is.Null, "a variable naming no folder finds nothing");
+            var message = LocalData.Missing("magic", "magic04.data", DataSources.Magic);
+            foreach (var part in new[] { "--data", LocalData.Variable, "magic04.data", DataSources.Magic.Urls[0], DataSources.Magic.Checksum })
+                Assert.That(message, Does.Contain(part));
         }
         finally
         {
-            Environment.SetEnvironmentVariable("DSL_MAGIC_DATA", saved);
+            Environment.SetEnvironmentVariable(LocalData.Variable, saved);
             Directory.Delete(top, recursive: true);
         }
     }
 
     [Test]
-    public void MagicChecksumPinsTheSharedCopy()
+    public void MagicChecksumPinsTheLocalCopy()
     {
-        // shared/ lies beside the repository (tests run from tests/Engine.Tests/bin/<config>/<tfm>)
-        var shared = Magic.Locate(TestContext.CurrentContext.TestDirectory);
-        if (shared is null) Assert.Ignore("no shared/data/magic/magic04.data beside the repository (or DSL_MAGIC_DATA)");
-        Assert.That(Download.Verify(shared, DataSources.Magic), Is.True, "the pinned SHA-256 and size are those of the original magic04.data");
+        var local = LocalData.Find("magic", "magic04.data");
+        if (local is null) Assert.Ignore($"no magic04.data: set {LocalData.Variable} to a folder holding magic/magic04.data to run this test");
+        Assert.That(Download.Verify(local, DataSources.Magic), Is.True, "the pinned SHA-256 and size are those of the original magic04.data");
     }
 
     [Test]

@@ -193,19 +193,6 @@ DSL_API int32_t dsl_autograd_grad(const dsl_tensor* outputs, const dsl_tensor* g
                                   const dsl_tensor* inputs, int32_t n_inputs, int32_t retain_graph, int32_t create_graph,
                                   int32_t allow_unused, dsl_tensor* results);
 
-/* ---- image.cpp: image files into and out of uint8 tensors (OpenCV) ----
- * Decoding gives [C, H, W] uint8 in RGB order, or [1, H, W] when grayscale != 0. fit: 0 keeps the decoded
- * size (height and width are ignored), 1 stretches to height x width, 2 scales the image to cover
- * height x width and takes the centre. interpolation: 0 auto (area when shrinking, else bilinear),
- * 1 nearest, 2 bilinear, 3 area, 4 bicubic. Truncated JPEG and PNG data is an error, not a grey image.
- * decode_into writes image `index` of a contiguous CPU uint8 batch [N, C, H, W] (threads may fill
- * different indices at once); with fit 0 the image must already be H x W.
- * encode takes [C, H, W] (C = 1 or 3, RGB) or [H, W] uint8 and returns the file's bytes as uint8 [n];
- * format: 0 PNG, 1 JPEG (quality 1..100), 2 BMP. */
-DSL_API dsl_tensor dsl_image_decode(const void* data, int64_t n, int32_t grayscale, int64_t height, int64_t width, int32_t fit_mode, int32_t interpolation);
-DSL_API int32_t dsl_image_decode_into(dsl_tensor batch, int64_t index, const void* data, int64_t n, int32_t grayscale, int32_t fit_mode, int32_t interpolation);
-DSL_API dsl_tensor dsl_image_encode(dsl_tensor image, int32_t format, int32_t quality);
-
 #ifdef __cplusplus
 }
 #endif
