@@ -53,7 +53,7 @@ let tests =
                     let t = Training.fit o model x (Value.T y)
                     let vals = t.Series "val_loss"
                     let best = argminFirst vals + 1
-                    printfn "%s" (sprintf "val_loss by epoch: %A; best epoch %d" vals best)
+                    printfn "val_loss by epoch: %A; best epoch %d" vals best
                     Expect.isLessThan t.History.Length o.Epochs "training stopped early"
                     Expect.isGreaterThan best 1 "the data should make val_loss improve at first"
                     Expect.equal t.History.Length (best + patience) "stops `patience` epochs after the best one"

@@ -91,7 +91,7 @@ let tests =
                     let model2 = Model.buildSeeded 5L [ 2L ] net
                     use opt2 = (Optimizers.adam 0.5).Create(Tree.leaves model2.Params)
                     let p, s, info = Checkpoint.load path (Some opt2)
-                    Expect.equal info ({ Epoch = 4; Step = 40L; Optimizer = "Adam" }) "info"
+                    Expect.equal info { Epoch = 4; Step = 40L; Optimizer = "Adam" } "info"
                     expectSameParams "params" t.Model.Params p
                     expectSameParams "state" t.Model.State s
                     Expect.equal opt2.LearningRate 0.02 "the optimizer's hyper-parameters are restored"

@@ -106,7 +106,7 @@ let tests =
             let sw = System.Diagnostics.Stopwatch.StartNew()
             let m = Model.buildWith { BuildOptions.Default with Seed = 0L } (dims [ 3L; 224L; 224L ]) net
             try
-                printfn "%s" (sprintf "VGG-11 build: %d ms" sw.ElapsedMilliseconds)
+                printfn "VGG-11 build: %d ms" sw.ElapsedMilliseconds
                 let table = Summary.table m
                 // Every intermediate output: spatial 224 → 112 → 56 → 28 → 14 → 7, channels 64 … 512.
                 let expectedShapes =

@@ -1,5 +1,5 @@
 /// The catalog: every claim is listed once, runs, and gets its expected verdict (the refuted statements
-/// refuted, everything else verified); the runner prints the table.
+/// refuted, everything else verified), one test per claim.
 module Dsl.Theory.Tests.CatalogTests
 
 open Expecto
