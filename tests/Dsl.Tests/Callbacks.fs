@@ -39,6 +39,7 @@ let private expectRates (s: Schedule) (lr: float) (expected: (int * float) list)
 
 let private lrData () = blobs 3 10 3.0 0.5 1L
 
+/// This module's tests, the Expecto list "Callbacks" (Main finds it through [<Tests>]).
 [<Tests>]
 let tests =
     testList "Callbacks" [

@@ -30,6 +30,7 @@ let private expectSameHistory (what: string) (expected: EpochLogs list) (actual:
         expectEqual (sprintf "%s: values of epoch %d" what e.Epoch) e.Values a.Values
         expectEqual (sprintf "%s: learning rate of epoch %d" what e.Epoch) e.LearningRate a.LearningRate
 
+/// This module's tests, the Expecto list "Checkpoints" (Main finds it through [<Tests>]).
 [<Tests>]
 let tests =
     testList "Checkpoints" [

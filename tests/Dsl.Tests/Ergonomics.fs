@@ -24,6 +24,7 @@ let private matches (expected: float -> float) (xs: float[]) (t: Tensor) =
     ensure (t.DType = DType.Float64) (sprintf "dtype changed to %O" t.DType)
     ensure (close 1e-12 1e-12 got (Array.map expected xs)) (sprintf "got %A for %A" got xs)
 
+/// This module's tests, the Expecto list "Ergonomics" (Main finds it through [<Tests>]).
 [<Tests>]
 let tests =
     testList "Ergonomics" [

@@ -56,6 +56,7 @@ let private pairsArb =
 /// Labels and arg-max predictions for a confusion matrix.
 type ConfusionCase = { Classes: int; Scores: int[][]; Labels: int[] }
 
+/// This module's tests, the Expecto list "Metrics" (Main finds it through [<Tests>]).
 [<Tests>]
 let tests =
     testList "Metrics" [

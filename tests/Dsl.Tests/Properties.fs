@@ -145,6 +145,7 @@ let private seedNet =
 
 let private seedArb = Arb.fromGenShrink (Gen.choose (0, 1000000), shrinkInt 0 >> Seq.ofList)
 
+/// This module's tests, the Expecto list "Properties" (Main finds it through [<Tests>]).
 [<Tests>]
 let tests =
     testList "Properties" [

@@ -32,6 +32,7 @@ let private shapeErrorOf (shape: int64 list) (layer: Layer) : string * string * 
         failwith "unreachable"
     with ShapeError(path, kind, received, _, _) as e -> path, kind, received, e.Message
 
+/// This module's tests, the Expecto list "Summaries" (Main finds it through [<Tests>]).
 [<Tests>]
 let tests =
     testList "Summaries" [

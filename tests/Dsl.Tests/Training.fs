@@ -113,6 +113,7 @@ let private someInputs (n: int) : Tensor =
     use g = new Generator(3L)
     Torch.Randn([| int64 n; 2L |], g)
 
+/// This module's tests, the Expecto list "Training" (Main finds it through [<Tests>]).
 [<Tests>]
 let tests =
     testList "Training" [

@@ -40,6 +40,7 @@ let private succeeds (code: int, output: string) (expect: string list) =
 
 let private script (name: string) (args: string) (expect: string list) = succeeds (runScript name args) expect
 
+/// This module's tests, the Expecto list "ExampleScripts" (Main finds it through [<Tests>]).
 [<Tests>]
 let tests =
     testList "ExampleScripts" [

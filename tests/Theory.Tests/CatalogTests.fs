@@ -5,6 +5,7 @@ module Dsl.Theory.Tests.CatalogTests
 open Expecto
 open Dsl.Theory
 
+/// This module's tests, the Expecto list "Catalog" (Main finds it through [<Tests>]).
 [<Tests>]
 let tests =
     testList "Catalog" [

@@ -8,6 +8,7 @@ open Dsl.Theory
 open Dsl.Theory.Tests.Helpers
 module G = Dsl.Theory.Tests.Generators
 
+/// This module's tests, the Expecto list "Seed000" (Main finds it through [<Tests>]).
 [<Tests>]
 let tests =
     testList "Seed000" [

@@ -20,6 +20,7 @@ let private cnnCase =
         return h, w, k, a, b, s
     } |> Arb.fromGen
 
+/// This module's tests, the Expecto list "Seed004" (Main finds it through [<Tests>]).
 [<Tests>]
 let tests =
     testList "Seed004" [

@@ -12,6 +12,7 @@ module G = Dsl.Theory.Tests.Generators
 let private onStudy (check: int -> DeepStudy.Spec -> DeepStudy.Record list -> Verdict) =
     Prop.forAll G.study (fun spec -> verified (check 1 spec (DeepStudy.run spec)))
 
+/// This module's tests, the Expecto list "Task1" (Main finds it through [<Tests>]).
 [<Tests>]
 let tests =
     testList "Task1" [
