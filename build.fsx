@@ -16,8 +16,12 @@ targets (run in the order given):
   setup            install missing prerequisites through apt (libtorch-dev, cmake, g++, OpenBLAS,
                    Fashion-MNIST, DejaVu fonts, python3-torch/-torchvision/-numpy); sudo when not root
   build            setup, then dotnet build Dsl.sln -c Release (also builds the native shim with CMake)
-  test [args]      setup, then dotnet test Dsl.sln (TRX results in artifacts/test-results);
-                   args go to dotnet test (e.g. --filter Name~Smoke); last line: "N passed, M failed"
+  test [args]      setup, then dotnet test Dsl.sln (the NUnit tests; TRX in artifacts/test-results),
+                   then each Expecto program tests/*/*.fsproj with dotnet run (JUnit summaries there too);
+                   args go to dotnet test (e.g. --filter Name~Smoke); of them only a name filter
+                   (Name~X, FullyQualifiedName~X, DisplayName~X or X) reaches the Expecto programs, as
+                   --filter-test-case X (test names containing X; any other filter skips them), and
+                   -c/--configuration; last line: "N passed, M failed" over every project
   demo [args]      build, then run examples/demo.fsx (a CNN on Fashion-MNIST; args go to the script)
   bench [args]     setup, then run bench/Bench (args go to the benchmark)
   run <script.fsx> [args]
@@ -190,11 +194,13 @@ let summarize (dir: string) : Counts * string list =
 let summaryLine (c: Counts) =
     sprintf "%d passed, %d failed" c.Passed c.Failed + (if c.Skipped > 0 then sprintf ", %d skipped" c.Skipped else "")
 
-/// Prints the summary as the last line and returns the exit code.
-let report (testExit: int) (c: Counts, unreadable: string list) =
+/// Prints the summary as the last line and returns the exit code: non-zero when dotnet test failed
+/// (`testExit`), another runner failed (`runnerProblems`), a test failed, or no test ran.
+let reportAll (testExit: int) (runnerProblems: string list) (c: Counts, unreadable: string list) =
     let problems =
         [ yield! unreadable
           if testExit <> 0 then sprintf "dotnet test exited with code %d" testExit
+          yield! runnerProblems
           if c.Failed > 0 then sprintf "%d test(s) failed" c.Failed
           if c.Passed + c.Failed = 0 then "no tests ran" ]
     Console.Out.Flush()
@@ -204,13 +210,124 @@ let report (testExit: int) (c: Counts, unreadable: string list) =
     Console.Out.Flush()
     if problems.IsEmpty then 0 elif testExit <> 0 then testExit else 1
 
+/// Prints the summary of TRX results as the last line and returns the exit code.
+let report (testExit: int) (results: Counts * string list) = reportAll testExit [] results
+
+// The F# test projects are Expecto programs (OutputType Exe and IsTestProject false, so `dotnet test`
+// skips them): each runs with `dotnet run` and writes a JUnit summary, counted with the TRX results.
+
+/// The Expecto test programs: every tests/*/*.fsproj that references Expecto.
+let expectoProjects () : string list =
+    let dir = Path.Combine(root, "tests")
+    if not (Directory.Exists dir) then []
+    else
+        Directory.GetDirectories dir
+        |> Array.collect (fun d -> Directory.GetFiles(d, "*.fsproj"))
+        |> Array.filter (fun f -> File.ReadAllText(f).Contains "Include=\"Expecto\"")
+        |> Array.map (fun f -> Path.GetRelativePath(root, f))
+        |> Array.sort
+        |> List.ofArray
+
+/// The value of `--filter X` / `--filter=X` among dotnet test's arguments.
+let filterArg (args: string list) : string option =
+    let rec find (xs: string list) =
+        match xs with
+        | "--filter" :: v :: _ -> Some v
+        | x :: _ when x.StartsWith "--filter=" -> Some(x.Substring "--filter=".Length)
+        | _ :: rest -> find rest
+        | [] -> None
+    find args
+
+/// Expecto's arguments for dotnet test's --filter: none without a filter; `Name~X`, `FullyQualifiedName~X`,
+/// `DisplayName~X` or a bare `X` (which dotnet test reads as FullyQualifiedName~X) select the test cases
+/// whose name contains X (`--filter-test-case X`); any other filter has no Expecto equivalent (Error).
+let expectoFilter (args: string list) : Result<string list, string> =
+    match filterArg args with
+    | None -> Ok []
+    | Some f ->
+        let m = Text.RegularExpressions.Regex.Match(f, @"^(?:(?:Name|FullyQualifiedName|DisplayName)~)?([^|&!()=~]+)$")
+        if m.Success then Ok [ "--filter-test-case"; m.Groups.[1].Value ] else Error f
+
+/// The configuration given to dotnet test (`-c X` / `--configuration X`), for `dotnet run`.
+let configurationArg (args: string list) : string list =
+    let rec find (xs: string list) =
+        match xs with
+        | ("-c" | "--configuration") :: v :: _ -> [ "-c"; v ]
+        | _ :: rest -> find rest
+        | [] -> []
+    find args
+
+/// Runs a program with stdout and stderr redirected and forwarded line by line as they come (so the
+/// child's output is redirected, as a test host's is under dotnet test); returns its exit code.
+let runForwarded (exe: string) (args: string list) : int =
+    say (String.Join(" ", exe :: args |> List.map quote))
+    let psi = ProcessStartInfo(exe, UseShellExecute = false, WorkingDirectory = root,
+                               RedirectStandardOutput = true, RedirectStandardError = true)
+    for a in args do psi.ArgumentList.Add a
+    Console.Out.Flush()
+    Console.Error.Flush()
+    use p = new Process(StartInfo = psi)
+    let gate = obj ()
+    let forward (w: TextWriter) (line: string) =
+        if not (isNull line) then lock gate (fun () -> w.WriteLine line; w.Flush())
+    p.OutputDataReceived.Add(fun e -> forward Console.Out e.Data)
+    p.ErrorDataReceived.Add(fun e -> forward Console.Error e.Data)
+    (try p.Start() |> ignore with e -> fail 127 (sprintf "could not start %s: %s" exe e.Message))
+    p.BeginOutputReadLine()
+    p.BeginErrorReadLine()
+    p.WaitForExit()
+    p.ExitCode
+
+/// Counts one JUnit summary written by Expecto: a testcase with <failure> or <error> failed, one with
+/// <skipped> was skipped, any other passed.
+let parseJUnit (file: string) : Counts =
+    let doc = XDocument.Load file
+    let cases = doc.Descendants() |> Seq.filter (fun e -> e.Name.LocalName = "testcase") |> Seq.toList
+    let has (n: string) (e: XElement) = e.Elements() |> Seq.exists (fun c -> c.Name.LocalName = n)
+    let failed = cases |> List.filter (fun e -> has "failure" e || has "error" e) |> List.length
+    let skipped = cases |> List.filter (fun e -> not (has "failure" e || has "error" e) && has "skipped" e) |> List.length
+    { Passed = cases.Length - failed - skipped; Failed = failed; Skipped = skipped }
+
+/// Runs one Expecto program (in sequence, with `expectoArgs`), its JUnit summary going to `results`;
+/// returns its counts and, when the runner failed (no summary, or a non-zero exit code with no failed
+/// test), the problem.
+let runExpecto (results: string) (configuration: string list) (expectoArgs: string list) (project: string) : Counts * string option =
+    let name = Path.GetFileNameWithoutExtension project
+    let junit = Path.Combine(results, name + ".junit.xml")
+    let colours = if Console.IsOutputRedirected then [ "--colours"; "0" ] else []
+    let rc =
+        runForwarded "dotnet" ([ "run"; "--project"; project ] @ configuration
+                               @ [ "--"; "--sequenced"; "--no-spinner"; "--junit-summary"; junit ] @ colours @ expectoArgs)
+    let zero = { Passed = 0; Failed = 0; Skipped = 0 }
+    if not (File.Exists junit) then zero, Some(sprintf "%s exited with code %d and wrote no summary (%s)" name rc junit)
+    else
+        match (try Ok(parseJUnit junit) with e -> Error e.Message) with
+        | Error msg -> zero, Some(sprintf "could not read %s: %s" junit msg)
+        | Ok c ->
+            say (sprintf "%s: %s" name (summaryLine c))
+            c, (if rc <> 0 && c.Failed = 0 then Some(sprintf "%s exited with code %d" name rc) else None)
+
+/// `test [args]`: dotnet test Dsl.sln with args (the NUnit projects, TRX results), then every Expecto
+/// program (dotnet run, JUnit summaries) with the mapped --filter; ends with one summary line for all.
 let test (args: string list) =
     setup ()
     let results = Path.Combine(root, "artifacts", "test-results")
     if Directory.Exists results then Directory.Delete(results, true)
     Directory.CreateDirectory results |> ignore
     let rc = run "dotnet" ([ "test"; "Dsl.sln"; "--logger"; "trx"; "--results-directory"; results ] @ args)
-    let code = report rc (summarize results)
+    let trx, unreadable = summarize results
+    let expecto, problems =
+        match expectoFilter args with
+        | Error f ->
+            say (sprintf "--filter %s has no Expecto equivalent (only a name filter, Name~X, maps to --filter-test-case X); the Expecto programs are not run." f)
+            [], []
+        | Ok expectoArgs ->
+            let runs = expectoProjects () |> List.map (runExpecto results (configurationArg args) expectoArgs)
+            List.map fst runs, List.choose snd runs
+    say (sprintf "dotnet test (TRX): %s" (summaryLine trx))
+    let total =
+        expecto |> List.fold (fun a c -> { Passed = a.Passed + c.Passed; Failed = a.Failed + c.Failed; Skipped = a.Skipped + c.Skipped }) trx
+    let code = reportAll rc problems (total, unreadable)
     if code <> 0 then raise (Fail(code, ""))
 
 /// `dotnet fsi build.fsx trx-summary <dir>`: prints the summary of the TRX files under dir (used to check the parser).

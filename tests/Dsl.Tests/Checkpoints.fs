@@ -4,7 +4,7 @@
 module Dsl.Tests.Checkpoints
 
 open System.IO
-open NUnit.Framework
+open Expecto
 open Dsl
 open Dsl.Engine
 open Dsl.Tests.Helpers
@@ -30,86 +30,86 @@ let private expectSameHistory (what: string) (expected: EpochLogs list) (actual:
         expectEqual (sprintf "%s: values of epoch %d" what e.Epoch) e.Values a.Values
         expectEqual (sprintf "%s: learning rate of epoch %d" what e.Epoch) e.LearningRate a.LearningRate
 
-[<Test>]
-let ``resuming from epoch k and training to n equals training straight to n`` () =
-    scoped (fun () ->
-        withTempDir (fun dir ->
-            let x, y = data ()
-            let straightDir = Path.Combine(dir, "straight")
-            let straight = Training.fit (options straightDir []) (Model.buildSeeded 1L [ 2L ] net) x (Value.T y)
-            for k in [ 2; 5 ] do
-                let resumedDir = Path.Combine(dir, sprintf "resumed-%d" k)
-                let o = { options resumedDir [] with ResumeFrom = Some(Path.Combine(straightDir, sprintf "ckpt-%02d" k)) }
-                // A freshly built model with another seed: everything must come from the checkpoint.
-                let resumed = Training.fit o (Model.buildSeeded 99L [ 2L ] net) x (Value.T y)
-                expectSameHistory (sprintf "resumed at %d" k) (straight.History |> List.skip k) resumed.History
-                expectSameParams (sprintf "parameters after resuming at %d" k) straight.Model.Params resumed.Model.Params
-                expectSameParams (sprintf "batch-norm state after resuming at %d" k) straight.Model.State resumed.Model.State
-                // The resumed run's own checkpoints carry on the epoch and step counters.
-                let _, _, info = Checkpoint.load (Path.Combine(resumedDir, "ckpt-06")) None
-                let _, _, straightInfo = Checkpoint.load (Path.Combine(straightDir, "ckpt-06")) None
-                Assert.That(info, Is.EqualTo straightInfo, sprintf "counters after resuming at %d" k)))
+/// This module's tests, the Expecto list "Checkpoints" (Main finds it through [<Tests>]).
+[<Tests>]
+let tests =
+    testList "Checkpoints" [
+        testCase "resuming from epoch k and training to n equals training straight to n" <| fun () ->
+            scoped (fun () ->
+                withTempDir (fun dir ->
+                    let x, y = data ()
+                    let straightDir = Path.Combine(dir, "straight")
+                    let straight = Training.fit (options straightDir []) (Model.buildSeeded 1L [ 2L ] net) x (Value.T y)
+                    for k in [ 2; 5 ] do
+                        let resumedDir = Path.Combine(dir, sprintf "resumed-%d" k)
+                        let o = { options resumedDir [] with ResumeFrom = Some(Path.Combine(straightDir, sprintf "ckpt-%02d" k)) }
+                        // A freshly built model with another seed: everything must come from the checkpoint.
+                        let resumed = Training.fit o (Model.buildSeeded 99L [ 2L ] net) x (Value.T y)
+                        expectSameHistory (sprintf "resumed at %d" k) (straight.History |> List.skip k) resumed.History
+                        expectSameParams (sprintf "parameters after resuming at %d" k) straight.Model.Params resumed.Model.Params
+                        expectSameParams (sprintf "batch-norm state after resuming at %d" k) straight.Model.State resumed.Model.State
+                        // The resumed run's own checkpoints carry on the epoch and step counters.
+                        let _, _, info = Checkpoint.load (Path.Combine(resumedDir, "ckpt-06")) None
+                        let _, _, straightInfo = Checkpoint.load (Path.Combine(straightDir, "ckpt-06")) None
+                        Expect.equal info straightInfo (sprintf "counters after resuming at %d" k)))
 
-[<Test>]
-let ``resuming with a learning-rate schedule continues the schedule of the base rate`` () =
-    scoped (fun () ->
-        withTempDir (fun dir ->
-            let x, y = data ()
-            let schedule () = [ Callback.learningRateScheduler (Schedule.step 1 0.5) ]
-            let straightDir = Path.Combine(dir, "straight")
-            let straight = Training.fit (options straightDir (schedule ())) (Model.buildSeeded 1L [ 2L ] net) x (Value.T y)
-            expectEqual "straight rates" [ 0.01; 0.005; 0.0025; 0.00125; 0.000625; 0.0003125 ] (straight.History |> List.map (fun l -> l.LearningRate))
-            let o = { options (Path.Combine(dir, "resumed")) (schedule ()) with ResumeFrom = Some(Path.Combine(straightDir, "ckpt-03")) }
-            let resumed = Training.fit o (Model.buildSeeded 1L [ 2L ] net) x (Value.T y)
-            expectSameHistory "resumed at 3 with a schedule" (straight.History |> List.skip 3) resumed.History
-            expectSameParams "parameters" straight.Model.Params resumed.Model.Params))
+        testCase "resuming with a learning-rate schedule continues the schedule of the base rate" <| fun () ->
+            scoped (fun () ->
+                withTempDir (fun dir ->
+                    let x, y = data ()
+                    let schedule () = [ Callback.learningRateScheduler (Schedule.step 1 0.5) ]
+                    let straightDir = Path.Combine(dir, "straight")
+                    let straight = Training.fit (options straightDir (schedule ())) (Model.buildSeeded 1L [ 2L ] net) x (Value.T y)
+                    expectEqual "straight rates" [ 0.01; 0.005; 0.0025; 0.00125; 0.000625; 0.0003125 ] (straight.History |> List.map (fun l -> l.LearningRate))
+                    let o = { options (Path.Combine(dir, "resumed")) (schedule ()) with ResumeFrom = Some(Path.Combine(straightDir, "ckpt-03")) }
+                    let resumed = Training.fit o (Model.buildSeeded 1L [ 2L ] net) x (Value.T y)
+                    expectSameHistory "resumed at 3 with a schedule" (straight.History |> List.skip 3) resumed.History
+                    expectSameParams "parameters" straight.Model.Params resumed.Model.Params))
 
-[<Test>]
-let ``resuming from the last epoch trains nothing and returns the checkpoint's parameters`` () =
-    scoped (fun () ->
-        withTempDir (fun dir ->
-            let x, y = data ()
-            let straight = Training.fit (options dir []) (Model.buildSeeded 1L [ 2L ] net) x (Value.T y)
-            let o = { options (Path.Combine(dir, "again")) [] with ResumeFrom = Some(Path.Combine(dir, "ckpt-06")) }
-            let resumed = Training.fit o (Model.buildSeeded 1L [ 2L ] net) x (Value.T y)
-            Assert.That(resumed.History, Is.Empty)
-            expectSameParams "parameters" straight.Model.Params resumed.Model.Params))
+        testCase "resuming from the last epoch trains nothing and returns the checkpoint's parameters" <| fun () ->
+            scoped (fun () ->
+                withTempDir (fun dir ->
+                    let x, y = data ()
+                    let straight = Training.fit (options dir []) (Model.buildSeeded 1L [ 2L ] net) x (Value.T y)
+                    let o = { options (Path.Combine(dir, "again")) [] with ResumeFrom = Some(Path.Combine(dir, "ckpt-06")) }
+                    let resumed = Training.fit o (Model.buildSeeded 1L [ 2L ] net) x (Value.T y)
+                    Expect.isEmpty resumed.History "resumed.History"
+                    expectSameParams "parameters" straight.Model.Params resumed.Model.Params))
 
-[<Test>]
-let ``save and load round-trip parameters, state, counters and optimizer state`` () =
-    scoped (fun () ->
-        withTempDir (fun dir ->
-            let x, y = data ()
-            let t = Training.fit { quiet with Epochs = 1; BatchSize = 8 } (Model.buildSeeded 1L [ 2L ] net) x (Value.T y)
-            let path = Path.Combine(dir, "manual")
-            use opt = (Optimizers.adam 0.02).Create(Tree.leaves t.Model.Params)
-            // One step so that Adam has moments to save.
-            let pred, _ = Model.applyWith t.Model t.Model.Params t.Model.State Train (Rng.seed 0L) (Value.T x)
-            (Loss.crossEntropy.Compute pred (Value.T y)).Backward()
-            opt.Step()
-            Checkpoint.save path t.Model.Params t.Model.State (Some opt) { Epoch = 4; Step = 40L; Optimizer = "Adam" }
-            Assert.That(File.Exists(path + ".json") && File.Exists(path + ".safetensors"))
-            let model2 = Model.buildSeeded 5L [ 2L ] net
-            use opt2 = (Optimizers.adam 0.5).Create(Tree.leaves model2.Params)
-            let p, s, info = Checkpoint.load path (Some opt2)
-            Assert.That(info, Is.EqualTo { Epoch = 4; Step = 40L; Optimizer = "Adam" })
-            expectSameParams "params" t.Model.Params p
-            expectSameParams "state" t.Model.State s
-            Assert.That(opt2.LearningRate, Is.EqualTo 0.02, "the optimizer's hyper-parameters are restored")
-            let struct (a, sa) = opt.GetState()
-            let struct (b, sb) = opt2.GetState()
-            expectEqual "optimizer state names" (a |> Seq.map (fun kv -> kv.Key) |> List.ofSeq) (b |> Seq.map (fun kv -> kv.Key) |> List.ofSeq)
-            for ka, kb in Seq.zip a b do
-                Assert.That(ka.Value.Equal kb.Value, sprintf "optimizer state %s" ka.Key)
-            expectEqual "optimizer scalars" (sa |> Seq.map (fun kv -> kv.Key, kv.Value) |> List.ofSeq |> List.sort) (sb |> Seq.map (fun kv -> kv.Key, kv.Value) |> List.ofSeq |> List.sort)))
+        testCase "save and load round-trip parameters, state, counters and optimizer state" <| fun () ->
+            scoped (fun () ->
+                withTempDir (fun dir ->
+                    let x, y = data ()
+                    let t = Training.fit { quiet with Epochs = 1; BatchSize = 8 } (Model.buildSeeded 1L [ 2L ] net) x (Value.T y)
+                    let path = Path.Combine(dir, "manual")
+                    use opt = (Optimizers.adam 0.02).Create(Tree.leaves t.Model.Params)
+                    // One step so that Adam has moments to save.
+                    let pred, _ = Model.applyWith t.Model t.Model.Params t.Model.State Train (Rng.seed 0L) (Value.T x)
+                    (Loss.crossEntropy.Compute pred (Value.T y)).Backward()
+                    opt.Step()
+                    Checkpoint.save path t.Model.Params t.Model.State (Some opt) { Epoch = 4; Step = 40L; Optimizer = "Adam" }
+                    Expect.isTrue (File.Exists(path + ".json") && File.Exists(path + ".safetensors")) "File.Exists(path + \".json\") && File.Exists(path + \".safetensors\")"
+                    let model2 = Model.buildSeeded 5L [ 2L ] net
+                    use opt2 = (Optimizers.adam 0.5).Create(Tree.leaves model2.Params)
+                    let p, s, info = Checkpoint.load path (Some opt2)
+                    Expect.equal info { Epoch = 4; Step = 40L; Optimizer = "Adam" } "info"
+                    expectSameParams "params" t.Model.Params p
+                    expectSameParams "state" t.Model.State s
+                    Expect.equal opt2.LearningRate 0.02 "the optimizer's hyper-parameters are restored"
+                    let struct (a, sa) = opt.GetState()
+                    let struct (b, sb) = opt2.GetState()
+                    expectEqual "optimizer state names" (a |> Seq.map (fun kv -> kv.Key) |> List.ofSeq) (b |> Seq.map (fun kv -> kv.Key) |> List.ofSeq)
+                    for ka, kb in Seq.zip a b do
+                        Expect.isTrue (ka.Value.Equal kb.Value) (sprintf "optimizer state %s" ka.Key)
+                    expectEqual "optimizer scalars" (sa |> Seq.map (fun kv -> kv.Key, kv.Value) |> List.ofSeq |> List.sort) (sb |> Seq.map (fun kv -> kv.Key, kv.Value) |> List.ofSeq |> List.sort)))
 
-[<Test>]
-let ``loading a checkpoint that does not exist names the missing file`` () =
-    withTempDir (fun dir ->
-        let path = Path.Combine(dir, "nothing-here")
-        let e = Assert.Throws<FileNotFoundException>(fun () -> Checkpoint.load path None |> ignore)
-        expectContains "nothing-here.json" e.Message
-        let resume = { quiet with ResumeFrom = Some path }
-        scoped (fun () ->
-            let x, y = data ()
-            Assert.Throws<FileNotFoundException>(fun () -> Training.fit resume (Model.buildSeeded 1L [ 2L ] net) x (Value.T y) |> ignore) |> ignore))
+        testCase "loading a checkpoint that does not exist names the missing file" <| fun () ->
+            withTempDir (fun dir ->
+                let path = Path.Combine(dir, "nothing-here")
+                let e = expectThrows<FileNotFoundException> (fun () -> Checkpoint.load path None |> ignore)
+                expectContains "nothing-here.json" e.Message
+                let resume = { quiet with ResumeFrom = Some path }
+                scoped (fun () ->
+                    let x, y = data ()
+                    expectThrows<FileNotFoundException> (fun () -> Training.fit resume (Model.buildSeeded 1L [ 2L ] net) x (Value.T y) |> ignore) |> ignore))
+    ]

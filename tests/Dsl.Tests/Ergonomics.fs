@@ -2,10 +2,9 @@
 /// generic math functions (exp, sqrt, tanh, **) resolving to tensor members.
 module Dsl.Tests.Ergonomics
 
-open NUnit.Framework
+open Expecto
 open FsCheck
 open FsCheck.FSharp
-open FsCheck.NUnit
 open Dsl.Engine
 open Dsl.Tests.Helpers
 open Dsl.Tests.Generators
@@ -25,47 +24,49 @@ let private matches (expected: float -> float) (xs: float[]) (t: Tensor) =
     ensure (t.DType = DType.Float64) (sprintf "dtype changed to %O" t.DType)
     ensure (close 1e-12 1e-12 got (Array.map expected xs)) (sprintf "got %A for %A" got xs)
 
-[<Property(MaxTest = 100)>]
-let ``scalar and tensor operators give elementwise values`` () =
-    Prop.forAll pairArb (fun (xs, ys) ->
-        scoped (fun () ->
-            let x = f64 [ int64 xs.Length ] xs
-            let y = f64 [ int64 ys.Length ] ys
-            let twoX: Tensor = 2.0 * x
-            let xTwo: Tensor = x * 2.0
-            let sum: Tensor = x + y
-            let neg: Tensor = -x
-            let minusOne: Tensor = x - 1.0
-            let recip: Tensor = 1.0 / x
-            matches (fun v -> 2.0 * v) xs twoX
-            matches (fun v -> v * 2.0) xs xTwo
-            ensure (close 1e-12 1e-12 (values sum) (Array.map2 (+) xs ys)) "x + y"
-            matches (fun v -> -v) xs neg
-            matches (fun v -> v - 1.0) xs minusOne
-            matches (fun v -> 1.0 / v) xs recip
-            true))
+/// This module's tests, the Expecto list "Ergonomics" (Main finds it through [<Tests>]).
+[<Tests>]
+let tests =
+    testList "Ergonomics" [
+        testPropertyWithConfig (maxTest 100) "scalar and tensor operators give elementwise values" <| fun () ->
+            Prop.forAll pairArb (fun (xs, ys) ->
+                scoped (fun () ->
+                    let x = f64 [ int64 xs.Length ] xs
+                    let y = f64 [ int64 ys.Length ] ys
+                    let twoX: Tensor = 2.0 * x
+                    let xTwo: Tensor = x * 2.0
+                    let sum: Tensor = x + y
+                    let neg: Tensor = -x
+                    let minusOne: Tensor = x - 1.0
+                    let recip: Tensor = 1.0 / x
+                    matches (fun v -> 2.0 * v) xs twoX
+                    matches (fun v -> v * 2.0) xs xTwo
+                    ensure (close 1e-12 1e-12 (values sum) (Array.map2 (+) xs ys)) "x + y"
+                    matches (fun v -> -v) xs neg
+                    matches (fun v -> v - 1.0) xs minusOne
+                    matches (fun v -> 1.0 / v) xs recip
+                    true))
 
-[<Property(MaxTest = 100)>]
-let ``F# math functions work on tensors`` () =
-    Prop.forAll pairArb (fun (xs, _) ->
-        scoped (fun () ->
-            let x = f64 [ int64 xs.Length ] xs
-            let pos = f64 [ int64 xs.Length ] (Array.map abs xs)
-            let e: Tensor = exp x
-            let r: Tensor = sqrt pos
-            let t: Tensor = tanh x
-            let sq: Tensor = x ** 2.0
-            matches exp xs e
-            matches (abs >> sqrt) xs r
-            matches tanh xs t
-            matches (fun v -> v ** 2.0) xs sq
-            true))
+        testPropertyWithConfig (maxTest 100) "F# math functions work on tensors" <| fun () ->
+            Prop.forAll pairArb (fun (xs, _) ->
+                scoped (fun () ->
+                    let x = f64 [ int64 xs.Length ] xs
+                    let pos = f64 [ int64 xs.Length ] (Array.map abs xs)
+                    let e: Tensor = exp x
+                    let r: Tensor = sqrt pos
+                    let t: Tensor = tanh x
+                    let sq: Tensor = x ** 2.0
+                    matches exp xs e
+                    matches (abs >> sqrt) xs r
+                    matches tanh xs t
+                    matches (fun v -> v ** 2.0) xs sq
+                    true))
 
-[<Test>]
-let ``expressions mix operators and functions on float32 tensors`` () =
-    scoped (fun () ->
-        let x = f32 [ 3L ] [| 1.0f; 2.0f; 4.0f |]
-        let y: Tensor = (2.0 * x + 1.0) ** 2.0 / x - sqrt x * exp (-x) + tanh (x - 2.0)
-        expectEqual "dtype" DType.Float32 y.DType
-        let expected = [| 1.0; 2.0; 4.0 |] |> Array.map (fun v -> (2.0 * v + 1.0) ** 2.0 / v - sqrt v * exp (-v) + tanh (v - 2.0))
-        ensure (close 1e-5 1e-5 (values y) expected) (sprintf "got %A, expected %A" (values y) expected))
+        testCase "expressions mix operators and functions on float32 tensors" <| fun () ->
+            scoped (fun () ->
+                let x = f32 [ 3L ] [| 1.0f; 2.0f; 4.0f |]
+                let y: Tensor = (2.0 * x + 1.0) ** 2.0 / x - sqrt x * exp (-x) + tanh (x - 2.0)
+                expectEqual "dtype" DType.Float32 y.DType
+                let expected = [| 1.0; 2.0; 4.0 |] |> Array.map (fun v -> (2.0 * v + 1.0) ** 2.0 / v - sqrt v * exp (-v) + tanh (v - 2.0))
+                ensure (close 1e-5 1e-5 (values y) expected) (sprintf "got %A, expected %A" (values y) expected))
+    ]

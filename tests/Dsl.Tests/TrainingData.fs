@@ -5,7 +5,7 @@ module Dsl.Tests.TrainingData
 
 open System
 open System.IO
-open NUnit.Framework
+open Expecto
 open Dsl
 open Dsl.Engine
 open Dsl.Tests.Helpers
@@ -77,7 +77,7 @@ let expectSameParams (what: string) (expected: Params) (actual: Params) =
     for (p, a), (_, b) in List.zip (Tree.toList expected) (Tree.toList actual) do
         if not (a.Equal b) then
             let d = Scope.run (fun () -> (a.To(DType.Float64) - b.To(DType.Float64)).Abs().Max().ToDouble())
-            Assert.Fail(sprintf "%s: parameter '%s' differs (max |difference| %g)" what p d)
+            failtest (sprintf "%s: parameter '%s' differs (max |difference| %g)" what p d)
 
 /// True when every leaf of the two trees is bit-identical.
 let sameParams (a: Params) (b: Params) =

@@ -1,50 +1,65 @@
 /// The catalog: every claim is listed once, runs, and gets its expected verdict (the refuted statements
-/// refuted, everything else verified); the runner prints the table.
+/// refuted, everything else verified), one test per claim.
 module Dsl.Theory.Tests.CatalogTests
 
-open NUnit.Framework
+open Expecto
 open Dsl.Theory
 
-[<Test>]
-let ``every claim has a unique id, a name, a source and a statement`` () =
-    let ids = Catalog.all |> List.map (fun c -> c.Id)
-    Assert.That(ids |> List.distinct |> List.length, Is.EqualTo ids.Length)
-    for c in Catalog.all do
-        Assert.That(c.Name <> "" && c.Source <> "" && c.Statement <> "", sprintf "claim %s is incomplete" c.Id)
-    for prefix in [ "1"; "2"; "3"; "4"; "5"; "6"; "7"; "8"; "9"; "10"; "11" ] do
-        Assert.That(ids |> List.exists (fun i -> i = prefix || (i.StartsWith prefix && System.Char.IsLetter i.[prefix.Length])), sprintf "no claim for item %s" prefix)
+/// This module's tests, the Expecto list "Catalog" (Main finds it through [<Tests>]).
+[<Tests>]
+let tests =
+    testList "Catalog" [
+        testCase "every claim has a unique id, a name, a source and a statement" <| fun () ->
+            let ids = Catalog.all |> List.map (fun c -> c.Id)
+            Expect.equal (ids |> List.distinct |> List.length) ids.Length "ids |> List.distinct |> List.length"
+            for c in Catalog.all do
+                Expect.isTrue (c.Name <> "" && c.Source <> "" && c.Statement <> "") (sprintf "claim %s is incomplete" c.Id)
+            for prefix in [ "1"; "2"; "3"; "4"; "5"; "6"; "7"; "8"; "9"; "10"; "11" ] do
+                Expect.isTrue (ids |> List.exists (fun i -> i = prefix || (i.StartsWith prefix && System.Char.IsLetter i.[prefix.Length]))) (sprintf "no claim for item %s" prefix)
 
-/// Every claim of the catalog with the sizes the example uses, except 5c (the seed's 10,000 products of
-/// 512×512 matrices take about 15 s of CPU; its property test covers it at smaller N).
-[<Test>]
-let ``every catalog claim gets its expected verdict (the table of examples/theory.fsx)`` () =
-    let claims = Catalog.all |> List.filter (fun c -> c.Id <> "5c")
-    let rows = claims |> List.map Runner.run
-    TestContext.Out.WriteLine(Runner.render rows)
-    for r in rows do
-        let expectRefuted = Catalog.expectedRefuted.Contains r.Claim.Id
-        match r.Verdict with
-        | Verified _ when expectRefuted -> Assert.Fail(sprintf "%s was expected to be refuted" r.Claim.Id)
-        | Refuted c when not expectRefuted -> Assert.Fail(sprintf "%s %s: refuted: %O" r.Claim.Id r.Claim.Name c)
-        | _ -> ()
+        // Every claim of the catalog with the sizes the example uses, except 5c (the seed's 10,000 products of
+        // 512×512 matrices take about 15 s of CPU; its property test covers it at smaller N): one test per claim
+        // (ClaimTests.ofClaims), passing when the claim gets its expected verdict.
+        ClaimTests.ofClaims "every catalog claim gets its expected verdict (the table of examples/theory.fsx)"
+            (Catalog.all |> List.filter (fun c -> c.Id <> "5c"))
 
-[<Test>]
-let ``the table has the columns claim | source | closed form | numeric | verdict`` () =
-    let row = Runner.run (Catalog.find "8a")
-    let text = Runner.render [ row ]
-    Assert.That(text, Does.StartWith("claim"))
-    Assert.That(text, Does.Contain("| source"))
-    Assert.That(text, Does.Contain("| closed form"))
-    Assert.That(text, Does.Contain("| numeric"))
-    Assert.That(text, Does.Contain("| verdict"))
-    Assert.That(text, Does.Contain("VERIFIED"))
+        testCase "a claim test fails when the claim gets the other verdict, printing why" <| fun () ->
+            let claim verdict = { Id = "t1"; Name = "a test claim"; Source = "tests"; Statement = "-"; Check = fun () -> verdict }
+            let verified = Verified { Quantity = "q"; Kind = Exact; ClosedForm = 1.0; Estimate = 1.0; StandardError = 0.0; Tolerance = 0.0; Samples = 1; Cases = 1; Note = "" }
+            let refuted = Refuted { Input = "x = 0"; Claimed = 1.0; Actual = 0.0; ShrinkSteps = 0; Note = "" }
+            let outcome (test: Test) =
+                match test with
+                | TestLabel(name, TestCase(Sync run, _), _) ->
+                    Expect.equal name "t1 a test claim" "the test is named by the claim's id and name"
+                    try run (); None with :? AssertException as e -> Some e.Message
+                | other -> failtestf "expected one synchronous test case, got %A" other
+            Expect.isNone (outcome (ClaimTests.ofClaimExpecting false (claim verified))) "verified as expected"
+            Expect.isNone (outcome (ClaimTests.ofClaimExpecting true (claim refuted))) "refuted as expected"
+            match outcome (ClaimTests.ofClaimExpecting false (claim refuted)) with
+            | Some m -> Expect.stringContains m "refuted: x = 0: claimed 1, actual 0" "an unexpected refutation prints the counterexample"
+            | None -> failtest "an unexpected refutation passed"
+            match outcome (ClaimTests.ofClaimExpecting true (claim verified)) with
+            | Some m -> Expect.stringContains m "t1 a test claim was expected to be refuted" "an unexpected verification says so"
+            | None -> failtest "an unexpected verification passed"
+            Expect.isTrue (ClaimTests.expectsRefutation (Catalog.find "10c")) "10c is one of the seeds' false statements"
+            Expect.isFalse (ClaimTests.expectsRefutation (Catalog.find "8a")) "8a is expected to be verified"
 
-[<Test>]
-let ``the double-descent curve is saved as CSV and SVG`` () =
-    let dir = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "theory-tests-" + string (System.Diagnostics.Process.GetCurrentProcess().Id))
-    let csv, svg = DoubleDescent.save dir
-    let lines = System.IO.File.ReadAllLines csv
-    Assert.That(lines.[0], Is.EqualTo "p,test_error_mc,standard_error,closed_form,max_train_mse")
-    Assert.That(lines.Length, Is.GreaterThan 40)
-    Assert.That(System.IO.File.ReadAllText svg, Does.StartWith("<svg"))
-    System.IO.Directory.Delete(dir, true)
+        testCase "the table has the columns claim | source | closed form | numeric | verdict" <| fun () ->
+            let row = Runner.run (Catalog.find "8a")
+            let text = Runner.render [ row ]
+            Expect.stringStarts text "claim" "text"
+            Expect.stringContains text "| source" "text"
+            Expect.stringContains text "| closed form" "text"
+            Expect.stringContains text "| numeric" "text"
+            Expect.stringContains text "| verdict" "text"
+            Expect.stringContains text "VERIFIED" "text"
+
+        testCase "the double-descent curve is saved as CSV and SVG" <| fun () ->
+            let dir = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "theory-tests-" + string (System.Diagnostics.Process.GetCurrentProcess().Id))
+            let csv, svg = DoubleDescent.save dir
+            let lines = System.IO.File.ReadAllLines csv
+            Expect.equal lines.[0] "p,test_error_mc,standard_error,closed_form,max_train_mse" "lines.[0]"
+            Expect.isGreaterThan lines.Length 40 "lines.Length"
+            Expect.stringStarts (System.IO.File.ReadAllText svg) "<svg" "System.IO.File.ReadAllText svg"
+            System.IO.Directory.Delete(dir, true)
+    ]

@@ -1,0 +1,10 @@
+/// The test program: `dotnet run --project tests/Dsl.Tests [-- expecto args]` runs every test of this
+/// assembly, one after another (several tests capture Console.Out, time training or count live tensors).
+module Dsl.Tests.Main
+
+open Expecto
+
+/// Runs the tests in sequence; Expecto's command line (`--filter-test-case`, `--junit-summary`, `--help`, …)
+/// applies. The exit code is 0 when every test passed.
+[<EntryPoint>]
+let main argv = runTestsInAssemblyWithCLIArgs [ Sequenced ] argv
