@@ -52,9 +52,9 @@ let tests =
             Expect.isMatch out @"Epoch 1/1 - [0-9.]+s - loss: [0-9.]+ - accuracy: [0-9.]+" "out"
 
         testCase "magic --quick prints a baseline, the tuned MLP and three initialisations" <| fun () ->
-            // The script finds the data itself (Magic.Locate: DSL_MAGIC_DATA, or shared/ beside the repository).
+            // The script finds the data through LocalData: --data, else $DSL_DATA/magic/magic04.data.
             let code, output = runScript "magic.fsx" "--quick"
-            if code = 3 && output.Contains "MAGIC data not found" then skiptest output
+            if code = 3 && output.Contains "magic04.data was not found" then skiptest output
             succeeds (code, output) [ "logistic regression"; "best on validation"; "torch_default"; "glorot_uniform"; "he_normal" ] |> ignore
 
         testCase "theory prints verified and refuted claims" <| fun () ->

@@ -237,11 +237,15 @@ public class LoaderTests
     }
 
     [Test]
-    public void PrefetchesByDefaultOnlyWhenThereIsATransform()
+    public void PrefetchesByDefaultOnlyWhenThereIsATransformOrADatasetOutOfMemory()
     {
-        Assert.That(new LoaderOptions().EffectivePrefetch, Is.EqualTo(0), "gathering rows is cheaper than a hand-off to another thread");
-        Assert.That(new LoaderOptions { Transform = new GaussianNoise(0.1) }.EffectivePrefetch, Is.EqualTo(2), "a transform is worth overlapping with training");
-        Assert.That(new LoaderOptions { Prefetch = 5 }.EffectivePrefetch, Is.EqualTo(5), "an explicit depth is kept");
+        using (var x0 = Torch.Zeros(4, 2))
+        {
+            Assert.That(new DataLoader(x0).EffectivePrefetch, Is.EqualTo(0), "gathering rows is cheaper than a hand-off to another thread");
+            Assert.That(new DataLoader(x0, new LoaderOptions { Transform = new GaussianNoise(0.1) }).EffectivePrefetch, Is.EqualTo(2), "a transform is worth overlapping with training");
+            Assert.That(new DataLoader(x0, new LoaderOptions { Prefetch = 5 }).EffectivePrefetch, Is.EqualTo(5), "an explicit depth is kept");
+            Assert.That(new DataLoader(Subset.Range(new TensorDataset(x0), 1, 2)).EffectivePrefetch, Is.EqualTo(2), "a data set read batch by batch (images) is worth overlapping");
+        }
         // The producer thread is visible by its name while an epoch with prefetch runs.
         var (x, y) = Indexed(64);
         using (x) using (y)

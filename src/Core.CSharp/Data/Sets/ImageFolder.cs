@@ -5,9 +5,11 @@ namespace Dsl.Data;
 /// ImageFolder: class names are the sub-folder names sorted ordinally, labels index them, and images are
 /// found recursively in each class folder (sorted), keeping files with an image extension
 /// (<see cref="Image.Extensions"/>). Lazy: <see cref="Get"/> decodes one image on demand; <see cref="Load"/>
-/// decodes them all (in parallel) into one batch.
+/// decodes them all (in parallel) into one batch. As an <see cref="IDataset"/> (target "label") a
+/// <see cref="DataLoader"/> decodes it batch by batch, for folders too large for memory; give the options a size
+/// (<see cref="ImageOptions.Resize"/>) unless every image has the same size.
 /// </summary>
-public sealed class ImageFolder
+public sealed class ImageFolder : IDataset
 {
     readonly (string Path, long Label)[] samples;
 
@@ -110,6 +112,20 @@ public sealed class ImageFolder
                 throw new ArgumentOutOfRangeException(nameof(indices), $"image-folder: index {i} is outside 0..{samples.Length - 1}.");
         var images = Image.ReadBatch(indices.Select(i => samples[i].Path).ToList(), Options, parallel, "image-folder");
         return (images, Torch.From(indices.Select(i => samples[i].Label).ToArray(), indices.Count));
+    }
+
+    long IDataset.Count => samples.Length;
+
+    static readonly string[] LabelName = { "label" };
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> TargetNames => LabelName;
+
+    /// <summary>Decodes the images at <paramref name="indices"/> (in parallel) into uint8 [B, C, H, W], with int64 labels [B].</summary>
+    public (Tensor Inputs, Tensor[] Targets) Gather(long[] indices)
+    {
+        var (images, labels) = GetBatch(indices.Select(i => i is >= 0 and <= int.MaxValue ? (int)i : -1).ToList());
+        return (images, new[] { labels });
     }
 
     /// <summary>Decodes every image into uint8 [N, C, H, W] with int64 labels [N] and the class names.</summary>

@@ -37,15 +37,12 @@ public sealed record LoaderOptions
     /// <summary>
     /// Batches made ahead by a background producer thread (the bound of its queue); 0 makes every batch
     /// on the consuming thread when it is requested. Null (the default) means 2 when there is a
-    /// <see cref="Transform"/> (work worth overlapping with training) and 0 otherwise: gathering rows of an
-    /// in-memory tensor takes ~35 µs per batch of 128 Fashion-MNIST images, less than what a second
-    /// runnable thread costs the training step on a small machine (measured on 2 cores: an MLP epoch
-    /// 0.46 s on the consuming thread, 0.67 s with a producer thread).
+    /// <see cref="Transform"/> or the data set is not in memory (work worth overlapping with training, such
+    /// as decoding images) and 0 otherwise: gathering rows of an in-memory tensor takes ~35 µs per batch of
+    /// 128 Fashion-MNIST images, less than what a second runnable thread costs the training step on a small
+    /// machine (measured on 2 cores: an MLP epoch 0.46 s on the consuming thread, 0.67 s with a producer thread).
     /// </summary>
     public int? Prefetch { get; init; }
-
-    /// <summary>The prefetch depth in effect (see <see cref="Prefetch"/>).</summary>
-    public int EffectivePrefetch => Prefetch ?? (Transform is null ? 0 : 2);
     /// <summary>Applied to each batch of inputs (on the data's device, before the transfer to <see cref="Device"/>).</summary>
     public Transform? Transform { get; init; }
     /// <summary>Device the batches are moved to (null: where the data is).</summary>
@@ -94,12 +91,12 @@ public sealed class Batch : IDisposable
 }
 
 /// <summary>
-/// Batches over an in-memory data set (an inputs tensor and any number of target tensors sharing the
-/// first dimension): seeded per-epoch shuffling, drop-last, per-batch transforms, device transfer and
-/// background prefetching through a bounded queue.
+/// Batches over a data set (<see cref="IDataset"/>: tensors in memory, an image folder decoded batch by batch,
+/// …): seeded per-epoch shuffling, drop-last, per-batch transforms, device transfer and background
+/// prefetching through a bounded queue.
 /// </summary>
 /// <remarks>
-/// <para>The loader reads the data tensors but does not own them: keep them alive (and unmodified) while
+/// <para>The loader reads the data set but does not own it: keep its tensors alive (and unmodified) while
 /// it iterates, and dispose them yourself afterwards.</para>
 /// <para>Each enumeration is one epoch: <c>foreach (var b in loader)</c> runs epoch <see cref="NextEpoch"/>
 /// and advances it; <see cref="Epoch"/> runs a given epoch. The batches of an epoch (order and random
@@ -115,32 +112,34 @@ public sealed class Batch : IDisposable
 /// </remarks>
 public sealed class DataLoader : IEnumerable<Batch>
 {
-    readonly Tensor inputs;
-    readonly Tensor[] targets;
-
     /// <summary>A loader over inputs only (batches have no targets).</summary>
     public DataLoader(Tensor inputs, LoaderOptions? options = null)
-        : this(inputs, Array.Empty<Tensor>(), options) { }
+        : this(new TensorDataset(inputs), options) { }
 
     /// <summary>A loader over inputs and one label tensor.</summary>
     public DataLoader(Tensor inputs, Tensor labels, LoaderOptions? options = null)
-        : this(inputs, new[] { labels }, options) { }
+        : this(new TensorDataset(inputs, labels), options) { }
 
     /// <summary>A loader over inputs and several target tensors (e.g. the hours and minutes of clocks).</summary>
     public DataLoader(Tensor inputs, IReadOnlyList<Tensor> targets, LoaderOptions? options = null)
+        : this(new TensorDataset(inputs, targets, null), options) { }
+
+    /// <summary>A loader over any data set.</summary>
+    public DataLoader(IDataset dataset, LoaderOptions? options = null)
     {
         Options = options ?? new LoaderOptions();
         if (Options.BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(options), $"DataLoader: batch size {Options.BatchSize} must be positive.");
-        if (Options.EffectivePrefetch < 0) throw new ArgumentOutOfRangeException(nameof(options), $"DataLoader: prefetch {Options.Prefetch} must be ≥ 0.");
-        inputs.ThrowIfDisposed("DataLoader");
-        if (inputs.Dim == 0) throw new ArgumentException("DataLoader: the inputs must have a first (sample) dimension.");
-        this.inputs = inputs;
-        this.targets = targets.ToArray();
-        Samples = inputs.Size(0);
-        foreach (var t in this.targets)
-            if (t.Dim == 0 || t.Size(0) != Samples)
-                throw new ArgumentException($"DataLoader: inputs have {Samples} samples but a target has shape [{string.Join(", ", t.Shape)}]; every target needs one row per sample.");
+        if (Options.Prefetch < 0) throw new ArgumentOutOfRangeException(nameof(options), $"DataLoader: prefetch {Options.Prefetch} must be ≥ 0.");
+        if (!Enum.IsDefined(Options.Ownership)) throw new ArgumentOutOfRangeException(nameof(options), $"DataLoader: unknown batch ownership {(int)Options.Ownership}.");
+        Dataset = dataset;
+        Samples = dataset.Count;
     }
+
+    /// <summary>The data set the batches come from.</summary>
+    public IDataset Dataset { get; }
+
+    /// <summary>The prefetch depth in effect (see <see cref="LoaderOptions.Prefetch"/>).</summary>
+    public int EffectivePrefetch => Options.Prefetch ?? (Options.Transform is null && Dataset is TensorDataset ? 0 : 2);
 
     /// <summary>The options.</summary>
     public LoaderOptions Options { get; }
@@ -177,7 +176,7 @@ public sealed class DataLoader : IEnumerable<Batch>
     {
         var order = Order(epoch);
         int count = BatchesPerEpoch;
-        return Options.EffectivePrefetch == 0 ? Synchronous(order, epoch, count) : Prefetched(order, epoch, count);
+        return EffectivePrefetch == 0 ? Synchronous(order, epoch, count) : Prefetched(order, epoch, count);
     }
 
     Batch Make(long[] order, int epoch, int index, Generator? g)
@@ -186,22 +185,19 @@ public sealed class DataLoader : IEnumerable<Batch>
         int bs = Options.BatchSize;
         long start = (long)index * bs;
         int len = (int)Math.Min(bs, Samples - start);
-        var idx = Torch.From<long>(order.AsSpan((int)start, len), new[] { (long)len }, inputs.Device);
-        var x = inputs.IndexSelect(0, idx);
+        var (x, ys) = Dataset.Gather(order.AsSpan((int)start, len).ToArray());
         if (Options.Transform is { } t)
         {
             g?.Seed(SplitMix.Mix(Options.Seed, epoch, index));
             x = t.Apply(x, g);
         }
         if (Options.Device is { } d && d != x.Device) x = x.To(d);
-        var ys = new Tensor[targets.Length];
         for (int i = 0; i < ys.Length; i++)
         {
-            var y = targets[i].Device == inputs.Device ? targets[i].IndexSelect(0, idx) : targets[i].IndexSelect(0, idx.To(targets[i].Device));
-            if (Options.Device is { } dd && dd != y.Device) y = y.To(dd);
-            ys[i] = y.DetachFromScope();
+            if (Options.Device is { } dd && dd != ys[i].Device) ys[i] = ys[i].To(dd);
+            ys[i] = scope.MoveOut(ys[i]).DetachFromScope();
         }
-        return new Batch(x.DetachFromScope(), ys, epoch, index);
+        return new Batch(scope.MoveOut(x).DetachFromScope(), ys, epoch, index);
     }
 
     Batch HandOver(Batch b)
@@ -232,7 +228,7 @@ public sealed class DataLoader : IEnumerable<Batch>
 
     IEnumerable<Batch> Prefetched(long[] order, int epoch, int count)
     {
-        var queue = new BlockingCollection<Batch>(Options.EffectivePrefetch);
+        var queue = new BlockingCollection<Batch>(EffectivePrefetch);
         var cancel = new CancellationTokenSource();
         Exception? failure = null;
         var producer = new Thread(() =>
