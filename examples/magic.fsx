@@ -46,8 +46,8 @@ let train (net: Layer) (epochs: int) (lr: float) (seed: int64) =
             Epochs = (if quick then 2 else epochs)
             BatchSize = 64
             Seed = seed
-            ValidationData = Some(xVal, Value.T yVal)
-            Callbacks = [ Callback.earlyStopping "val_loss" Min 15 0.0 true ]
+            ValidationData = Some(DataSource.Tensors(xVal, Value.T yVal))
+            Callbacks = [ Callback.earlyStopping { EarlyStopping.Default with Patience = 15; RestoreBestWeights = true } ]
             Verbosity = Silent }
     (Training.fit options model xTrain (Value.T yTrain)).Model
 

@@ -45,15 +45,15 @@ let run (args: string list) =
     let bytes = files |> Array.map File.ReadAllBytes        // read once: the codec is measured, not the disk
     printfn "images: %d files (%d JPEG, %d PNG, 160 x 120..200), %d cores, minimum of %d repeats" files.Length ((files.Length + 1) / 2) (files.Length / 2) Environment.ProcessorCount reps
     let decode (b: byte[]) h w = (Image.Decode(ReadOnlySpan b, ImageOptions.Resize(h, w))).Dispose()
-    let over (parallel: bool) (keep: byte[] -> bool) h w () =
+    let over (inParallel: bool) (keep: byte[] -> bool) h w () =
         let chosen = bytes |> Array.filter keep
-        if parallel then Parallel.For(0, chosen.Length, fun i -> decode chosen.[i] h w) |> ignore
+        if inParallel then Parallel.For(0, chosen.Length, fun i -> decode chosen.[i] h w) |> ignore
         else for b in chosen do decode b h w
     over false (fun _ -> true) 64 64 ()
     let isJpeg (b: byte[]) = b.[0] = 0xFFuy
     for size in [ 64; 224 ] do
-        for parallel, format, keep in [ false, "all", (fun _ -> true); true, "all", (fun _ -> true); false, "jpeg", isJpeg; false, "png", (isJpeg >> not) ] do
+        for inParallel, format, keep in [ false, "all", (fun _ -> true); true, "all", (fun _ -> true); false, "jpeg", isJpeg; false, "png", (isJpeg >> not) ] do
             let n = bytes |> Array.filter keep |> Array.length
-            let t = List.init reps (fun _ -> seconds (over parallel keep size size)) |> List.min
-            printfn "images size=%d threads=%s format=%s s=%.3f per_image_us=%.0f" size (if parallel then string Environment.ProcessorCount else "1") format t (1e6 * t / float n)
+            let t = List.init reps (fun _ -> seconds (over inParallel keep size size)) |> List.min
+            printfn "images size=%d threads=%s format=%s s=%.3f per_image_us=%.0f" size (if inParallel then string Environment.ProcessorCount else "1") format t (1e6 * t / float n)
     0

@@ -5,18 +5,15 @@ open Dsl.Engine
 /// Ways to combine layers into bigger layers.
 [<AutoOpen>]
 module Combinators =
-    // Children of a container, kept so that `>->` can flatten nested unnamed serials.
-    let private sublayers = System.Runtime.CompilerServices.ConditionalWeakTable<Layer, Layer list>()
-
     /// Builds children in order, each with its own key and path, feeding each the previous output.
     let private initChain (ctx: InitContext) (names: string list) (layers: Layer list) : Built =
         let keys = Rng.splitN (List.length layers) ctx.Rng
-        let folder (input, ps, ss, infos, i) (name, layer: Layer) =
+        let folder (input, ps, ss, infos, frozen, i) (name, layer: Layer) =
             let b = layer.Init { ctx with Rng = keys.[i]; Input = input; Path = Layer.path ctx.Path name }
             let info = { Name = name; Kind = layer.Kind; Output = b.Output; Params = b.Params; State = b.State; Children = b.Children }
-            b.Output, (name, b.Params) :: ps, (name, b.State) :: ss, info :: infos, i + 1
-        let out, ps, ss, infos, _ = List.fold folder (ctx.Input, [], [], [], 0) (List.zip names layers)
-        { Output = out; Params = Tree.node (List.rev ps); State = Tree.node (List.rev ss); Children = List.rev infos }
+            b.Output, (name, b.Params) :: ps, (name, b.State) :: ss, info :: infos, frozen @ Layer.frozenOf name layer b, i + 1
+        let out, ps, ss, infos, frozen, _ = List.fold folder (ctx.Input, [], [], [], [], 0) (List.zip names layers)
+        { Output = out; Params = Tree.node (List.rev ps); State = Tree.node (List.rev ss); Children = List.rev infos; Frozen = frozen }
 
     /// Builds each named branch on the same input, each with its own key and path.
     let private initBranches (ctx: InitContext) (branches: (string * Layer) list) =
@@ -28,7 +25,8 @@ module Combinators =
         { Output = output
           Params = Tree.node [ for (n, _, b) in built -> n, b.Params ]
           State = Tree.node [ for (n, _, b) in built -> n, b.State ]
-          Children = [ for (n, l, b) in built -> { Name = n; Kind = l.Kind; Output = b.Output; Params = b.Params; State = b.State; Children = b.Children } ] }
+          Children = [ for (n, l, b) in built -> { Name = n; Kind = l.Kind; Output = b.Output; Params = b.Params; State = b.State; Children = b.Children } ]
+          Frozen = [ for (n, l, b) in built do yield! Layer.frozenOf n l b ] }
 
     /// Applies each named branch to the same input; returns the outputs and the joined new state.
     let private applyBranches (a: ApplyContext) (branches: (string * Layer) list) (v: Value) =
@@ -42,25 +40,23 @@ module Combinators =
         let names = Layer.childNames layers
         let pairs = List.zip names layers
         let keysOf (a: ApplyContext) = Rng.splitN (List.length layers) a.Rng
-        let layer =
-            { Kind = "Sequential"
-              Name = None
-              Init = fun ctx -> initChain ctx names layers
-              Apply =
-                fun a v ->
-                    let keys = keysOf a
-                    let folder (x, states, i) (name, l: Layer) =
-                        let y, s = l.Apply { a with Params = Tree.child name a.Params; State = Tree.child name a.State; Rng = keys.[i] } x
-                        y, (name, s) :: states, i + 1
-                    let y, states, _ = List.fold folder (v, [], 0) pairs
-                    y, Tree.node (List.rev states) }
-        sublayers.Add(layer, layers)
-        layer
+        { Kind = "Sequential"
+          Name = None
+          Sublayers = pairs
+          Trainable = true
+          Init = fun ctx -> initChain ctx names layers
+          Apply =
+            fun a v ->
+                let keys = keysOf a
+                let folder (x, states, i) (name, l: Layer) =
+                    let y, s = l.Apply { a with Params = Tree.child name a.Params; State = Tree.child name a.State; Rng = keys.[i] } x
+                    y, (name, s) :: states, i + 1
+                let y, states, _ = List.fold folder (v, [], 0) pairs
+                y, Tree.node (List.rev states) }
 
+    // The layers an unnamed serial is made of (so that `>->` chains flatten); any other layer stands alone.
     let private flat (l: Layer) =
-        match sublayers.TryGetValue l with
-        | true, kids when l.Name.IsNone -> kids
-        | _ -> [ l ]
+        if l.Kind = "Sequential" && l.Name.IsNone && l.Trainable then l.Sublayers |> List.map snd else [ l ]
 
     /// Serial composition as an operator: `conv2d 32 3 >-> relu >-> maxPool 2`. Chains flatten into
     /// one serial, so grouping does not change names, paths or shapes.
@@ -70,11 +66,7 @@ module Combinators =
     /// paths (`block1.conv.weight`).
     let named (name: string) (layer: Layer) : Layer =
         if System.String.IsNullOrWhiteSpace name || name.Contains "." then invalidArg "name" (sprintf "named: '%s' is not a valid name (non-empty, no dots)" name)
-        let l = { layer with Name = Some name }
-        match sublayers.TryGetValue layer with
-        | true, kids -> sublayers.Add(l, kids)
-        | _ -> ()
-        l
+        { layer with Name = Some name }
 
     /// Fan-out: the same input goes to every head; the output is the heads' outputs by name
     /// (for example an hour head and a minute head on one trunk).
@@ -83,6 +75,8 @@ module Combinators =
         if List.length (List.distinct names) <> List.length names then invalidArg "heads" (sprintf "fanOut: head names must be distinct: %A" names)
         { Kind = "FanOut"
           Name = None
+          Sublayers = heads
+          Trainable = true
           Init =
             fun ctx ->
                 let built = initBranches ctx heads
@@ -96,12 +90,14 @@ module Combinators =
     let residual (branch: Layer) : Layer =
         { Kind = "Residual"
           Name = None
+          Sublayers = [ "", branch ]
+          Trainable = true
           Init =
             fun ctx ->
                 let b = branch.Init ctx
                 if b.Output <> ctx.Input then
                     raise (ShapeError(ctx.Path, "Residual", ctx.Input, sprintf "a branch that keeps the shape, but it outputs %O" b.Output, "use padding Same and the same channel count in the branch, or project the shortcut"))
-                { b with Children = if List.isEmpty b.Children then [] else b.Children }
+                { b with Frozen = Layer.frozenOf "" branch b }
           Apply =
             fun a v ->
                 let y, s = branch.Apply a v
@@ -112,6 +108,8 @@ module Combinators =
         let branches = List.zip (Layer.childNames layers) layers
         { Kind = "Concatenate"
           Name = None
+          Sublayers = branches
+          Trainable = true
           Init =
             fun ctx ->
                 let built = initBranches ctx branches
@@ -128,14 +126,8 @@ module Combinators =
                 let outs, state = applyBranches a branches v
                 Value.T(Torch.Cat([| for (_, y) in outs -> Value.tensor y |], int64 (axis + 1))), state }
 
-    /// A frozen layer: its parameters do not require grad (so optimizers skip them and summaries count
-    /// them as non-trainable), and its apply cuts the graph so no gradient reaches them.
-    let frozen (layer: Layer) : Layer =
-        { layer with
-            Init =
-                fun ctx ->
-                    let b = layer.Init ctx
-                    Tree.leaves b.Params |> List.iter (fun t -> t.RequiresGrad <- false)
-                    let rec freeze (i: LayerInfo) = { i with Children = List.map freeze i.Children }
-                    { b with Children = List.map freeze b.Children }
-            Apply = fun a v -> layer.Apply { a with Params = Params.detach a.Params } v }
+    /// A frozen layer (Keras's `trainable = False`): its parameters do not train. The model records their
+    /// paths (`Model.isTrainable`), so `fit` leaves them out of the optimizer, applying the model passes them
+    /// detached (no gradient reaches them) and summaries count them as non-trainable; `Model.unfreeze` makes
+    /// them train again.
+    let frozen (layer: Layer) : Layer = { layer with Trainable = false }

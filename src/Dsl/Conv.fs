@@ -64,6 +64,8 @@ module ConvLayers =
         let expected = if rank = 2 then "(None, channels, height, width)" else "(None, channels, length)"
         { Kind = kind
           Name = None
+          Sublayers = []
+          Trainable = true
           Init =
             fun ctx ->
                 let d = Layer.dims ctx kind
@@ -81,7 +83,7 @@ module ConvLayers =
                 { Output = Shape.Dims(int64 filters :: outs)
                   Params = Weighted.create ctx o.WeightInit o.BiasInit o.Bias wShape [| int64 filters |]
                   State = Tree.empty
-                  Children = [] }
+                  Children = []; Frozen = [] }
           Apply =
             fun a v ->
                 let x = Value.tensor v
@@ -118,6 +120,8 @@ module ConvLayers =
         let inner (c: int64) = convLayer "DepthwiseConv2D" 2 { o with Groups = int c } (int c * multiplier) (kernel, kernel)
         { Kind = "DepthwiseConv2D"
           Name = None
+          Sublayers = []
+          Trainable = true
           Init =
             fun ctx ->
                 match Layer.dims ctx "DepthwiseConv2D" with
@@ -137,6 +141,8 @@ module ConvLayers =
         let point = convLayer "Conv2D" 2 pointwise filters (1, 1)
         { Kind = "SeparableConv2D"
           Name = None
+          Sublayers = []
+          Trainable = true
           Init =
             fun ctx ->
                 match Layer.dims ctx "SeparableConv2D" with
@@ -144,7 +150,7 @@ module ConvLayers =
                     let k = Rng.split ctx.Rng
                     let d = (depthwise c).Init { ctx with Rng = fst k }
                     let p = point.Init { ctx with Rng = snd k; Input = d.Output }
-                    { Output = p.Output; Params = Tree.node [ "depthwise", d.Params; "pointwise", p.Params ]; State = Tree.empty; Children = [] }
+                    { Output = p.Output; Params = Tree.node [ "depthwise", d.Params; "pointwise", p.Params ]; State = Tree.empty; Children = []; Frozen = [] }
                 | _ -> raise (Layer.shapeError ctx "SeparableConv2D" "(None, channels, height, width)" "add reshape [1; h; w] for grayscale images")
           Apply =
             fun a v ->

@@ -36,6 +36,8 @@ module DenseLayers =
         if units <= 0 then invalidArg "units" (sprintf "dense: units must be positive, got %d" units)
         { Kind = "Dense"
           Name = None
+          Sublayers = []
+          Trainable = true
           Init =
             fun ctx ->
                 match Layer.dims ctx "Dense" with
@@ -43,7 +45,7 @@ module DenseLayers =
                     { Output = Shape.Dims [ int64 units ]
                       Params = Weighted.create ctx o.WeightInit o.BiasInit o.Bias [| int64 units; inF |] [| int64 units |]
                       State = Tree.empty
-                      Children = [] }
+                      Children = []; Frozen = [] }
                 | d ->
                     let hint = if List.length d > 1 then "add flatten before dense" else "dense needs a feature vector per sample"
                     raise (Layer.shapeError ctx "Dense" "(None, features): one feature vector per sample" hint)

@@ -87,12 +87,15 @@ type InitContext =
       Device: Device
       DType: DType }
 
-/// What a layer's init returns: its output shape, parameters, state, and sublayer rows for summaries.
+/// What a layer's init returns: its output shape, parameters, state, sublayer rows for summaries, and the
+/// paths (within its parameters) of the parameters that do not train.
 type Built =
     { Output: Shape
       Params: Params
       State: Params
-      Children: LayerInfo list }
+      Children: LayerInfo list
+      /// Paths relative to this layer's parameters, e.g. "weight" or "conv.bias" (`frozen` fills it).
+      Frozen: string list }
 
 /// What a layer's apply receives besides the input: its parameters and state, the mode and a key.
 type ApplyContext =
@@ -112,7 +115,12 @@ type Layer =
       /// Shape inference and parameter creation.
       Init: InitContext -> Built
       /// The forward computation; returns the output and the new state.
-      Apply: ApplyContext -> Value -> Value * Params }
+      Apply: ApplyContext -> Value -> Value * Params
+      /// A container's children with the names that scope their parameters (empty for other layers; the
+      /// name "" means the child's parameters are the container's own, as in `residual`).
+      Sublayers: (string * Layer) list
+      /// False for a layer whose parameters do not train (`frozen`, Keras's `trainable = False`).
+      Trainable: bool }
 
 /// Helpers for writing layers.
 module Layer =
@@ -157,8 +165,15 @@ module Layer =
     let stateless (kind: string) (outShape: InitContext -> int64 list) (f: Mode -> Rng -> Tensor -> Tensor) : Layer =
         { Kind = kind
           Name = None
-          Init = fun ctx -> { Output = Shape.Dims(outShape ctx); Params = Tree.empty; State = Tree.empty; Children = [] }
-          Apply = fun a v -> Value.T(f a.Mode a.Rng (Value.tensor v)), a.State }
+          Init = fun ctx -> { Output = Shape.Dims(outShape ctx); Params = Tree.empty; State = Tree.empty; Children = []; Frozen = [] }
+          Apply = fun a v -> Value.T(f a.Mode a.Rng (Value.tensor v)), a.State
+          Sublayers = []
+          Trainable = true }
 
-    /// Joins a parent path and a child name.
-    let path (parent: string) (name: string) = if parent = "" then name else parent + "." + name
+    /// Joins a parent path and a child name (an empty name adds nothing).
+    let path (parent: string) (name: string) = if parent = "" then name elif name = "" then parent else parent + "." + name
+
+    /// The frozen parameter paths of a built child, relative to its container: all of them when the child
+    /// is not trainable, else those it reports itself; scoped by the child's name.
+    let frozenOf (name: string) (layer: Layer) (b: Built) : string list =
+        (if layer.Trainable then b.Frozen else Tree.paths b.Params) |> List.map (path name)

@@ -11,8 +11,8 @@ type BuildOptions =
     /// Seed 0, CPU, float32.
     static member Default = { Seed = 0L; Device = Device.Cpu; DType = DType.Float32 }
 
-/// A built model: the layer, its input and output shapes, its parameters and state, and summary rows.
-/// Parameters and state are immutable trees; training returns new ones.
+/// A built model: the layer, its input and output shapes, its parameters and state, summary rows, and
+/// which parameters train. Parameters and state are immutable trees; training returns new ones.
 type Model =
     { Layer: Layer
       Input: Shape
@@ -20,7 +20,10 @@ type Model =
       Params: Params
       State: Params
       Info: LayerInfo
-      Device: Device }
+      Device: Device
+      /// The paths of the parameters that do not train (from `frozen` layers, `Model.freeze`); every other
+      /// parameter trains. Replacing or loading parameters keeps it.
+      Frozen: Set<string> }
 
 /// Building models (shape inference and parameter creation) and applying them.
 module Model =
@@ -35,13 +38,17 @@ module Model =
         let ps, st = scoped b.Params, scoped b.State
         Params.moveOut scope ps |> ignore
         Params.moveOut scope st |> ignore
+        let frozen = Set.ofList (Layer.frozenOf root layer b)
+        for p, t in Tree.toList ps do
+            t.RequiresGrad <- not (frozen.Contains p)
         { Layer = (if root = "" then layer else { layer with Apply = fun a v -> let y, s = layer.Apply { a with Params = Tree.child root a.Params; State = Tree.child root a.State } v in y, Tree.node [ root, s ] })
           Input = inputShape
           Output = b.Output
           Params = ps
           State = st
           Info = { Name = (if root = "" then Layer.autoName layer.Kind else root); Kind = layer.Kind; Output = b.Output; Params = ps; State = st; Children = b.Children }
-          Device = options.Device }
+          Device = options.Device
+          Frozen = frozen }
 
     /// Builds with seed 0 on the CPU for per-sample inputs of the given dims: `Model.build [1L; 28L; 28L] net`.
     let build (inputShape: int64 list) (layer: Layer) : Model = buildWith BuildOptions.Default (Shape.Dims inputShape) layer
@@ -50,9 +57,16 @@ module Model =
     let buildSeeded (seed: int64) (inputShape: int64 list) (layer: Layer) : Model =
         buildWith { BuildOptions.Default with Seed = seed } (Shape.Dims inputShape) layer
 
+    /// True when the parameter at `path` trains.
+    let isTrainable (path: string) (m: Model) : bool = not (m.Frozen.Contains path)
+
+    /// The parameters that train, as (path, tensor) pairs in tree order.
+    let trainable (m: Model) : (string * Tensor) list = Tree.toList m.Params |> List.filter (fun (p, _) -> isTrainable p m)
+
     /// Applies the model's layer to a batch with explicit parameters, state, mode and key; returns the
-    /// output and the new state.
+    /// output and the new state. Frozen parameters are passed detached, so no gradient reaches them.
     let applyWith (m: Model) (ps: Params) (state: Params) (mode: Mode) (rng: Rng) (x: Value) : Value * Params =
+        let ps = if m.Frozen.IsEmpty then ps else Tree.mapi (fun p (t: Tensor) -> if m.Frozen.Contains p then t.Detach() else t) ps
         m.Layer.Apply { Params = ps; State = state; Mode = mode; Rng = rng } x
 
     /// Applies the model in Eval mode to a batch tensor and returns its (single) output tensor.
@@ -63,17 +77,62 @@ module Model =
     let forwardValue (m: Model) (x: Tensor) : Value =
         applyWith m m.Params m.State Eval (Rng.seed 0L) (Value.T x) |> fst
 
-    /// A copy of the model with other parameters (same structure).
-    let withParams (ps: Params) (m: Model) : Model = { m with Params = ps }
+    /// The first difference between two trees of tensors (their paths, then each tensor's shape), or None
+    /// when `actual` has the structure and shapes of `expected`.
+    let mismatch (expected: Params) (actual: Params) : string option =
+        let e, a = Tree.toList expected, Tree.toList actual
+        let ea, aa = e |> List.map fst, a |> List.map fst
+        match List.tryFind (fun p -> not (List.contains p aa)) ea, List.tryFind (fun p -> not (List.contains p ea)) aa with
+        | Some p, _ -> Some(sprintf "'%s' is missing" p)
+        | None, Some p -> Some(sprintf "'%s' is not a parameter of the model" p)
+        | None, None when ea <> aa -> Some "the paths are in another order"
+        | None, None ->
+            List.zip e a
+            |> List.tryPick (fun ((p, x: Tensor), (_, y: Tensor)) ->
+                if x.Shape <> y.Shape then Some(sprintf "'%s' has shape [%s] but the model's is [%s]" p (String.concat ", " (Array.map string y.Shape)) (String.concat ", " (Array.map string x.Shape)))
+                else None)
 
-    /// A copy of the model with other state.
-    let withState (st: Params) (m: Model) : Model = { m with State = st }
+    /// A copy of the model with other parameters, which must have the model's paths and shapes (the first
+    /// mismatch is named); which parameters train is kept.
+    let withParams (ps: Params) (m: Model) : Model =
+        match mismatch m.Params ps with
+        | Some why -> invalidArg "ps" (sprintf "Model.withParams: the parameters do not fit the model: %s. Give a tree with the paths and shapes of model.Params (Tree.paths lists them)." why)
+        | None -> { m with Params = ps }
+
+    /// A copy of the model with other state (BatchNorm statistics), checked as `withParams` checks parameters.
+    let withState (st: Params) (m: Model) : Model =
+        match mismatch m.State st with
+        | Some why -> invalidArg "st" (sprintf "Model.withState: the state does not fit the model: %s. Give a tree with the paths and shapes of model.State." why)
+        | None -> { m with State = st }
+
+    /// The parameter paths a pattern selects: a path itself, every path below it ("block1" selects
+    /// "block1.conv.weight"), or a glob where `*` matches within one name and `**` across names
+    /// ("*.bias", "features.**").
+    let select (pattern: string) (m: Model) : string list =
+        let paths = Tree.paths m.Params
+        let regex =
+            let body = System.Text.RegularExpressions.Regex.Escape(pattern).Replace(@"\*\*", "§").Replace(@"\*", "[^.]*").Replace("§", ".*")
+            System.Text.RegularExpressions.Regex("^" + body + "(\\..*)?$")
+        paths |> List.filter (fun p -> regex.IsMatch p)
+
+    let private selected (op: string) (patterns: string list) (m: Model) =
+        let chosen = patterns |> List.collect (fun pat ->
+            match select pat m with
+            | [] -> invalidArg "patterns" (sprintf "Model.%s: '%s' selects no parameter; paths are %s" op pat (String.concat ", " (Tree.paths m.Params)))
+            | ps -> ps)
+        Set.ofList chosen
+
+    /// A copy of the model in which the parameters selected by the patterns (see `select`) do not train.
+    let freeze (patterns: string list) (m: Model) : Model = { m with Frozen = m.Frozen + selected "freeze" patterns m }
+
+    /// A copy of the model in which the parameters selected by the patterns (see `select`) train.
+    let unfreeze (patterns: string list) (m: Model) : Model = { m with Frozen = m.Frozen - selected "unfreeze" patterns m }
 
     /// Total number of parameters, counting state (BatchNorm running statistics) as Keras does.
     let countParams (m: Model) : int64 = Params.numel m.Params + Params.numel m.State
 
     /// Parameters that training updates.
-    let trainableParams (m: Model) : int64 = Params.trainableNumel m.Params
+    let trainableParams (m: Model) : int64 = trainable m |> List.sumBy (fun (_, t) -> t.Numel)
 
     /// Frozen parameters plus state.
     let nonTrainableParams (m: Model) : int64 = countParams m - trainableParams m

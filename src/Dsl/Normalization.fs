@@ -30,6 +30,8 @@ module NormalizationLayers =
     let batchNormWith (o: BatchNormOptions) : Layer =
         { Kind = "BatchNormalization"
           Name = None
+          Sublayers = []
+          Trainable = true
           Init =
             fun ctx ->
                 let d = Layer.dims ctx "BatchNormalization"
@@ -39,7 +41,7 @@ module NormalizationLayers =
                 { Output = Shape.Dims d
                   Params = affine ctx o.Affine [| c |]
                   State = Tree.Node [ "running_mean", Tree.Leaf(constParam ctx 0.0 [| c |] false); "running_var", Tree.Leaf(constParam ctx 1.0 [| c |] false) ]
-                  Children = [] }
+                  Children = []; Frozen = [] }
           Apply =
             fun a v ->
                 let x = Value.tensor v
@@ -59,11 +61,13 @@ module NormalizationLayers =
     let groupNorm (groups: int) : Layer =
         { Kind = "GroupNormalization"
           Name = None
+          Sublayers = []
+          Trainable = true
           Init =
             fun ctx ->
                 let d = Layer.dims ctx "GroupNormalization"
                 match d with
-                | c :: _ when c % int64 groups = 0L -> { Output = Shape.Dims d; Params = affine ctx true [| c |]; State = Tree.empty; Children = [] }
+                | c :: _ when c % int64 groups = 0L -> { Output = Shape.Dims d; Params = affine ctx true [| c |]; State = Tree.empty; Children = []; Frozen = [] }
                 | _ -> raise (Layer.shapeError ctx "GroupNormalization" (sprintf "(None, C, ...) with C divisible by %d" groups) "choose groups dividing the channel count")
           Apply =
             fun a v ->
@@ -74,11 +78,13 @@ module NormalizationLayers =
     let layerNorm : Layer =
         { Kind = "LayerNormalization"
           Name = None
+          Sublayers = []
+          Trainable = true
           Init =
             fun ctx ->
                 let d = Layer.dims ctx "LayerNormalization"
                 if List.isEmpty d then raise (Layer.shapeError ctx "LayerNormalization" "at least one feature dimension" "layer norm needs features to normalise")
-                { Output = Shape.Dims d; Params = affine ctx true [| List.last d |]; State = Tree.empty; Children = [] }
+                { Output = Shape.Dims d; Params = affine ctx true [| List.last d |]; State = Tree.empty; Children = []; Frozen = [] }
           Apply =
             fun a v ->
                 let x = Value.tensor v
@@ -90,9 +96,11 @@ module NormalizationLayers =
     let embedding (count: int) (dim: int) : Layer =
         { Kind = "Embedding"
           Name = None
+          Sublayers = []
+          Trainable = true
           Init =
             fun ctx ->
                 let d = Layer.dims ctx "Embedding"
                 let w = Initializer.create { ctx with DType = DType.Float32 } (Initializer.normal 0.0 1.0) [| int64 count; int64 dim |] [| int64 count; int64 dim |] ctx.Rng
-                { Output = Shape.Dims(d @ [ int64 dim ]); Params = Tree.Node [ "weight", Tree.Leaf w ]; State = Tree.empty; Children = [] }
+                { Output = Shape.Dims(d @ [ int64 dim ]); Params = Tree.Node [ "weight", Tree.Leaf w ]; State = Tree.empty; Children = []; Frozen = [] }
           Apply = fun a v -> Value.T(Functional.Embedding(Value.tensor v, Tree.find "weight" a.Params)), a.State }

@@ -26,6 +26,8 @@ module PoolingLayers =
         let stride = defaultArg o.Stride kernel
         { Kind = kind
           Name = None
+          Sublayers = []
+          Trainable = true
           Init =
             fun ctx ->
                 let c, h, w = image ctx kind
@@ -33,7 +35,7 @@ module PoolingLayers =
                 let ow = Window.outSize o.Padding w kernel stride 1 o.CeilMode
                 if oh <= 0L || ow <= 0L then
                     raise (Layer.shapeError ctx kind (sprintf "an image of at least %d×%d" kernel kernel) "remove a downsampling layer or use padding Same")
-                { Output = Shape.Dims [ c; oh; ow ]; Params = Tree.empty; State = Tree.empty; Children = [] }
+                { Output = Shape.Dims [ c; oh; ow ]; Params = Tree.empty; State = Tree.empty; Children = []; Frozen = [] }
           Apply =
             fun a v ->
                 let x = Value.tensor v

@@ -53,7 +53,7 @@ module Summary =
         line '='
         let total, trainable = Model.countParams m, Model.trainableParams m
         let mb (b: int64) = float b / 1048576.0
-        let trainableBytes = Tree.leaves m.Params |> List.filter (fun t -> t.RequiresGrad) |> List.sumBy (fun t -> t.Numel * int64 (t.DType.SizeOf()))
+        let trainableBytes = Model.trainable m |> List.sumBy (fun (_, t) -> t.Numel * int64 (t.DType.SizeOf()))
         let allBytes = Params.bytes m.Params + Params.bytes m.State
         let fmt (n: int64) = n.ToString("N0", Globalization.CultureInfo.InvariantCulture)
         sb.AppendLine(sprintf "Total params: %s (%.2f MB)" (fmt total) (mb allBytes)) |> ignore

@@ -4,6 +4,7 @@ open System
 open System.Diagnostics
 open Dsl.Engine
 open Dsl.Engine.Optim
+open Dsl.Data
 
 /// An L1/L2 penalty on the parameters whose path satisfies `Applies` (Keras's kernel_regularizer):
 /// loss + l1·Σ|w| + l2·Σw².
@@ -11,6 +12,16 @@ type Penalty =
     { Applies: string -> bool
       L1: float
       L2: float }
+
+/// Data for `fitData`, `evaluateData` and validation: tensors in memory, or a data set read batch by batch
+/// (an image folder too large for memory, say).
+[<RequireQualifiedAccess>]
+type DataSource =
+    /// Inputs [N, …] and targets with N rows (int64 labels, float targets, or named heads).
+    | Tensors of inputs: Tensor * targets: Value
+    /// A data set: with one target (an image folder's labels) that is the targets; with several, they are
+    /// named heads (its TargetNames, e.g. hour and minute).
+    | Dataset of IDataset
 
 /// The options of `fit` (Keras's compile and fit arguments together).
 type FitOptions =
@@ -26,33 +37,44 @@ type FitOptions =
       /// Fraction of the data held out for validation: the LAST fraction of the samples, taken before
       /// any shuffling, as Keras does.
       ValidationSplit: float option
-      /// Explicit validation data (inputs, targets); takes precedence over ValidationSplit.
-      ValidationData: (Tensor * Value) option
+      /// Explicit validation data; takes precedence over ValidationSplit.
+      ValidationData: DataSource option
       /// Per-class weights for the loss (PyTorch semantics: a weighted mean).
       ClassWeights: float[] option
+      /// Run at Keras's hooks (train, epoch, train batch, test batch: begin and end). The progress display
+      /// (`Progress.callback Verbosity`) runs first and the history last, as in Keras.
       Callbacks: Callback list
       Penalties: Penalty list
       /// Applied to each training batch of inputs (augmentation, e.g. `Transform.Compose(RandomCrop …,
       /// HorizontalFlip …)`); reproducible from `Seed`, epoch and batch. Validation data is not transformed.
-      Augment: Dsl.Data.Transform option
+      Augment: Transform option
       ClipGradNorm: float option
       ClipGradValue: float option
       /// A checkpoint (see `Checkpoint` and `Callback.modelCheckpoint`) to resume from: its parameters, state,
       /// optimizer state and counters are restored and training continues after its epoch. With the same
       /// seed, resuming at epoch k and training to n gives the same parameters as training straight to n.
       ResumeFrom: string option
+      /// A NaN or infinite loss stops training with a message naming the epoch and batch (Keras's
+      /// TerminateOnNaN); the step is not taken, and the weights kept are the last finite ones (those of the
+      /// last finished epoch when the current ones are not finite), or early stopping's best. False trains on.
+      TerminateOnNaN: bool
       Verbosity: Verbosity }
 
-    /// Cross-entropy, Adam 1e-3, accuracy, 10 epochs, batch 32 (Keras's default batch), shuffled, seed 0.
+    /// Cross-entropy, Adam 1e-3, accuracy, 10 epochs, batch 32 (Keras's default batch), shuffled, seed 0,
+    /// stop on a non-finite loss.
     static member Default =
         { Loss = Loss.crossEntropy; Optimizer = Optimizers.adam 1e-3; Metrics = [ Metric.accuracy ]; Epochs = 10; BatchSize = 32
           Shuffle = true; Seed = 0L; ValidationSplit = None; ValidationData = None; ClassWeights = None; Callbacks = []
-          Penalties = []; Augment = None; ClipGradNorm = None; ClipGradValue = None; ResumeFrom = None; Verbosity = Auto }
+          Penalties = []; Augment = None; ClipGradNorm = None; ClipGradValue = None; ResumeFrom = None; TerminateOnNaN = true
+          Verbosity = Auto }
 
-/// The result of `fit`: the model with trained parameters and state, and the per-epoch history.
+/// The result of `fit`: the model with trained parameters and state, the per-epoch history, and why training
+/// stopped early when a non-finite loss stopped it.
 type Trained =
     { Model: Model
-      History: EpochLogs list }
+      History: EpochLogs list
+      /// The message printed when a NaN or infinite loss stopped training (FitOptions.TerminateOnNaN).
+      StopReason: string option }
 
     /// The values of one metric over the epochs.
     member this.Series(name: string) = this.History |> List.choose (fun l -> l.TryGet name)
@@ -67,11 +89,6 @@ type LearningRateFinding =
 
 /// fit, evaluate, predict: training models the way Keras users expect, reproducibly.
 module Training =
-    let rec private narrowValue (v: Value) (start: int64) (len: int64) : Value =
-        match v with
-        | Value.T t -> Value.T(t.Narrow(0L, start, len))
-        | Value.Heads hs -> Value.Heads(hs |> List.map (fun (n, x) -> n, narrowValue x start len))
-
     let private count (x: Tensor) = x.Size 0
 
     /// The value shaped like `template` whose tensors are `ts`, in `Value.tensors` order.
@@ -86,8 +103,59 @@ module Training =
                 Value.Heads(List.rev filled), rest
         fst (go template ts)
 
+    let rec private narrowValue (v: Value) (start: int64) (len: int64) : Value =
+        match v with
+        | Value.T t -> Value.T(t.Narrow(0L, start, len))
+        | Value.Heads hs -> Value.Heads(hs |> List.map (fun (n, x) -> n, narrowValue x start len))
+
+    // ---------------------------------------------------------------- data sources as data sets
+
+    /// A data source as a data set, with the way its batches' target tensors become a Value.
+    type private Feed =
+        { Dataset: IDataset
+          Targets: Tensor list -> Value
+          /// The source's tensors when it is in memory (evaluation narrows them instead of gathering rows).
+          InMemory: (Tensor * Value) option }
+
+    let private feedOf (op: string) (what: string) (source: DataSource) : Feed =
+        match source with
+        | DataSource.Tensors(x, y) ->
+            x.ThrowIfDisposed op
+            if x.Dim = 0 then invalidArg "x" (sprintf "%s: the %s inputs are a scalar; they need a first (sample) dimension" op what)
+            for t in Value.tensors y do
+                t.ThrowIfDisposed op
+                if t.Dim = 0 || t.Size 0 <> count x then
+                    invalidArg "y" (sprintf "%s: %d inputs but %d targets in the %s data; they must have the same first dimension" op (count x) (if t.Dim = 0 then 0L else t.Size 0) what)
+            { Dataset = TensorDataset(x, Array.ofList (Value.tensors y), null); Targets = refill y; InMemory = Some(x, y) }
+        | DataSource.Dataset ds ->
+            let names = List.ofSeq ds.TargetNames
+            let targets (ts: Tensor list) =
+                match ts with
+                | [ t ] -> Value.T t
+                | _ -> Value.Heads(List.map2 (fun n t -> n, Value.T t) names ts)
+            { Dataset = ds; Targets = targets; InMemory = None }
+
+    /// Samples [start, start + len) of a feed.
+    let private range (f: Feed) (start: int64) (len: int64) : Feed =
+        match f.InMemory with
+        | Some(x, y) -> feedOf "fit" "training" (DataSource.Tensors(x.Narrow(0L, start, len), narrowValue y start len))
+        | None -> { f with Dataset = Subset.Range(f.Dataset, start, len) }
+
+    /// The first few samples of a feed, as (inputs, targets), for the checks before training.
+    let private sample (what: string) (f: Feed) : Tensor * Value =
+        match f.InMemory with
+        | Some(x, y) -> x, y
+        | None ->
+            if f.Dataset.Count <= 0L then invalidArg "data" (sprintf "fit: the %s data set holds no samples" what)
+            let struct (x, ts) = f.Dataset.Gather([| 0L .. min 1L (f.Dataset.Count - 1L) |])
+            x, f.Targets (List.ofArray ts)
+
+    // ---------------------------------------------------------------- checks before the first step
+
     /// Checks that targets fit the model: lengths, label ranges, metric and loss shapes.
-    let private validateData (what: string) (o: FitOptions) (model: Model) (x: Tensor) (y: Value) =
+    let private validateData (what: string) (o: FitOptions) (model: Model) (f: Feed) =
+        use _ = DisposeScope.Enter()
+        let x, y = sample what f
         let n = count x
         for t in Value.tensors y do
             if t.Size 0 <> n then invalidArg "y" (sprintf "fit: %d inputs but %d targets in the %s data; they must have the same first dimension" n (t.Size 0) what)
@@ -97,7 +165,6 @@ module Training =
         let rec labels (out: Shape) (target: Value) =
             match out, target with
             | Shape.Dims [ c ], Value.T t when (t.DType = DType.Int64 || t.DType = DType.Int32) && c > 1L ->
-                use _ = DisposeScope.Enter()
                 let lo, hi = t.Min().ToInt64(), t.Max().ToInt64()
                 if lo < 0L || hi >= c then
                     invalidArg "y" (sprintf "fit: %s labels range over [%d, %d] but the model has %d classes (labels must lie in [0, %d))" what lo hi c c)
@@ -110,19 +177,38 @@ module Training =
         labels model.Output y
 
     /// Checks everything that can be checked before the first step; fails with a clear message.
-    let private validate (o: FitOptions) (model: Model) (x: Tensor) (y: Value) =
+    let private validate (o: FitOptions) (model: Model) (train: Feed) (validation: Feed option) =
         if o.BatchSize <= 0 then invalidArg "BatchSize" (sprintf "fit: batch size must be positive, got %d" o.BatchSize)
         if o.Epochs <= 0 then invalidArg "Epochs" (sprintf "fit: epochs must be positive, got %d" o.Epochs)
         match o.ValidationSplit with
         | Some s when not (s > 0.0 && s < 1.0) -> invalidArg "ValidationSplit" (sprintf "fit: validation split must lie in (0, 1), got %g" s)
         | _ -> ()
-        validateData "training" o model x y
-        o.ValidationData |> Option.iter (fun (vx, vy) -> validateData "validation" o model vx vy)
+        if List.isEmpty (Model.trainable model) then
+            invalidArg "model" (sprintf "fit: the model has nothing to train: all %d parameters are frozen (%s). Unfreeze some with Model.unfreeze [ \"path\" ], or build the layers without `frozen`."
+                                    (Tree.count model.Params) (String.concat ", " (List.truncate 5 (Tree.paths model.Params))))
+        validateData "training" o model train
+        validation |> Option.iter (validateData "validation" o model)
         match o.ClassWeights, model.Output with
         | Some w, Shape.Dims [ c ] when int64 w.Length <> c ->
             invalidArg "ClassWeights" (sprintf "fit: %d class weights for a model with %d classes" w.Length c)
         | Some _, _ when o.Loss.WithClassWeights.IsNone -> invalidArg "ClassWeights" (sprintf "fit: the loss '%s' does not take class weights" o.Loss.Name)
         | _ -> ()
+
+    /// The training and validation feeds of fit: explicit validation data, or the last fraction of the
+    /// training data (before any shuffling, as Keras), or none.
+    let private splitFeeds (o: FitOptions) (train: DataSource) : Feed * Feed option =
+        let all = feedOf "fit" "training" train
+        match o.ValidationData, o.ValidationSplit with
+        | Some v, _ -> all, Some(feedOf "fit" "validation" v)
+        | None, Some split when split > 0.0 && split < 1.0 ->
+            let n = all.Dataset.Count
+            let nVal = int64 (floor (float n * split))
+            let nTrain = n - nVal
+            if nTrain <= 0L || nVal <= 0L then invalidArg "ValidationSplit" (sprintf "fit: a split of %g leaves %d training and %d validation samples" split nTrain nVal)
+            range all 0L nTrain, Some(range all nTrain nVal)
+        | None, _ -> all, None
+
+    // ---------------------------------------------------------------- evaluation
 
     let private penalty (penalties: Penalty list) (ps: Params) : Tensor option =
         let terms =
@@ -136,28 +222,77 @@ module Training =
     let private finish (metrics: Metric list) (sums: float[]) (counts: float[]) =
         metrics |> List.mapi (fun i m -> m.Name, m.Finish sums.[i] counts.[i])
 
+    /// Running sums of the loss (weighted by batch size) and of every metric.
+    type private Tally(metrics: Metric list) =
+        let sums, counts = Array.zeroCreate<float> metrics.Length, Array.zeroCreate<float> metrics.Length
+        let mutable lossSum = 0.0
+        let mutable seen = 0L
+        member _.Add(loss: float, len: int64, pred: Value, target: Value) =
+            lossSum <- lossSum + loss * float len
+            seen <- seen + len
+            use _ = Autograd.NoGrad()
+            metrics |> List.iteri (fun i m -> let s, c = m.Batch pred target in sums.[i] <- sums.[i] + s; counts.[i] <- counts.[i] + c)
+        /// Loss and metrics so far.
+        member _.Values = ("loss", lossSum / float seen) :: finish metrics sums counts
+
+    /// The evaluation batches of a feed, in order: narrowed views for tensors in memory, the data set's
+    /// batches (no shuffle, no augmentation) otherwise. Each batch's tensors belong to the scope open when it
+    /// is taken.
+    let private evalBatches (batchSize: int) (device: Device) (f: Feed) : seq<Tensor * Value> =
+        match f.InMemory with
+        | Some(x, y) ->
+            let n = count x
+            seq {
+                let mutable start = 0L
+                while start < n do
+                    let len = min (int64 batchSize) (n - start)
+                    yield (let xb = x.Narrow(0L, start, len) in (if xb.Device = device then xb else xb.To device)), narrowValue y start len
+                    start <- start + len }
+        | None ->
+            let loader = DataLoader(f.Dataset, LoaderOptions(BatchSize = batchSize, Shuffle = false, Device = device, Ownership = BatchOwnership.CurrentScope))
+            loader.Epoch 0 |> Seq.map (fun b -> b.Inputs, f.Targets (List.ofSeq b.Targets))
+
+    /// Loss and metrics of a model on a feed, in Eval mode, by batches, calling `onBatch` before and after
+    /// each one (the test-batch hooks).
+    let private evaluateFeed (loss: Loss) (metrics: Metric list) (batchSize: int) (model: Model) (f: Feed)
+                             (hooks: (BatchLogs -> unit) * (BatchLogs -> unit)) : (string * float) list =
+        if batchSize <= 0 then invalidArg "batchSize" (sprintf "evaluate: batch size must be positive, got %d" batchSize)
+        use _ = Autograd.NoGrad()
+        let before, after = hooks
+        let tally = Tally metrics
+        use batches = (evalBatches batchSize model.Device f).GetEnumerator()
+        let mutable b = 0
+        let mutable more = true
+        while more do
+            use _ = DisposeScope.Enter()
+            more <- batches.MoveNext()
+            if more then
+                let xb, yb = batches.Current
+                let len = count xb
+                before { Batch = b; Size = len; Values = [] }
+                let pred = Model.forwardValue model xb
+                tally.Add((loss.Compute pred yb).ToDouble(), len, pred, yb)
+                after { Batch = b; Size = len; Values = tally.Values }
+                b <- b + 1
+        tally.Values
+
+    let private noHooks : (BatchLogs -> unit) * (BatchLogs -> unit) = ignore, ignore
+
     /// Loss and metrics of a model on data, in Eval mode, by batches. The loss is the mean of the batch
     /// losses weighted by batch size (as Keras logs it); with class weights each batch loss is PyTorch's
     /// weighted mean over that batch.
     let evaluateWith (loss: Loss) (metrics: Metric list) (batchSize: int) (model: Model) (x: Tensor) (y: Value) : (string * float) list =
-        if batchSize <= 0 then invalidArg "batchSize" (sprintf "evaluate: batch size must be positive, got %d" batchSize)
-        use _ = Autograd.NoGrad()
-        let n = count x
-        let sums, counts = Array.zeroCreate metrics.Length, Array.zeroCreate metrics.Length
-        let mutable lossSum = 0.0
-        let mutable start = 0L
-        while start < n do
-            use _ = DisposeScope.Enter()
-            let len = min (int64 batchSize) (n - start)
-            let xb, yb = x.Narrow(0L, start, len), narrowValue y start len
-            let pred = Model.forwardValue model xb
-            lossSum <- lossSum + (loss.Compute pred yb).ToDouble() * float len
-            metrics |> List.iteri (fun i m -> let s, c = m.Batch pred yb in sums.[i] <- sums.[i] + s; counts.[i] <- counts.[i] + c)
-            start <- start + len
-        ("loss", lossSum / float n) :: finish metrics sums counts
+        evaluateFeed loss metrics batchSize model (feedOf "evaluate" "evaluation" (DataSource.Tensors(x, y))) noHooks
 
     /// Loss and metrics with the fit options' loss, metrics and batch size.
     let evaluate (options: FitOptions) (model: Model) (x: Tensor) (y: Value) = evaluateWith options.Loss options.Metrics options.BatchSize model x y
+
+    /// Loss and metrics on any data source (an image folder read batch by batch, say), with the fit options'
+    /// loss, metrics and batch size.
+    let evaluateData (options: FitOptions) (model: Model) (data: DataSource) : (string * float) list =
+        evaluateFeed options.Loss options.Metrics options.BatchSize model (feedOf "evaluate" "evaluation" data) noHooks
+
+    // ---------------------------------------------------------------- the training step
 
     /// The options' loss, with their class weights applied.
     let private effectiveLoss (o: FitOptions) (model: Model) : Loss =
@@ -165,110 +300,182 @@ module Training =
         | Some w -> o.Loss.WithClassWeights.Value(Torch.From(Array.map float32 w, int64 w.Length).To(model.Device).DetachFromScope())
         | None -> o.Loss
 
-    /// The training batches of fit and findLearningRate, from the engine's DataLoader: seeded shuffle per
-    /// epoch, the augmentation, the move to the model's device; with an augmentation the next two batches
-    /// are made on a background thread while this one trains (the loader's default prefetch). Each batch
-    /// belongs to the DisposeScope open when it is taken.
-    let private batchesOf (o: FitOptions) (shuffle: bool) (key: Rng) (model: Model) (x: Tensor) (y: Value) =
-        Data.DataLoader(
-            x, Array.ofList (Value.tensors y),
-            Data.LoaderOptions(
+    /// What the training step works on: the model's structure and frozen set, the live parameters and state
+    /// (copies that training owns), the optimizer over the trainable ones, and the step's options.
+    type private Trainer =
+        { Model: Model
+          Loss: Loss
+          Options: FitOptions
+          Optimizer: Optimizer
+          mutable Params: Params
+          mutable State: Params }
+
+        /// The model with the live parameters and state.
+        member t.Current = { t.Model with Params = t.Params; State = t.State }
+
+    /// A trainer over copies of the model's parameters and state (the given model keeps its own), with an
+    /// optimizer over the trainable ones; requires-grad follows the model's trainability.
+    let private trainer (o: FitOptions) (model: Model) : Trainer =
+        let copy (isParam: bool) (t: Params) =
+            t |> Tree.mapi (fun path (x: Tensor) ->
+                let c = (use _ = Autograd.NoGrad() in x.Clone()).DetachFromScope()
+                c.RequiresGrad <- isParam && Model.isTrainable path model
+                c)
+        let ps = copy true model.Params
+        let state = copy false model.State
+        let trainable = Tree.toList ps |> List.filter (fun (p, _) -> Model.isTrainable p model) |> List.map snd
+        { Model = model; Loss = effectiveLoss o model; Options = o; Optimizer = o.Optimizer.Create trainable; Params = ps; State = state }
+
+    /// Frees the trainer's parameters and state (after a fit that failed, or a test run such as the LR range test).
+    let private release (t: Trainer) =
+        Params.dispose t.Params
+        Params.dispose t.State
+        t.Optimizer.Dispose()
+
+    /// One optimisation step on a batch, inside the caller's scope: forward in Train mode, the loss plus the
+    /// penalties, backward, clipping, the optimizer's step, and the new state (state tensors it replaces are
+    /// freed). Returns the batch's loss and the predictions; a non-finite loss with TerminateOnNaN returns
+    /// None before any gradient is taken or any parameter changes.
+    let private step (t: Trainer) (scope: DisposeScope) (rng: Rng) (xb: Tensor) (yb: Value) : (float * Value) option =
+        let pred, newState = Model.applyWith t.Model t.Params t.State Train rng (Value.T xb)
+        let l = t.Loss.Compute pred yb
+        let value = l.ToDouble()
+        if t.Options.TerminateOnNaN && not (Double.IsFinite value) then None
+        else
+            let total = match penalty t.Options.Penalties t.Params with Some p -> l + p | None -> l
+            t.Optimizer.ZeroGrad()
+            total.Backward()
+            t.Options.ClipGradNorm |> Option.iter (fun c -> t.Optimizer.ClipGradNorm c |> ignore)
+            t.Options.ClipGradValue |> Option.iter t.Optimizer.ClipGradValue
+            t.Optimizer.Step()
+            let kept = Tree.leaves newState |> List.map (fun s -> scope.MoveOut(s).DetachFromScope()) |> Collections.Generic.HashSet
+            for old in Tree.leaves t.State do
+                if not (kept.Contains old) then old.Dispose()
+            t.State <- newState
+            Some(value, pred)
+
+    /// The training batches of fit and findLearningRate, from a DataLoader: seeded shuffle per epoch, the
+    /// augmentation, the move to the model's device; with an augmentation or a data set that is not in memory
+    /// the next two batches are made on a background thread while this one trains (the loader's default
+    /// prefetch). Each batch belongs to the DisposeScope open when it is taken.
+    let private loaderOf (o: FitOptions) (shuffle: bool) (key: Rng) (model: Model) (f: Feed) =
+        DataLoader(
+            f.Dataset,
+            LoaderOptions(
                 BatchSize = o.BatchSize, Shuffle = shuffle, Seed = int64 (key.Key &&& 0x7fffffffffffffffUL),
-                Transform = Option.toObj o.Augment, Device = model.Device, Ownership = Data.BatchOwnership.CurrentScope))
+                Transform = Option.toObj o.Augment, Device = model.Device, Ownership = BatchOwnership.CurrentScope))
+
+    let private allFinite (t: Params) =
+        use _ = DisposeScope.Enter()
+        Tree.leaves t |> List.forall (fun x -> not (x.DType.IsFloating()) || x.IsFinite().All().ToDouble() <> 0.0)
+
+    let private copyInto (dst: Params) (src: Params) =
+        use _ = Autograd.NoGrad()
+        Tree.map2 (fun (d: Tensor) (s: Tensor) -> d.Copy_(s) |> ignore) dst src |> ignore
+
+    // ---------------------------------------------------------------- fit
+
+    /// Trains `model` on any data source (tensors in memory or a data set read batch by batch). Returns the
+    /// model with trained parameters and state (the given model is not modified), the history and, when a
+    /// non-finite loss stopped training, the reason.
+    let fitData (o: FitOptions) (model: Model) (data: DataSource) : Trained =
+        let train, validation = splitFeeds o data
+        validate o model train validation
+        let t = trainer o model
+        let root = Rng.seed o.Seed
+        let shuffleKey, dropoutKey = Rng.split root
+        let loader = loaderOf o o.Shuffle shuffleKey model train
+        let batches = loader.BatchesPerEpoch
+        let n = train.Dataset.Count
+        let history = History()
+        let callbacks = Progress.callback o.Verbosity :: o.Callbacks @ [ history.Callback ]
+        let mutable step' = 0L
+        let mutable stop = false
+        let mutable past : EpochLogs list = []
+        let restore (p: Params) (s: Params) = copyInto t.Params p; copyInto t.State s
+        let emptyLogs epoch = { Epoch = epoch; Values = []; Seconds = 0.0; LearningRate = t.Optimizer.LearningRate }
+        let context epoch logs =
+            { Model = t.Current; Optimizer = t.Optimizer; Epoch = epoch; Epochs = o.Epochs; Batches = batches; Step = step'
+              Logs = logs; History = past; Stop = (fun () -> stop <- true); Restore = restore }
+        try
+            for c in callbacks do c.OnTrainBegin(context 0 (emptyLogs 0))
+            // Resume after OnTrainBegin, so that schedules take the base rate, not the checkpoint's scheduled one.
+            let firstEpoch =
+                match o.ResumeFrom with
+                | Some path ->
+                    let p, s, info = Checkpoint.load path (Some t.Optimizer)
+                    try restore p s
+                    finally Params.dispose p; Params.dispose s
+                    step' <- info.Step
+                    info.Epoch + 1
+                | None -> 1
+            // The weights to fall back on when a non-finite loss leaves non-finite weights: those of the last finished epoch.
+            let lastGood = if o.TerminateOnNaN then Some(Params.clone t.Params |> Tree.map (fun x -> x.DetachFromScope()), Params.clone t.State |> Tree.map (fun x -> x.DetachFromScope())) else None
+            let mutable stopReason = None
+            try
+                let mutable epoch = firstEpoch
+                while epoch <= o.Epochs && not stop && stopReason.IsNone do
+                    for c in callbacks do c.OnEpochBegin(context epoch (emptyLogs epoch))
+                    let watch = Stopwatch.StartNew()
+                    let lr = t.Optimizer.LearningRate
+                    let tally = Tally o.Metrics
+                    use epochBatches = loader.Epoch(epoch).GetEnumerator()
+                    let mutable b = 0
+                    while b < batches && stopReason.IsNone do
+                        use scope = DisposeScope.Enter()
+                        if not (epochBatches.MoveNext()) then invalidOp "fit: the loader ended the epoch early"
+                        let batch = epochBatches.Current        // its tensors belong to this step's scope
+                        let xb, yb, len = batch.Inputs, train.Targets (List.ofSeq batch.Targets), batch.Count
+                        let ctx = context epoch (emptyLogs epoch)
+                        for c in callbacks do c.OnTrainBatchBegin ctx { Batch = b; Size = len; Values = [] }
+                        match step t scope (Rng.fold (int step') dropoutKey) xb yb with
+                        | None ->
+                            let kept =
+                                if allFinite t.Params && allFinite t.State then "the weights after the last finite step are kept"
+                                else
+                                    lastGood |> Option.iter (fun (p, s) -> restore p s)
+                                    if epoch = firstEpoch then "the weights were not finite, so those from the start of training are kept"
+                                    else sprintf "the weights were not finite, so those of epoch %d are kept" (epoch - 1)
+                            stopReason <-
+                                Some(sprintf "fit: the loss is not finite at epoch %d, batch %d (step %d): training stopped (TerminateOnNaN) and %s. Lower the learning rate, clip gradients (ClipGradNorm) or check the data for NaN and infinity; set TerminateOnNaN = false to train on."
+                                         epoch (b + 1) (step' + 1L) kept)
+                        | Some(lossValue, pred) ->
+                            step' <- step' + 1L
+                            tally.Add(lossValue, len, pred, yb)
+                            let ctx = context epoch (emptyLogs epoch)
+                            for c in callbacks do c.OnTrainBatchEnd ctx { Batch = b; Size = len; Values = tally.Values }
+                            b <- b + 1
+                    if stopReason.IsNone then
+                        let trainValues = tally.Values
+                        let valValues =
+                            match validation with
+                            | Some v ->
+                                let ctx = context epoch (emptyLogs epoch)
+                                let hooks = (fun l -> for c in callbacks do c.OnTestBatchBegin ctx l), (fun l -> for c in callbacks do c.OnTestBatchEnd ctx l)
+                                evaluateFeed t.Loss o.Metrics o.BatchSize t.Current v hooks |> List.map (fun (k, v) -> "val_" + k, v)
+                            | None -> []
+                        let logs = { Epoch = epoch; Values = trainValues @ valValues; Seconds = watch.Elapsed.TotalSeconds; LearningRate = lr }
+                        for c in callbacks do c.OnEpochEnd(context epoch logs)
+                        past <- history.Epochs
+                        lastGood |> Option.iter (fun (p, s) -> copyInto p t.Params; copyInto s t.State)
+                        epoch <- epoch + 1
+                stopReason |> Option.iter (fun r -> if o.Verbosity <> Silent then Console.WriteLine r)
+                let last = match past with [] -> emptyLogs 0 | h -> List.last h
+                for c in callbacks do c.OnTrainEnd(context last.Epoch last)
+                { Model = t.Current; History = history.Epochs; StopReason = stopReason }
+            finally
+                lastGood |> Option.iter (fun (p, s) -> Params.dispose p; Params.dispose s)
+                t.Optimizer.Dispose()
+        with _ ->
+            Params.dispose t.Params
+            Params.dispose t.State
+            reraise ()
 
     /// Trains `model` on inputs `x` and targets `y` (int64 labels, float targets, or named heads). Returns
     /// the model with trained parameters and state (the given model is not modified) and the history.
-    let fit (o: FitOptions) (model: Model) (x: Tensor) (y: Value) : Trained =
-        validate o model x y
-        let xTrain, yTrain, validation =
-            match o.ValidationData, o.ValidationSplit with
-            | Some(vx, vy), _ -> x, y, Some(vx, vy)
-            | None, Some split ->
-                let n = count x
-                let nVal = int64 (floor (float n * split))
-                let nTrain = n - nVal
-                if nTrain <= 0L || nVal <= 0L then invalidArg "ValidationSplit" (sprintf "fit: a split of %g leaves %d training and %d validation samples" split nTrain nVal)
-                x.Narrow(0L, 0L, nTrain), narrowValue y 0L nTrain, Some(x.Narrow(0L, nTrain, nVal), narrowValue y nTrain nVal)
-            | None, None -> x, y, None
-        let loss = effectiveLoss o model
-        // fit trains its own copies: the caller's model keeps its parameters.
-        let mutable ps = Params.clone model.Params |> Tree.map (fun t -> t.DetachFromScope())
-        let mutable state = Params.clone model.State |> Tree.map (fun t -> t.DetachFromScope())
-        use optimizer = o.Optimizer.Create(Tree.leaves ps)
-        let n = count xTrain
-        let root = Rng.seed o.Seed
-        let shuffleKey, dropoutKey = Rng.split root
-        let loader = batchesOf o o.Shuffle shuffleKey model xTrain yTrain
-        let batches = loader.BatchesPerEpoch
-        let mutable step = 0L
-        let mutable stop = false
-        let history = Collections.Generic.List<EpochLogs>()
-        let restore (p: Params) (s: Params) =
-            use _ = Autograd.NoGrad()
-            Tree.map2 (fun (dst: Tensor) (src: Tensor) -> dst.Copy_(src) |> ignore) ps p |> ignore
-            Tree.map2 (fun (dst: Tensor) (src: Tensor) -> dst.Copy_(src) |> ignore) state s |> ignore
-        let context epoch logs =
-            { Model = { model with Params = ps; State = state }; Optimizer = optimizer; Epoch = epoch; Epochs = o.Epochs; Step = step
-              Logs = logs; History = List.ofSeq history; Stop = (fun () -> stop <- true); Restore = restore }
-        let emptyLogs epoch = { Epoch = epoch; Values = []; Seconds = 0.0; LearningRate = optimizer.LearningRate }
-        for c in o.Callbacks do c.OnTrainBegin(context 0 (emptyLogs 0))
-        // Resume after OnTrainBegin, so that schedules take the base rate, not the checkpoint's scheduled one.
-        let firstEpoch =
-            match o.ResumeFrom with
-            | Some path ->
-                let p, s, info = Checkpoint.load path (Some optimizer)
-                try restore p s
-                finally Params.dispose p; Params.dispose s
-                step <- info.Step
-                info.Epoch + 1
-            | None -> 1
-        let mutable epoch = firstEpoch
-        while epoch <= o.Epochs && not stop do
-            for c in o.Callbacks do c.OnEpochBegin(context epoch (emptyLogs epoch))
-            let watch = Stopwatch.StartNew()
-            let lr = optimizer.LearningRate
-            let sums, counts = Array.zeroCreate o.Metrics.Length, Array.zeroCreate o.Metrics.Length
-            let mutable lossSum = 0.0
-            let mutable seen = 0L
-            use epochBatches = loader.Epoch(epoch).GetEnumerator()
-            Progress.runEpoch o.Verbosity epoch o.Epochs batches (fun _ ->
-                use scope = DisposeScope.Enter()
-                if not (epochBatches.MoveNext()) then invalidOp "fit: the loader ended the epoch early"
-                let batch = epochBatches.Current        // its tensors belong to this step's scope
-                let xb, yb, len = batch.Inputs, refill yTrain (List.ofSeq batch.Targets), batch.Count
-                let pred, newState = model.Layer.Apply { Params = ps; State = state; Mode = Train; Rng = Rng.fold (int step) dropoutKey } (Value.T xb)
-                let l = loss.Compute pred yb
-                let total = match penalty o.Penalties ps with Some p -> l + p | None -> l
-                optimizer.ZeroGrad()
-                total.Backward()
-                o.ClipGradNorm |> Option.iter (fun c -> optimizer.ClipGradNorm c |> ignore)
-                o.ClipGradValue |> Option.iter optimizer.ClipGradValue
-                optimizer.Step()
-                // Keep the new state; free state tensors that it replaced.
-                let kept = Tree.leaves newState |> List.map (fun t -> scope.MoveOut(t).DetachFromScope()) |> Collections.Generic.HashSet
-                for old in Tree.leaves state do
-                    if not (kept.Contains old) then old.Dispose()
-                state <- newState
-                step <- step + 1L
-                lossSum <- lossSum + l.ToDouble() * float len
-                seen <- seen + len
-                use _ = Autograd.NoGrad()
-                o.Metrics |> List.iteri (fun i m -> let s, c = m.Batch pred yb in sums.[i] <- sums.[i] + s; counts.[i] <- counts.[i] + c)
-                String.Join(" - ", ("loss", lossSum / float seen) :: finish o.Metrics sums counts |> List.map (fun (k, v) -> sprintf "%s: %.4f" k v)))
-            let trainValues = ("loss", lossSum / float n) :: finish o.Metrics sums counts
-            let valValues =
-                match validation with
-                | Some(vx, vy) ->
-                    evaluateWith loss o.Metrics o.BatchSize { model with Params = ps; State = state } vx vy
-                    |> List.map (fun (k, v) -> "val_" + k, v)
-                | None -> []
-            let logs = { Epoch = epoch; Values = trainValues @ valValues; Seconds = watch.Elapsed.TotalSeconds; LearningRate = lr }
-            Progress.report o.Verbosity epoch o.Epochs logs
-            for c in o.Callbacks do c.OnEpochEnd(context epoch logs)
-            history.Add logs
-            epoch <- epoch + 1
-        for c in o.Callbacks do c.OnTrainEnd(context (epoch - 1) (if history.Count > 0 then history.[history.Count - 1] else emptyLogs 0))
-        { Model = { model with Params = ps; State = state }; History = List.ofSeq history }
+    let fit (o: FitOptions) (model: Model) (x: Tensor) (y: Value) : Trained = fitData o model (DataSource.Tensors(x, y))
+
+    // ---------------------------------------------------------------- prediction
 
     /// The model's outputs for `x`, in Eval mode, by batches (concatenated along the batch).
     let predict (batchSize: int) (model: Model) (x: Tensor) : Value =
@@ -307,53 +514,51 @@ module Training =
     let formatTopK (ranked: Ranked list) : string =
         ranked |> List.mapi (fun i r -> sprintf "#%d %s @ %.2f%%" (i + 1) r.Label (100.0 * r.Probability)) |> String.concat "\n"
 
+    // ---------------------------------------------------------------- the LR range test
+
     /// The LR range test: raises the learning rate exponentially from `minLr` to `maxLr` over `steps`
     /// batches (stopping early when the loss explodes), records the smoothed loss, and suggests the rate
-    /// of steepest descent. The model is not modified.
+    /// of steepest descent. It takes fit's steps (penalties, clipping, frozen parameters, state); the model
+    /// is not modified.
     let findLearningRate (o: FitOptions) (minLr: float) (maxLr: float) (steps: int) (model: Model) (x: Tensor) (y: Value) : LearningRateFinding =
-        validate o model x y
-        let ps = Params.clone model.Params |> Tree.map (fun t -> t.DetachFromScope())
-        let mutable state = Params.clone model.State |> Tree.map (fun t -> t.DetachFromScope())
-        use optimizer = o.Optimizer.Create(Tree.leaves ps)
-        let loss = effectiveLoss o model
-        let shuffleKey, stepKey = Rng.split (Rng.seed o.Seed)
-        let loader = batchesOf o true shuffleKey model x y
-        let curve = Collections.Generic.List<float * float>()
-        let mutable avg, best, i, exploded, epoch = 0.0, Double.PositiveInfinity, 0, false, 0
-        while i < steps && not exploded do
-            use batches = loader.Epoch(epoch).GetEnumerator()
-            let mutable more = true
-            while more && i < steps && not exploded do
-                use scope = DisposeScope.Enter()
-                more <- batches.MoveNext()
-                if more then
-                    let lr = minLr * (maxLr / minLr) ** (float i / float (max 1 (steps - 1)))
-                    optimizer.LearningRate <- lr
-                    let batch = batches.Current
-                    let pred, newState = model.Layer.Apply { Params = ps; State = state; Mode = Train; Rng = Rng.fold i stepKey } (Value.T batch.Inputs)
-                    let l = loss.Compute pred (refill y (List.ofSeq batch.Targets))
-                    optimizer.ZeroGrad()
-                    l.Backward()
-                    optimizer.Step()
-                    Tree.leaves newState |> List.iter (fun t -> scope.MoveOut(t).DetachFromScope() |> ignore)
-                    state <- newState
-                    let v = l.ToDouble()
-                    avg <- 0.98 * avg + 0.02 * v
-                    let smoothed = avg / (1.0 - 0.98 ** float (i + 1))
-                    curve.Add((lr, smoothed))
-                    best <- min best smoothed
-                    if Double.IsNaN smoothed || smoothed > 4.0 * best then exploded <- true
-                    i <- i + 1
-            epoch <- epoch + 1
-        Params.dispose ps
-        Params.dispose state
-        let pts = List.ofSeq curve
-        let suggested =
-            if pts.Length < 3 then fst (List.head pts)
-            else
-                // Steepest descent of loss against log(lr), up to the minimum (the exploding tail is ignored).
-                let lowest = pts |> List.indexed |> List.minBy (snd >> snd) |> fst
-                let stable = List.take (lowest + 1) pts
-                if stable.Length < 2 then fst (List.head pts)
-                else stable |> List.pairwise |> List.minBy (fun ((l1, v1), (l2, v2)) -> (v2 - v1) / (log l2 - log l1)) |> fst |> fst
-        { Curve = pts; Suggested = suggested }
+        let train = feedOf "findLearningRate" "training" (DataSource.Tensors(x, y))
+        validate o model train None
+        let o = { o with TerminateOnNaN = true }
+        let t = trainer o model
+        try
+            let shuffleKey, stepKey = Rng.split (Rng.seed o.Seed)
+            let loader = loaderOf o true shuffleKey model train
+            let curve = Collections.Generic.List<float * float>()
+            let mutable avg, best, i, exploded, epoch = 0.0, Double.PositiveInfinity, 0, false, 0
+            while i < steps && not exploded do
+                use batches = loader.Epoch(epoch).GetEnumerator()
+                let mutable more = true
+                while more && i < steps && not exploded do
+                    use scope = DisposeScope.Enter()
+                    more <- batches.MoveNext()
+                    if more then
+                        let lr = minLr * (maxLr / minLr) ** (float i / float (max 1 (steps - 1)))
+                        t.Optimizer.LearningRate <- lr
+                        let batch = batches.Current
+                        match step t scope (Rng.fold i stepKey) batch.Inputs (train.Targets (List.ofSeq batch.Targets)) with
+                        | None -> exploded <- true
+                        | Some(v, _) ->
+                            avg <- 0.98 * avg + 0.02 * v
+                            let smoothed = avg / (1.0 - 0.98 ** float (i + 1))
+                            curve.Add((lr, smoothed))
+                            best <- min best smoothed
+                            if smoothed > 4.0 * best then exploded <- true
+                            i <- i + 1
+                epoch <- epoch + 1
+            let pts = List.ofSeq curve
+            if pts.IsEmpty then invalidOp (sprintf "findLearningRate: the loss was not finite at the first step (learning rate %g); check the data and the model" minLr)
+            let suggested =
+                if pts.Length < 3 then fst (List.head pts)
+                else
+                    // Steepest descent of loss against log(lr), up to the minimum (the exploding tail is ignored).
+                    let lowest = pts |> List.indexed |> List.minBy (snd >> snd) |> fst
+                    let stable = List.take (lowest + 1) pts
+                    if stable.Length < 2 then fst (List.head pts)
+                    else stable |> List.pairwise |> List.minBy (fun ((l1, v1), (l2, v2)) -> (v2 - v1) / (log l2 - log l1)) |> fst |> fst
+            { Curve = pts; Suggested = suggested }
+        finally release t

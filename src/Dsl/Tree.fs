@@ -125,9 +125,6 @@ module Params =
     /// Number of scalar parameters (elements) in the tree.
     let numel (t: Params) : int64 = Tree.leaves t |> List.sumBy (fun x -> x.Numel)
 
-    /// Number of trainable elements (tensors that require grad).
-    let trainableNumel (t: Params) : int64 = Tree.leaves t |> List.filter (fun x -> x.RequiresGrad) |> List.sumBy (fun x -> x.Numel)
-
     /// Size in bytes of all the tensors.
     let bytes (t: Params) : int64 = Tree.leaves t |> List.sumBy (fun x -> x.Numel * int64 (x.DType.SizeOf()))
 

@@ -22,7 +22,7 @@ let private overfitting () =
     x, y, vx, vy, model
 
 let private overfitOptions (vx: Tensor) (vy: Tensor) callbacks =
-    { quiet with Optimizer = Optimizers.adam 0.002; Epochs = 60; BatchSize = 8; ValidationData = Some(vx, Value.T vy); Callbacks = callbacks }
+    { quiet with Optimizer = Optimizers.adam 0.002; Epochs = 60; BatchSize = 8; ValidationData = Some(DataSource.Tensors(vx, Value.T vy)); Callbacks = callbacks }
 
 /// Index of the first minimum.
 let private argminFirst (xs: float list) = xs |> List.indexed |> List.minBy (fun (i, v) -> v, i) |> fst
@@ -50,7 +50,8 @@ let tests =
                     let x, y, vx, vy, model = overfitting ()
                     let patience = 3
                     let template = Path.Combine(dir, "ckpt-{epoch:02d}")
-                    let o = overfitOptions vx vy [ Callback.modelCheckpoint template "val_loss" Min false; Callback.earlyStopping "val_loss" Min patience 0.0 true ]
+                    let o = overfitOptions vx vy [ Callback.modelCheckpoint { ModelCheckpoint.Default with Path = template; Monitor = "val_loss"; Mode = Min }
+                                                   Callback.earlyStopping { EarlyStopping.Default with Monitor = "val_loss"; Mode = Min; Patience = patience; RestoreBestWeights = true } ]
                     let t = Training.fit o model x (Value.T y)
                     let vals = t.Series "val_loss"
                     let best = argminFirst vals + 1
@@ -77,7 +78,8 @@ let tests =
                 withTempDir (fun dir ->
                     let x, y, vx, vy, model = overfitting ()
                     let template = Path.Combine(dir, "e{epoch}")
-                    let o = overfitOptions vx vy [ Callback.modelCheckpoint template "val_loss" Min false; Callback.earlyStopping "val_loss" Min 2 0.0 false ]
+                    let o = overfitOptions vx vy [ Callback.modelCheckpoint { ModelCheckpoint.Default with Path = template; Monitor = "val_loss"; Mode = Min }
+                                                   Callback.earlyStopping { EarlyStopping.Default with Monitor = "val_loss"; Mode = Min; Patience = 2 } ]
                     let t = Training.fit o model x (Value.T y)
                     Expect.isLessThan t.History.Length o.Epochs "training stopped early"
                     Expect.equal t.History.Length (argminFirst (t.Series "val_loss") + 1 + 2) "t.History.Length"
@@ -88,7 +90,7 @@ let tests =
             scoped (fun () ->
                 withTempDir (fun dir ->
                     let x, y, vx, vy, model = overfitting ()
-                    let o = { overfitOptions vx vy [ Callback.modelCheckpoint (Path.Combine(dir, "best-{epoch:03d}-{val_loss:.3f}")) "val_loss" Min true ] with Epochs = 12 }
+                    let o = { overfitOptions vx vy [ Callback.modelCheckpoint { ModelCheckpoint.Default with Path = Path.Combine(dir, "best-{epoch:03d}-{val_loss:.3f}"); Mode = Min; SaveBestOnly = true } ] with Epochs = 12 }
                     let t = Training.fit o model x (Value.T y)
                     let vals = t.Series "val_loss"
                     let improving =
@@ -102,7 +104,7 @@ let tests =
             scoped (fun () ->
                 let x, y = blobs 2 10 3.0 0.5 1L
                 let model = Model.buildSeeded 1L [ 2L ] (dense 2)
-                let e = expectCatch (fun () -> Training.fit { quiet with Epochs = 2; Callbacks = [ Callback.earlyStopping "val_loss" Min 1 0.0 true ] } model x (Value.T y) |> ignore)
+                let e = expectCatch (fun () -> Training.fit { quiet with Epochs = 2; Callbacks = [ Callback.earlyStopping { EarlyStopping.Default with Patience = 1; RestoreBestWeights = true } ] } model x (Value.T y) |> ignore)
                 expectContains "val_loss" e.Message
                 expectContains "loss" e.Message)
 
@@ -177,7 +179,7 @@ let tests =
                 let x, y = lrData ()
                 // A metric that never changes: every epoch after the first is a bad epoch.
                 let flat = Metric.ofFunction "flat" (fun p _ -> Torch.Ones([| p.Size 0 |]))
-                let o = { quiet with Optimizer = Optimizers.sgd 0.1; Epochs = 8; BatchSize = 10; Metrics = [ flat ]; Callbacks = [ Callback.reduceLROnPlateau "flat" 0.5 2 0.03 ] }
+                let o = { quiet with Optimizer = Optimizers.sgd 0.1; Epochs = 8; BatchSize = 10; Metrics = [ flat ]; Callbacks = [ Callback.reduceLROnPlateau { ReduceLROnPlateau.Default with Monitor = "flat"; Factor = 0.5; Patience = 2; MinLr = 0.03 } ] }
                 let t = Training.fit o (Model.buildSeeded 1L [ 2L ] (dense 3)) x (Value.T y)
                 // Epoch 1 sets the best; epochs 2–3 are bad → ×0.5 for epoch 4; 4–5 bad → 0.025 clipped to 0.03; 6–7 → stays 0.03.
                 let rates = t.History |> List.map (fun l -> l.LearningRate)
@@ -186,7 +188,7 @@ let tests =
         testCase "reduceLROnPlateau keeps the rate while the monitored loss improves" <| fun () ->
             scoped (fun () ->
                 let x, y = lrData ()
-                let o = { quiet with Optimizer = Optimizers.sgd 0.05; Epochs = 5; BatchSize = 10; Shuffle = false; Callbacks = [ Callback.reduceLROnPlateau "loss" 0.1 1 0.0 ] }
+                let o = { quiet with Optimizer = Optimizers.sgd 0.05; Epochs = 5; BatchSize = 10; Shuffle = false; Callbacks = [ Callback.reduceLROnPlateau { ReduceLROnPlateau.Default with Monitor = "loss"; Patience = 1 } ] }
                 let t = Training.fit o (Model.buildSeeded 1L [ 2L ] (dense 3)) x (Value.T y)
                 let losses = t.Series "loss"
                 if not (List.pairwise losses |> List.forall (fun (a, b) -> b < a - 1e-4)) then skiptest (sprintf "losses %A should decrease" losses)
@@ -218,7 +220,7 @@ let tests =
                 use opt = (Optimizers.sgd 0.1).Create(Tree.leaves model.Params)
                 let logs = { Epoch = 7; Values = [ "loss", 0.123456; "val_loss", 2.5 ]; Seconds = 1.0; LearningRate = 0.1 }
                 let ctx =
-                    { Model = model; Optimizer = opt; Epoch = 7; Epochs = 10; Step = 70L; Logs = logs; History = []
+                    { Model = model; Optimizer = opt; Epoch = 7; Epochs = 10; Batches = 10; Step = 70L; Logs = logs; History = []
                       Stop = ignore; Restore = fun _ _ -> () }
                 Expect.equal (Callback.formatPath "m-{epoch:02d}-{val_loss:.2f}" ctx) "m-07-2.50" "Callback.formatPath \"m-{epoch:02d}-{val_loss:.2f}\" ctx"
                 Expect.equal (Callback.formatPath "m-{epoch}-{loss:.4f}-{unknown}" ctx) "m-7-0.1235-{unknown}" "Callback.formatPath \"m-{epoch}-{loss:.4f}-{unknown}\" ctx"

@@ -22,7 +22,7 @@ let private options (dir: string) (callbacks: Callback list) =
         Shuffle = true
         Seed = 17L
         ValidationSplit = Some 0.2
-        Callbacks = Callback.modelCheckpoint (Path.Combine(dir, "ckpt-{epoch:02d}")) "val_loss" Min false :: callbacks }
+        Callbacks = Callback.modelCheckpoint { ModelCheckpoint.Default with Path = Path.Combine(dir, "ckpt-{epoch:02d}") } :: callbacks }
 
 let private expectSameHistory (what: string) (expected: EpochLogs list) (actual: EpochLogs list) =
     expectEqual (what + ": epochs") (expected |> List.map (fun l -> l.Epoch)) (actual |> List.map (fun l -> l.Epoch))

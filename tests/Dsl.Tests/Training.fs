@@ -303,7 +303,7 @@ let tests =
             scoped (fun () ->
                 let x = someInputs 6
                 let y = labelsOf [| 0L; 3L; 9L; 5L; 1L; 2L |]
-                let o = { quiet with ValidationData = Some(someInputs 3, Value.T(labelsOf [| 0L; 10L; 1L |])) }
+                let o = { quiet with ValidationData = Some(DataSource.Tensors(someInputs 3, Value.T(labelsOf [| 0L; 10L; 1L |]))) }
                 expectRejected [ "10 classes" ] o (tenClass ()) x (Value.T y))
 
         testCase "batch size 0 and -1 are rejected before training" <| fun () ->

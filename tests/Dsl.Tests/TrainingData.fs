@@ -90,14 +90,32 @@ let withTempDir (f: string -> 'T) : 'T =
     try f dir
     finally (try Directory.Delete(dir, true) with _ -> ())
 
-/// A callback recording every call it receives, as "begin", "epoch_begin 3", "epoch_end 3", "end".
+/// A callback recording the train and epoch hooks it receives, as "begin", "epoch_begin 3", "epoch_end 3", "end".
 let spy () : Callback * Collections.Generic.List<string> =
     let calls = Collections.Generic.List<string>()
-    { Name = "Spy"
-      OnTrainBegin = fun _ -> calls.Add "begin"
-      OnEpochBegin = fun c -> calls.Add(sprintf "epoch_begin %d" c.Epoch)
-      OnEpochEnd = fun c -> calls.Add(sprintf "epoch_end %d" c.Epoch)
-      OnTrainEnd = fun _ -> calls.Add "end" },
+    { Callback.create "Spy" with
+        OnTrainBegin = fun _ -> calls.Add "begin"
+        OnEpochBegin = fun c -> calls.Add(sprintf "epoch_begin %d" c.Epoch)
+        OnEpochEnd = fun c -> calls.Add(sprintf "epoch_end %d" c.Epoch)
+        OnTrainEnd = fun _ -> calls.Add "end" },
+    calls
+
+/// A callback recording every hook, batch hooks included: "train_batch_begin 1.0 (8)", "train_batch_end 1.0 (8)
+/// loss", "test_batch_end 1.2 (4) loss" (epoch.batch, size, logged names), besides the spy's.
+let batchSpy () : Callback * Collections.Generic.List<string> =
+    let calls = Collections.Generic.List<string>()
+    let cb, epochs = spy ()
+    let batch (hook: string) (c: TrainingContext) (l: BatchLogs) =
+        calls.Add(sprintf "%s %d.%d (%d)%s" hook c.Epoch l.Batch l.Size (l.Values |> List.map (fun (n, _) -> " " + n) |> String.concat ""))
+    { cb with
+        OnTrainBegin = fun c -> cb.OnTrainBegin c; calls.Add epochs.[epochs.Count - 1]
+        OnEpochBegin = fun c -> cb.OnEpochBegin c; calls.Add epochs.[epochs.Count - 1]
+        OnEpochEnd = fun c -> cb.OnEpochEnd c; calls.Add epochs.[epochs.Count - 1]
+        OnTrainEnd = fun c -> cb.OnTrainEnd c; calls.Add epochs.[epochs.Count - 1]
+        OnTrainBatchBegin = batch "train_batch_begin"
+        OnTrainBatchEnd = batch "train_batch_end"
+        OnTestBatchBegin = batch "test_batch_begin"
+        OnTestBatchEnd = batch "test_batch_end" },
     calls
 
 /// The logged value `name` of an epoch (fails naming the logged names when absent).

@@ -237,6 +237,40 @@ public class LoaderTests
     }
 
     [Test]
+    public void DatasetsGatherTheSamplesAskedFor()
+    {
+        using var scope = DisposeScope.Enter();
+        var x = Torch.Arange(0, 20).To(DType.Float32).Reshape(10, 2);
+        var y = Torch.Arange(0, 10, dtype: DType.Int64);
+        var h = Torch.Arange(100, 110, dtype: DType.Int64);
+        var one = new TensorDataset(x, y);
+        Assert.That(one.TargetNames, Is.EqualTo(new[] { "label" }));
+        Assert.That(new TensorDataset(x, new[] { y, h }, new[] { "hour", "minute" }).TargetNames, Is.EqualTo(new[] { "hour", "minute" }));
+        var (xs, ys) = one.Gather(new long[] { 7, 2 });
+        Assert.That(xs.ToArray<float>(), Is.EqualTo(new float[] { 14, 15, 4, 5 }));
+        Assert.That(ys[0].ToArray<long>(), Is.EqualTo(new long[] { 7, 2 }));
+        // A subset maps its indices; a range is a contiguous subset.
+        var sub = new Subset(one, new long[] { 9, 0, 4 });
+        Assert.That(sub.Count, Is.EqualTo(3));
+        Assert.That(sub.Gather(new long[] { 2, 0 }).Targets[0].ToArray<long>(), Is.EqualTo(new long[] { 4, 9 }));
+        Assert.That(Subset.Range(one, 8, 2).Gather(new long[] { 1 }).Targets[0].ToArray<long>(), Is.EqualTo(new long[] { 9 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _ = new Subset(one, new long[] { 10 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _ = Subset.Range(one, 5, 6));
+        Assert.Throws<ArgumentOutOfRangeException>(() => sub.Gather(new long[] { 3 }));
+        // A transformed data set applies its transform to the inputs only.
+        var scaled = new TransformedDataset(sub, new ToFloat(2.0));
+        var (sx, sy) = scaled.Gather(new long[] { 1 });
+        Assert.That(sx.ToArray<float>(), Is.EqualTo(new float[] { 0, 0.5f }));
+        Assert.That(sy[0].ToArray<long>(), Is.EqualTo(new long[] { 0 }));
+        // The loader reads any data set: one epoch of the subset visits its three samples.
+        var seen = new List<long>();
+        foreach (var b in new DataLoader(sub, new LoaderOptions { BatchSize = 2, Seed = 3 })) seen.AddRange(b.Labels.ToArray<long>());
+        Assert.That(seen, Is.EquivalentTo(new long[] { 9, 0, 4 }));
+        var e = Assert.Throws<ArgumentException>(() => _ = new TensorDataset(x, Torch.Arange(0, 9, dtype: DType.Int64)))!;
+        Assert.That(e.Message, Does.Contain("10 samples").And.Contain("[9]"));
+    }
+
+    [Test]
     public void PrefetchesByDefaultOnlyWhenThereIsATransformOrADatasetOutOfMemory()
     {
         using (var x0 = Torch.Zeros(4, 2))

@@ -149,7 +149,7 @@ public static unsafe class Image
 
     /// <summary>
     /// Decodes to planes [C, H, W] (RGB or gray) brought to <paramref name="height"/> × <paramref name="width"/>
-    /// by the options' fit (0 × 0 keeps the decoded size), written by <paramref name="write"/> into the span it
+    /// by the options' fit (0 × 0 keeps the decoded size), written into the span it
     /// gets from <paramref name="target"/> (given the final height and width). Errors are InvalidDataException
     /// naming the file.
     /// </summary>

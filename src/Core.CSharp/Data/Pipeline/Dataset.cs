@@ -119,3 +119,28 @@ public sealed class Subset : IDataset
         return Source.Gather(mapped);
     }
 }
+
+/// <summary>
+/// Another data set with a deterministic transform applied to every batch of inputs as it is gathered (uint8
+/// images to float, normalisation): the preparation that training and validation data share, unlike an
+/// augmentation.
+/// </summary>
+public sealed class TransformedDataset(IDataset source, Transform transform) : IDataset
+{
+    /// <summary>The data set it transforms.</summary>
+    public IDataset Source { get; } = source;
+    /// <summary>The transform applied to the inputs (a random one draws from its own seeded stream).</summary>
+    public Transform Transform { get; } = transform;
+    /// <inheritdoc/>
+    public long Count => Source.Count;
+    /// <inheritdoc/>
+    public IReadOnlyList<string> TargetNames => Source.TargetNames;
+
+    /// <inheritdoc/>
+    public (Tensor Inputs, Tensor[] Targets) Gather(long[] indices)
+    {
+        var (x, ys) = Source.Gather(indices);
+        try { return (Transform.Apply(x), ys); }
+        finally { x.Dispose(); }
+    }
+}
