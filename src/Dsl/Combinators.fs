@@ -40,19 +40,17 @@ module Combinators =
         let names = Layer.childNames layers
         let pairs = List.zip names layers
         let keysOf (a: ApplyContext) = Rng.splitN (List.length layers) a.Rng
-        { Kind = "Sequential"
-          Name = None
-          Sublayers = pairs
-          Trainable = true
-          Init = fun ctx -> initChain ctx names layers
-          Apply =
-            fun a v ->
-                let keys = keysOf a
-                let folder (x, states, i) (name, l: Layer) =
-                    let y, s = l.Apply { a with Params = Tree.child name a.Params; State = Tree.child name a.State; Rng = keys.[i] } x
-                    y, (name, s) :: states, i + 1
-                let y, states, _ = List.fold folder (v, [], 0) pairs
-                y, Tree.node (List.rev states) }
+        { Layer.identity "Sequential" with
+            Sublayers = pairs
+            Init = fun ctx -> initChain ctx names layers
+            Apply =
+              fun a v ->
+                  let keys = keysOf a
+                  let folder (x, states, i) (name, l: Layer) =
+                      let y, s = l.Apply { a with Params = Tree.child name a.Params; State = Tree.child name a.State; Rng = keys.[i] } x
+                      y, (name, s) :: states, i + 1
+                  let y, states, _ = List.fold folder (v, [], 0) pairs
+                  y, Tree.node (List.rev states) }
 
     // The layers an unnamed serial is made of (so that `>->` chains flatten); any other layer stands alone.
     let private flat (l: Layer) =
@@ -73,58 +71,52 @@ module Combinators =
     let fanOut (heads: (string * Layer) list) : Layer =
         let names = List.map fst heads
         if List.length (List.distinct names) <> List.length names then invalidArg "heads" (sprintf "fanOut: head names must be distinct: %A" names)
-        { Kind = "FanOut"
-          Name = None
-          Sublayers = heads
-          Trainable = true
-          Init =
-            fun ctx ->
-                let built = initBranches ctx heads
-                joinBranches (Shape.Heads [ for (n, _, b) in built -> n, b.Output ]) built
-          Apply =
-            fun a v ->
-                let outs, state = applyBranches a heads v
-                Value.Heads outs, state }
+        { Layer.identity "FanOut" with
+            Sublayers = heads
+            Init =
+              fun ctx ->
+                  let built = initBranches ctx heads
+                  joinBranches (Shape.Heads [ for (n, _, b) in built -> n, b.Output ]) built
+            Apply =
+              fun a v ->
+                  let outs, state = applyBranches a heads v
+                  Value.Heads outs, state }
 
     /// x + f(x): the branch must keep the shape of its input.
     let residual (branch: Layer) : Layer =
-        { Kind = "Residual"
-          Name = None
-          Sublayers = [ "", branch ]
-          Trainable = true
-          Init =
-            fun ctx ->
-                let b = branch.Init ctx
-                if b.Output <> ctx.Input then
-                    raise (ShapeError(ctx.Path, "Residual", ctx.Input, sprintf "a branch that keeps the shape, but it outputs %O" b.Output, "use padding Same and the same channel count in the branch, or project the shortcut"))
-                { b with Frozen = Layer.frozenOf "" branch b }
-          Apply =
-            fun a v ->
-                let y, s = branch.Apply a v
-                Value.T(Value.tensor v + Value.tensor y), s }
+        { Layer.identity "Residual" with
+            Sublayers = [ "", branch ]
+            Init =
+              fun ctx ->
+                  let b = branch.Init ctx
+                  if b.Output <> ctx.Input then
+                      raise (ShapeError(ctx.Path, "Residual", ctx.Input, sprintf "a branch that keeps the shape, but it outputs %O" b.Output, "use padding Same and the same channel count in the branch, or project the shortcut"))
+                  { b with Frozen = Layer.frozenOf "" branch b }
+            Apply =
+              fun a v ->
+                  let y, s = branch.Apply a v
+                  Value.T(Value.tensor v + Value.tensor y), s }
 
     /// Fan-out to every layer, then concatenation of their outputs along per-sample `axis` (0 = channels).
     let concat (axis: int) (layers: Layer list) : Layer =
         let branches = List.zip (Layer.childNames layers) layers
-        { Kind = "Concatenate"
-          Name = None
-          Sublayers = branches
-          Trainable = true
-          Init =
-            fun ctx ->
-                let built = initBranches ctx branches
-                let dims = built |> List.map (fun (n, _, b) -> match b.Output with Shape.Dims d -> d | s -> raise (ShapeError(Layer.path ctx.Path n, "Concatenate", s, "single tensors", "concat joins single outputs")))
-                let rank = List.length (List.head dims)
-                if axis < 0 || axis >= rank then raise (Layer.shapeError ctx "Concatenate" (sprintf "an axis in [0, %d)" rank) "axis counts per-sample dimensions, 0 is channels")
-                let others d = d |> List.indexed |> List.filter (fst >> (<>) axis) |> List.map snd
-                if dims |> List.exists (fun d -> List.length d <> rank || others d <> others (List.head dims)) then
-                    raise (ShapeError(ctx.Path, "Concatenate", ctx.Input, sprintf "branch outputs that agree except on axis %d, got %A" axis dims, "make the branches produce matching sizes"))
-                let total = dims |> List.sumBy (fun d -> d.[axis])
-                joinBranches (Shape.Dims(List.head dims |> List.mapi (fun i x -> if i = axis then total else x))) built
-          Apply =
-            fun a v ->
-                let outs, state = applyBranches a branches v
-                Value.T(Torch.Cat([| for (_, y) in outs -> Value.tensor y |], int64 (axis + 1))), state }
+        { Layer.identity "Concatenate" with
+            Sublayers = branches
+            Init =
+              fun ctx ->
+                  let built = initBranches ctx branches
+                  let dims = built |> List.map (fun (n, _, b) -> match b.Output with Shape.Dims d -> d | s -> raise (ShapeError(Layer.path ctx.Path n, "Concatenate", s, "single tensors", "concat joins single outputs")))
+                  let rank = List.length (List.head dims)
+                  if axis < 0 || axis >= rank then raise (Layer.shapeError ctx "Concatenate" (sprintf "an axis in [0, %d)" rank) "axis counts per-sample dimensions, 0 is channels")
+                  let others d = d |> List.indexed |> List.filter (fst >> (<>) axis) |> List.map snd
+                  if dims |> List.exists (fun d -> List.length d <> rank || others d <> others (List.head dims)) then
+                      raise (ShapeError(ctx.Path, "Concatenate", ctx.Input, sprintf "branch outputs that agree except on axis %d, got %A" axis dims, "make the branches produce matching sizes"))
+                  let total = dims |> List.sumBy (fun d -> d.[axis])
+                  joinBranches (Shape.Dims(List.head dims |> List.mapi (fun i x -> if i = axis then total else x))) built
+            Apply =
+              fun a v ->
+                  let outs, state = applyBranches a branches v
+                  Value.T(Torch.Cat([| for (_, y) in outs -> Value.tensor y |], int64 (axis + 1))), state }
 
     /// A frozen layer (Keras's `trainable = False`): its parameters do not train. The model records their
     /// paths (`Model.isTrainable`), so `fit` leaves them out of the optimizer, applying the model passes them

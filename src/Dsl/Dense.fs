@@ -34,25 +34,22 @@ module DenseLayers =
     /// A dense (fully connected) layer with options: y = act(x·Wᵀ + b), W of shape [units, in].
     let denseWith (o: DenseOptions) (units: int) : Layer =
         if units <= 0 then invalidArg "units" (sprintf "dense: units must be positive, got %d" units)
-        { Kind = "Dense"
-          Name = None
-          Sublayers = []
-          Trainable = true
-          Init =
-            fun ctx ->
-                match Layer.dims ctx "Dense" with
-                | [ inF ] ->
-                    { Output = Shape.Dims [ int64 units ]
-                      Params = Weighted.create ctx o.WeightInit o.BiasInit o.Bias [| int64 units; inF |] [| int64 units |]
-                      State = Tree.empty
-                      Children = []; Frozen = [] }
-                | d ->
-                    let hint = if List.length d > 1 then "add flatten before dense" else "dense needs a feature vector per sample"
-                    raise (Layer.shapeError ctx "Dense" "(None, features): one feature vector per sample" hint)
-          Apply =
-            fun a v ->
-                let y = Functional.Linear(Value.tensor v, Weighted.weight a.Params, Weighted.bias a.Params)
-                Value.T(Weighted.activate o.Activation y), a.State }
+        { Layer.identity "Dense" with
+            Init =
+              fun ctx ->
+                  match Layer.dims ctx "Dense" with
+                  | [ inF ] ->
+                      { Output = Shape.Dims [ int64 units ]
+                        Params = Weighted.create ctx o.WeightInit o.BiasInit o.Bias [| int64 units; inF |] [| int64 units |]
+                        State = Tree.empty
+                        Children = []; Frozen = [] }
+                  | d ->
+                      let hint = if List.length d > 1 then "add flatten before dense" else "dense needs a feature vector per sample"
+                      raise (Layer.shapeError ctx "Dense" "(None, features): one feature vector per sample" hint)
+            Apply =
+              fun a v ->
+                  let y = Functional.Linear(Value.tensor v, Weighted.weight a.Params, Weighted.bias a.Params)
+                  Value.T(Weighted.activate o.Activation y), a.State }
 
     /// A dense layer with PyTorch's default init: `dense 128`.
     let dense (units: int) : Layer = denseWith DenseOptions.Default units

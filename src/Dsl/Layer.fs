@@ -161,14 +161,21 @@ module Layer =
     let shapeError (ctx: InitContext) (kind: string) (expected: string) (hint: string) =
         ShapeError(ctx.Path, kind, ctx.Input, expected, hint)
 
-    /// A layer without parameters or state, given its output-shape rule and its tensor function.
-    let stateless (kind: string) (outShape: InitContext -> int64 list) (f: Mode -> Rng -> Tensor -> Tensor) : Layer =
+    /// A layer of the given kind that passes its input through unchanged, without parameters or state; other
+    /// layers start from it and set their Init and Apply: `{ Layer.identity "Dense" with Init = …; Apply = … }`.
+    let identity (kind: string) : Layer =
         { Kind = kind
           Name = None
-          Init = fun ctx -> { Output = Shape.Dims(outShape ctx); Params = Tree.empty; State = Tree.empty; Children = []; Frozen = [] }
-          Apply = fun a v -> Value.T(f a.Mode a.Rng (Value.tensor v)), a.State
+          Init = fun ctx -> { Output = ctx.Input; Params = Tree.empty; State = Tree.empty; Children = []; Frozen = [] }
+          Apply = fun a v -> v, a.State
           Sublayers = []
           Trainable = true }
+
+    /// A layer without parameters or state, given its output-shape rule and its tensor function.
+    let stateless (kind: string) (outShape: InitContext -> int64 list) (f: Mode -> Rng -> Tensor -> Tensor) : Layer =
+        { identity kind with
+            Init = fun ctx -> { Output = Shape.Dims(outShape ctx); Params = Tree.empty; State = Tree.empty; Children = []; Frozen = [] }
+            Apply = fun a v -> Value.T(f a.Mode a.Rng (Value.tensor v)), a.State }
 
     /// Joins a parent path and a child name (an empty name adds nothing).
     let path (parent: string) (name: string) = if parent = "" then name elif name = "" then parent else parent + "." + name

@@ -28,79 +28,67 @@ module NormalizationLayers =
     /// mean and variance are explicit state: Train mode normalises with batch statistics and returns
     /// updated running statistics as the new state (the old state is not modified); Eval mode uses them.
     let batchNormWith (o: BatchNormOptions) : Layer =
-        { Kind = "BatchNormalization"
-          Name = None
-          Sublayers = []
-          Trainable = true
-          Init =
-            fun ctx ->
-                let d = Layer.dims ctx "BatchNormalization"
-                if List.isEmpty d || List.length d > 3 then
-                    raise (Layer.shapeError ctx "BatchNormalization" "(None, C), (None, C, L) or (None, C, H, W)" "batch norm normalises per channel; flatten or reshape first")
-                let c = List.head d
-                { Output = Shape.Dims d
-                  Params = affine ctx o.Affine [| c |]
-                  State = Tree.Node [ "running_mean", Tree.Leaf(constParam ctx 0.0 [| c |] false); "running_var", Tree.Leaf(constParam ctx 1.0 [| c |] false) ]
-                  Children = []; Frozen = [] }
-          Apply =
-            fun a v ->
-                let x = Value.tensor v
-                let w, b = Tree.tryFind "weight" a.Params |> Option.toObj, Tree.tryFind "bias" a.Params |> Option.toObj
-                let mean, var = Tree.find "running_mean" a.State, Tree.find "running_var" a.State
-                match a.Mode with
-                | Eval -> Value.T(Functional.BatchNorm(x, mean, var, w, b, false, o.Momentum, o.Eps)), a.State
-                | Train ->
-                    let mean', var' = (use _ = Autograd.NoGrad() in mean.Clone(), var.Clone())
-                    let y = Functional.BatchNorm(x, mean', var', w, b, true, o.Momentum, o.Eps)
-                    Value.T y, Tree.Node [ "running_mean", Tree.Leaf mean'; "running_var", Tree.Leaf var' ] }
+        { Layer.identity "BatchNormalization" with
+            Init =
+              fun ctx ->
+                  let d = Layer.dims ctx "BatchNormalization"
+                  if List.isEmpty d || List.length d > 3 then
+                      raise (Layer.shapeError ctx "BatchNormalization" "(None, C), (None, C, L) or (None, C, H, W)" "batch norm normalises per channel; flatten or reshape first")
+                  let c = List.head d
+                  { Output = Shape.Dims d
+                    Params = affine ctx o.Affine [| c |]
+                    State = Tree.Node [ "running_mean", Tree.Leaf(constParam ctx 0.0 [| c |] false); "running_var", Tree.Leaf(constParam ctx 1.0 [| c |] false) ]
+                    Children = []; Frozen = [] }
+            Apply =
+              fun a v ->
+                  let x = Value.tensor v
+                  let w, b = Tree.tryFind "weight" a.Params |> Option.toObj, Tree.tryFind "bias" a.Params |> Option.toObj
+                  let mean, var = Tree.find "running_mean" a.State, Tree.find "running_var" a.State
+                  match a.Mode with
+                  | Eval -> Value.T(Functional.BatchNorm(x, mean, var, w, b, false, o.Momentum, o.Eps)), a.State
+                  | Train ->
+                      let mean', var' = (use _ = Autograd.NoGrad() in mean.Clone(), var.Clone())
+                      let y = Functional.BatchNorm(x, mean', var', w, b, true, o.Momentum, o.Eps)
+                      Value.T y, Tree.Node [ "running_mean", Tree.Leaf mean'; "running_var", Tree.Leaf var' ] }
 
     /// Batch normalisation with PyTorch's defaults.
     let batchNorm : Layer = batchNormWith BatchNormOptions.Default
 
     /// Group normalisation: channels split into `groups` groups, each normalised over its channels and positions.
     let groupNorm (groups: int) : Layer =
-        { Kind = "GroupNormalization"
-          Name = None
-          Sublayers = []
-          Trainable = true
-          Init =
-            fun ctx ->
-                let d = Layer.dims ctx "GroupNormalization"
-                match d with
-                | c :: _ when c % int64 groups = 0L -> { Output = Shape.Dims d; Params = affine ctx true [| c |]; State = Tree.empty; Children = []; Frozen = [] }
-                | _ -> raise (Layer.shapeError ctx "GroupNormalization" (sprintf "(None, C, ...) with C divisible by %d" groups) "choose groups dividing the channel count")
-          Apply =
-            fun a v ->
-                let x = Value.tensor v
-                Value.T(Functional.GroupNorm(x, int64 groups, Tree.find "weight" a.Params, Tree.find "bias" a.Params)), a.State }
+        { Layer.identity "GroupNormalization" with
+            Init =
+              fun ctx ->
+                  let d = Layer.dims ctx "GroupNormalization"
+                  match d with
+                  | c :: _ when c % int64 groups = 0L -> { Output = Shape.Dims d; Params = affine ctx true [| c |]; State = Tree.empty; Children = []; Frozen = [] }
+                  | _ -> raise (Layer.shapeError ctx "GroupNormalization" (sprintf "(None, C, ...) with C divisible by %d" groups) "choose groups dividing the channel count")
+            Apply =
+              fun a v ->
+                  let x = Value.tensor v
+                  Value.T(Functional.GroupNorm(x, int64 groups, Tree.find "weight" a.Params, Tree.find "bias" a.Params)), a.State }
 
     /// Layer normalisation over the last dimension (Keras's default axis), with a learnable scale and shift.
     let layerNorm : Layer =
-        { Kind = "LayerNormalization"
-          Name = None
-          Sublayers = []
-          Trainable = true
-          Init =
-            fun ctx ->
-                let d = Layer.dims ctx "LayerNormalization"
-                if List.isEmpty d then raise (Layer.shapeError ctx "LayerNormalization" "at least one feature dimension" "layer norm needs features to normalise")
-                { Output = Shape.Dims d; Params = affine ctx true [| List.last d |]; State = Tree.empty; Children = []; Frozen = [] }
-          Apply =
-            fun a v ->
-                let x = Value.tensor v
-                let w = Tree.find "weight" a.Params
-                Value.T(Functional.LayerNorm(x, w.Shape, w, Tree.find "bias" a.Params)), a.State }
+        { Layer.identity "LayerNormalization" with
+            Init =
+              fun ctx ->
+                  let d = Layer.dims ctx "LayerNormalization"
+                  if List.isEmpty d then raise (Layer.shapeError ctx "LayerNormalization" "at least one feature dimension" "layer norm needs features to normalise")
+                  { Output = Shape.Dims d; Params = affine ctx true [| List.last d |]; State = Tree.empty; Children = []; Frozen = [] }
+            Apply =
+              fun a v ->
+                  let x = Value.tensor v
+                  let w = Tree.find "weight" a.Params
+                  Value.T(Functional.LayerNorm(x, w.Shape, w, Tree.find "bias" a.Params)), a.State }
 
     /// An embedding table of `count` vectors of size `dim`, looked up by int64 indices; (L) → (L, dim).
     /// Initialised N(0, 1) as PyTorch's nn.Embedding.
     let embedding (count: int) (dim: int) : Layer =
-        { Kind = "Embedding"
-          Name = None
-          Sublayers = []
-          Trainable = true
-          Init =
-            fun ctx ->
-                let d = Layer.dims ctx "Embedding"
-                let w = Initializer.create { ctx with DType = DType.Float32 } (Initializer.normal 0.0 1.0) [| int64 count; int64 dim |] [| int64 count; int64 dim |] ctx.Rng
-                { Output = Shape.Dims(d @ [ int64 dim ]); Params = Tree.Node [ "weight", Tree.Leaf w ]; State = Tree.empty; Children = []; Frozen = [] }
-          Apply = fun a v -> Value.T(Functional.Embedding(Value.tensor v, Tree.find "weight" a.Params)), a.State }
+        { Layer.identity "Embedding" with
+            Init =
+              fun ctx ->
+                  let d = Layer.dims ctx "Embedding"
+                  let w = Initializer.create { ctx with DType = DType.Float32 } (Initializer.normal 0.0 1.0) [| int64 count; int64 dim |] [| int64 count; int64 dim |] ctx.Rng
+                  { Output = Shape.Dims(d @ [ int64 dim ]); Params = Tree.Node [ "weight", Tree.Leaf w ]; State = Tree.empty; Children = []; Frozen = [] }
+            Apply = fun a v -> Value.T(Functional.Embedding(Value.tensor v, Tree.find "weight" a.Params)), a.State }

@@ -24,43 +24,40 @@ module PoolingLayers =
     let private pool (kind: string) (isMax: bool) (o: PoolOptions) (kernel: int) : Layer =
         if kernel <= 0 then invalidArg "kernel" (sprintf "%s: kernel must be positive" kind)
         let stride = defaultArg o.Stride kernel
-        { Kind = kind
-          Name = None
-          Sublayers = []
-          Trainable = true
-          Init =
-            fun ctx ->
-                let c, h, w = image ctx kind
-                let oh = Window.outSize o.Padding h kernel stride 1 o.CeilMode
-                let ow = Window.outSize o.Padding w kernel stride 1 o.CeilMode
-                if oh <= 0L || ow <= 0L then
-                    raise (Layer.shapeError ctx kind (sprintf "an image of at least %d×%d" kernel kernel) "remove a downsampling layer or use padding Same")
-                { Output = Shape.Dims [ c; oh; ow ]; Params = Tree.empty; State = Tree.empty; Children = []; Frozen = [] }
-          Apply =
-            fun a v ->
-                let x = Value.tensor v
-                let s = x.Shape
-                let pt, pb = Window.pads o.Padding s.[2] kernel stride 1
-                let pl, pr = Window.pads o.Padding s.[3] kernel stride 1
-                let k, st = struct (int64 kernel, int64 kernel), struct (int64 stride, int64 stride)
-                let y =
-                    if pt = pb && pl = pr && 2L * pt <= int64 kernel && 2L * pl <= int64 kernel then
-                        if isMax then Functional.MaxPool2d(x, k, st, struct (pt, pl), ceilMode = o.CeilMode)
-                        else Functional.AvgPool2d(x, k, st, struct (pt, pl), o.CeilMode, countIncludePad = (o.Padding <> Same))
-                    else
-                        // Asymmetric (Keras "same") padding: pad explicitly; averages count only real pixels.
-                        let pads = [| pl; pr; pt; pb |]
-                        if isMax then
-                            use padded = Functional.Pad(x, pads, PadMode.Constant, System.Double.NegativeInfinity)
-                            Functional.MaxPool2d(padded, k, st, ceilMode = o.CeilMode)
-                        else
-                            use padded = Functional.Pad(x, pads)
-                            use ones = Torch.Ones([| 1L; 1L; s.[2]; s.[3] |], x.DType, x.Device)
-                            use onesPadded = Functional.Pad(ones, pads)
-                            use sums = Functional.AvgPool2d(padded, k, st, ceilMode = o.CeilMode)
-                            use counts = Functional.AvgPool2d(onesPadded, k, st, ceilMode = o.CeilMode)
-                            sums / counts
-                Value.T y, a.State }
+        { Layer.identity kind with
+            Init =
+              fun ctx ->
+                  let c, h, w = image ctx kind
+                  let oh = Window.outSize o.Padding h kernel stride 1 o.CeilMode
+                  let ow = Window.outSize o.Padding w kernel stride 1 o.CeilMode
+                  if oh <= 0L || ow <= 0L then
+                      raise (Layer.shapeError ctx kind (sprintf "an image of at least %d×%d" kernel kernel) "remove a downsampling layer or use padding Same")
+                  { Output = Shape.Dims [ c; oh; ow ]; Params = Tree.empty; State = Tree.empty; Children = []; Frozen = [] }
+            Apply =
+              fun a v ->
+                  let x = Value.tensor v
+                  let s = x.Shape
+                  let pt, pb = Window.pads o.Padding s.[2] kernel stride 1
+                  let pl, pr = Window.pads o.Padding s.[3] kernel stride 1
+                  let k, st = struct (int64 kernel, int64 kernel), struct (int64 stride, int64 stride)
+                  let y =
+                      if pt = pb && pl = pr && 2L * pt <= int64 kernel && 2L * pl <= int64 kernel then
+                          if isMax then Functional.MaxPool2d(x, k, st, struct (pt, pl), ceilMode = o.CeilMode)
+                          else Functional.AvgPool2d(x, k, st, struct (pt, pl), o.CeilMode, countIncludePad = (o.Padding <> Same))
+                      else
+                          // Asymmetric (Keras "same") padding: pad explicitly; averages count only real pixels.
+                          let pads = [| pl; pr; pt; pb |]
+                          if isMax then
+                              use padded = Functional.Pad(x, pads, PadMode.Constant, System.Double.NegativeInfinity)
+                              Functional.MaxPool2d(padded, k, st, ceilMode = o.CeilMode)
+                          else
+                              use padded = Functional.Pad(x, pads)
+                              use ones = Torch.Ones([| 1L; 1L; s.[2]; s.[3] |], x.DType, x.Device)
+                              use onesPadded = Functional.Pad(ones, pads)
+                              use sums = Functional.AvgPool2d(padded, k, st, ceilMode = o.CeilMode)
+                              use counts = Functional.AvgPool2d(onesPadded, k, st, ceilMode = o.CeilMode)
+                              sums / counts
+                  Value.T y, a.State }
 
     /// Max pooling with options.
     let maxPoolWith (o: PoolOptions) (kernel: int) : Layer = pool "MaxPooling2D" true o kernel

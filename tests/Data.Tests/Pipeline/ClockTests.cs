@@ -1,10 +1,3 @@
-using Dsl.Data;
-using FsCheck;
-using FsCheck.Fluent;
-using NUnit.Framework;
-using static Dsl.Data.Tests.Pipeline.Support;
-using PropertyAttribute = FsCheck.NUnit.PropertyAttribute;
-
 namespace Dsl.Data.Tests.Pipeline;
 
 /// <summary>

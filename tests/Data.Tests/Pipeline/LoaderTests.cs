@@ -1,10 +1,4 @@
 using System.Diagnostics;
-using Dsl.Data;
-using FsCheck;
-using FsCheck.Fluent;
-using NUnit.Framework;
-using static Dsl.Data.Tests.Pipeline.Support;
-using PropertyAttribute = FsCheck.NUnit.PropertyAttribute;
 
 namespace Dsl.Data.Tests.Pipeline;
 

@@ -1,6 +1,3 @@
-using FsCheck;
-using FsCheck.Fluent;
-
 namespace Dsl.Data.Tests.Pipeline;
 
 /// <summary>Helpers shared by the data-pipeline tests.</summary>

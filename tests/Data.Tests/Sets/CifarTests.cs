@@ -1,8 +1,6 @@
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text;
-using Dsl.Data;
-using NUnit.Framework;
 
 namespace Dsl.Data.Tests.Sets;
 

@@ -1,5 +1,3 @@
-using NUnit.Framework;
-
 namespace Dsl.Data.Tests.Sets;
 
 /// <summary>A temporary folder and a dispose scope per test, and small helpers for the loader tests.</summary>

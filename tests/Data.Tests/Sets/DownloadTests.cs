@@ -5,8 +5,6 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
-using Dsl.Data;
-using NUnit.Framework;
 
 namespace Dsl.Data.Tests.Sets;
 

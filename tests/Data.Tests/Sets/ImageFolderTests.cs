@@ -1,6 +1,3 @@
-using Dsl.Data;
-using NUnit.Framework;
-
 namespace Dsl.Data.Tests.Sets;
 
 /// <summary>

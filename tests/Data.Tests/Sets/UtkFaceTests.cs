@@ -1,6 +1,3 @@
-using Dsl.Data;
-using NUnit.Framework;
-
 namespace Dsl.Data.Tests.Sets;
 
 /// <summary>UTKFace: labels from file names, malformed names reported and skipped, lazy and eager loading.</summary>
