@@ -28,7 +28,7 @@ targets (run in the order given):
                    build, then dotnet fsi <script.fsx> [args] (everything after the script goes to it)
   trx-summary <dir>
                    print the "N passed, M failed" line for the .trx files under dir
-  clean            remove bin/, obj/ (including the native build in src/Core.CSharp/obj/native) and artifacts/
+  clean            remove bin/, obj/ (including the native build in src/Core.CSharp/Engine/obj/native) and artifacts/
   help             show this text
 
 Arguments after demo/test/bench that are not target names go to that target; after `-- --`

@@ -67,7 +67,7 @@ public class ExportTests
 
     static List<CFunction> Header()
     {
-        Assert.That(File.Exists(HeaderPath), Is.True, $"{HeaderPath} is missing; Engine.Tests.csproj copies src/Core.CSharp/native/dsl_api.h there.");
+        Assert.That(File.Exists(HeaderPath), Is.True, $"{HeaderPath} is missing; Engine.Tests.csproj copies src/Core.CSharp/Engine/native/dsl_api.h there.");
         var fns = ParseHeader(File.ReadAllText(HeaderPath));
         Assert.That(fns, Is.Not.Empty, "no DSL_API prototypes were found in dsl_api.h");
         return fns;
