@@ -4,7 +4,7 @@ namespace Dsl.Engine;
 /// SplitMix64 (Steele, Lea and Flood 2014): a small, fast, seedable random stream and the mixer it is built
 /// on. Its output is fixed by its definition, so it never changes across .NET versions or machines; the data
 /// pipeline derives per-epoch and per-batch seeds with <see cref="Mix"/>, the F# DSL derives its random keys
-/// from <see cref="Finalize"/>, and the synthetic clocks draw from the stream.
+/// from <see cref="Finalize"/>, and seeded generators of data draw from the stream.
 /// </summary>
 public struct SplitMix
 {
