@@ -191,7 +191,10 @@ module private LibC =
 let nativeEnv (name: string) =
     match LibC.getenv name with
     | 0n -> ""
-    | p -> System.Runtime.InteropServices.Marshal.PtrToStringUTF8 p
+    | p ->
+        match System.Runtime.InteropServices.Marshal.PtrToStringUTF8 p with
+        | null -> ""
+        | s -> s
 
 /// `Bench worker [--threads N] [--blas N]`: the Dsl side behind the protocol. Without --threads the
 /// engine's defaults apply untouched (B6's "default configuration").

@@ -63,26 +63,39 @@ type Worker(name: string, exe: string, args: string list, env: (string * string 
             match v with
             | Some value -> psi.Environment[k] <- value
             | None -> psi.Environment.Remove k |> ignore
-    let mutable proc: Process = null
+    let mutable proc: Process | null = null
     let mutable dead: string option = None
-    let mutable ready: JsonObject = null
+    let mutable ready: JsonObject | null = null
+
+    /// The started process (Start has run and succeeded).
+    let started () =
+        match proc with
+        | null -> invalidOp (sprintf "%s: the process is not started" name)
+        | p -> p
 
     /// Reads the next JSON object line (other stdout lines are echoed to stderr); None on timeout or exit.
     let rec readJson (timeout: TimeSpan) : Result<JsonObject, string> =
+        let proc = started ()
         let t = proc.StandardOutput.ReadLineAsync()
         if not (t.Wait timeout) then Error(sprintf "%s: no answer within %.0fs" name timeout.TotalSeconds)
         else
             match t.Result with
             | null -> Error(sprintf "%s exited (code %s)" name (try string proc.ExitCode with _ -> "?"))
             | l when l.TrimStart().StartsWith "{" ->
-                try Ok(JsonNode.Parse(l).AsObject())
+                try
+                    match JsonNode.Parse l with
+                    | null -> Error(sprintf "%s: reply %s is JSON null, not an object" name l)
+                    | n -> Ok(n.AsObject())
                 with e -> Error(sprintf "%s: unreadable reply %s (%s)" name l e.Message)
             | l ->
                 eprintfn "  [%s stdout] %s" name l
                 readJson timeout
 
     member _.Name = name
-    member _.Pid = if isNull proc then None else (try Some proc.Id with _ -> None)
+    member _.Pid =
+        match proc with
+        | null -> None
+        | p -> (try Some p.Id with _ -> None)
     member _.Ready = ready
     member _.Dead = dead
     member _.Alive = dead.IsNone
@@ -94,9 +107,13 @@ type Worker(name: string, exe: string, args: string list, env: (string * string 
     member this.Start(timeout: TimeSpan) =
         if dead.IsNone then
             try
-                proc <- Process.Start psi
-                proc.ErrorDataReceived.Add(fun e -> if not (isNull e.Data) then eprintfn "  [%s] %s" name e.Data)
-                proc.BeginErrorReadLine()
+                let p =
+                    match Process.Start psi with
+                    | null -> failwith "no process was started"
+                    | p -> p
+                proc <- p
+                p.ErrorDataReceived.Add(fun e -> if not (isNull e.Data) then eprintfn "  [%s] %s" name e.Data)
+                p.BeginErrorReadLine()
                 match readJson timeout with
                 | Ok o when o.ContainsKey "ready" -> ready <- o
                 | Ok o -> this.Kill(sprintf "%s: expected a ready line, got %s" name (o.ToJsonString()))
@@ -109,10 +126,11 @@ type Worker(name: string, exe: string, args: string list, env: (string * string 
         | Some e -> Error e
         | None ->
             try
+                let proc = started ()
                 proc.StandardInput.WriteLine(string r)
                 proc.StandardInput.Flush()
                 match readJson timeout with
-                | Ok o when o.ContainsKey "error" -> Error(sprintf "%s: %s" name (o["error"].GetValue<string>()))
+                | Ok o when o.ContainsKey "error" -> Error(sprintf "%s: %s" name ((field o "error").GetValue<string>()))
                 | Ok o -> Ok o
                 | Error e ->
                     this.Kill e
@@ -124,11 +142,15 @@ type Worker(name: string, exe: string, args: string list, env: (string * string 
     member _.Kill(reason: string) =
         dead <- Some reason
         say (sprintf "worker %s stopped: %s" name reason)
-        try if not (isNull proc) && not proc.HasExited then proc.Kill true with _ -> ()
+        match proc with
+        | null -> ()
+        | p -> (try if not p.HasExited then p.Kill true with _ -> ())
 
     interface IDisposable with
         member _.Dispose() =
-            if not (isNull proc) then
+            match proc with
+            | null -> ()
+            | proc ->
                 try
                     if not proc.HasExited then
                         (try proc.StandardInput.WriteLine "quit"; proc.StandardInput.Close() with _ -> ())
@@ -184,10 +206,11 @@ let private ratioTargets =
 // ---------------------------------------------------------------- preparation
 
 let findRoot () =
-    let rec up (d: string) =
-        if isNull d then None
-        elif File.Exists(Path.Combine(d, "bench", "torch_bench.py")) then Some d
-        else up (Path.GetDirectoryName d)
+    let rec up (d: string | null) =
+        match d with
+        | null -> None
+        | d when File.Exists(Path.Combine(d, "bench", "torch_bench.py")) -> Some d
+        | d -> up (Path.GetDirectoryName d)
     match up Environment.CurrentDirectory with
     | Some d -> d
     | None ->
@@ -200,7 +223,10 @@ let private exec (cwd: string) (exe: string) (args: string list) =
     let psi = ProcessStartInfo(exe, UseShellExecute = false, WorkingDirectory = cwd, RedirectStandardOutput = true, RedirectStandardError = true)
     for a in args do psi.ArgumentList.Add a
     try
-        use p = Process.Start psi
+        use p =
+            match Process.Start psi with
+            | null -> failwith "no process was started"
+            | p -> p
         let err = p.StandardError.ReadToEndAsync()
         let out = p.StandardOutput.ReadToEnd()
         p.WaitForExit()
@@ -263,9 +289,14 @@ let private measuredEnv (blas: int) =
 let private bareEnv = threadVars |> List.map (fun v -> v, None)
 
 let private dslCommand (args: string list) =
-    let host = Environment.ProcessPath
+    let host =
+        match Environment.ProcessPath with
+        | null -> failwith "cannot tell which program this process runs (Environment.ProcessPath is null), so the Dsl worker cannot be started"
+        | h -> h
     if Path.GetFileNameWithoutExtension host = "dotnet" then
-        host, Reflection.Assembly.GetEntryAssembly().Location :: "worker" :: args
+        match Reflection.Assembly.GetEntryAssembly() with
+        | null -> failwith "no entry assembly, so the Dsl worker cannot be started with dotnet"
+        | entry -> host, entry.Location :: "worker" :: args
     else host, "worker" :: args
 
 let private pythonExe () =
@@ -285,7 +316,8 @@ type Series() =
               "warm_up_round", JsonArray(s.WarmUp |> Seq.map (fun r -> numbers r :> JsonNode) |> Array.ofSeq)
               "errors", JsonArray(s.Errors |> Seq.map str |> Array.ofSeq) ]
 
-let private values (o: JsonObject) = o["values"].AsArray() |> Seq.map (fun v -> if isNull v then nan else v.GetValue<float>()) |> List.ofSeq
+let private values (o: JsonObject) =
+    (field o "values").AsArray() |> Seq.map (fun v -> match v with null -> nan | v -> v.GetValue<float>()) |> List.ofSeq
 
 /// Runs rounds of one request over several workers, rotating their order each round; stops early when
 /// the plan's budget or the global deadline is spent (after at least one measured round).
@@ -331,7 +363,9 @@ type Target =
     member t.Pass = not (Double.IsNaN t.Value) && t.Value <= t.Limit
 
 let private writeAtomically (path: string) (text: string) =
-    Directory.CreateDirectory(Path.GetDirectoryName path) |> ignore
+    match Path.GetDirectoryName path with
+    | null | "" -> ()
+    | dir -> Directory.CreateDirectory dir |> ignore
     let tmp = path + ".tmp"
     File.WriteAllText(tmp, text)
     File.Move(tmp, path, true)
@@ -373,7 +407,7 @@ let run (o: Options) : int =
         for w in ws do
             match w.Dead with
             | Some e -> if not (List.contains w already) then errors.Add e
-            | None -> say (sprintf "%s ready: %s" w.Name (w.Ready.ToJsonString()))
+            | None -> say (sprintf "%s ready: %s" w.Name (match w.Ready with null -> "(no ready line)" | r -> r.ToJsonString()))
 
     let benchJson = JsonArray()
     let lines = Collections.Generic.List<string>()
@@ -402,7 +436,7 @@ let run (o: Options) : int =
                 w.Unavailable("cpp: not built: " + e)
                 w
         startAll [ dsl; py; cppW ]
-        results["sides"] <- obj [ for w in [ dsl; py; cppW ] -> w.Name, (if isNull w.Ready then str (defaultArg w.Dead "not started") else w.Ready.DeepClone()) ]
+        results["sides"] <- obj [ for w in [ dsl; py; cppW ] -> w.Name, (match w.Ready with null -> str (defaultArg w.Dead "not started") | r -> r.DeepClone()) ]
         for p in plans o do
             if wanted p.Id then
                 let series = [ dsl, Series(); py, Series(); cppW, Series() ]
@@ -438,13 +472,13 @@ let run (o: Options) : int =
         match reply with
         | Ok r ->
             let growth = (values r).Head
-            let before, after = r["live_before"].GetValue<int64>(), r["live_after"].GetValue<int64>()
+            let before, after = (field r "live_before").GetValue<int64>(), (field r "live_after").GetValue<int64>()
             emit (benchLine "B5_rss_growth" growth nan nan "MB")
             emit (benchLine "B5_live_tensor_delta" (float (after - before)) nan nan "tensors")
-            let f (k: string) = fmt (r[k].GetValue<float>())
+            let f (k: string) = fmt ((field r k).GetValue<float>())
             emit (sprintf "info B5 steps=%d warm_steps=%s (rss +%sMB during warm-up, from process start) rss_before=%sMB rss_after=%sMB gen0_gcs=%s live_before=%d live_after=%d trace_mb=[%s]"
                       steps (f "warm_steps") (f "warm_up_rss_growth_mb") (f "rss_before_mb") (f "rss_after_mb") (f "gen0_collections_during_steps") before after
-                      (String.Join(" ", r["trace_mb_every_500_steps_no_forced_gc"].AsArray() |> Seq.map (fun v -> fmt (v.GetValue<float>())))))
+                      (String.Join(" ", (field r "trace_mb_every_500_steps_no_forced_gc").AsArray() |> Seq.map (fun v -> match v with null -> "n/a" | v -> fmt (v.GetValue<float>())))))
             targets.Add { Bench = "B5"; Metric = "rss_growth_mb"; Value = growth; Limit = 10.0 }
             targets.Add { Bench = "B5"; Metric = "live_tensor_delta"; Value = float (after - before); Limit = 0.0 }
             results["b5"] <- r.DeepClone()
@@ -479,14 +513,14 @@ let run (o: Options) : int =
             let bestW, bestS = series.Tail |> List.minBy (fun (_, s) -> if Double.IsNaN s.Min then infinity else s.Min)
             let r = ratio defaultMs bestS.Min
             emit (benchLine "B6_default_over_best" r nan nan "ratio")
-            let defaultThreads = match series.Head with w, _ when not (isNull w.Ready) -> w.Ready["threads"].ToJsonString() + "/" + w.Ready["blas_threads"].ToJsonString() | _ -> "?"
+            let defaultThreads = match (fst series.Head).Ready with null -> "?" | r -> (field r "threads").ToJsonString() + "/" + (field r "blas_threads").ToJsonString()
             emit (sprintf "info B6 default=%sms (threads/blas %s) best=%sms (%s) configs: %s" (fmt defaultMs) defaultThreads (fmt bestS.Min) bestW.Name
                       (String.Join(" ", series.Tail |> List.map (fun (w, s) -> sprintf "%s=%s" w.Name (fmt s.Min)))))
             targets.Add { Bench = "B6"; Metric = "default_over_best"; Value = r; Limit = 1.05 }
             results["b6"] <-
                 obj [ "bench", str "B3"; "unit", str "ms"; "rounds_measured", num (float measured)
-                      "default", (snd series.Head).Json; "default_ready", (match series.Head with w, _ when not (isNull w.Ready) -> w.Ready.DeepClone() | _ -> null)
-                      "configs", obj [ for w, s in series.Tail -> w.Name, (s.Json :> JsonNode) ]
+                      "default", (snd series.Head).Json; "default_ready", (match (fst series.Head).Ready with null -> null | r -> r.DeepClone())
+                      "configs", obj [ for w, s in series.Tail -> w.Name, (s.Json :> JsonNode | null) ]
                       "best", str bestW.Name; "default_over_best", num r; "other_processes_cpu_share", num foreign ]
         finally
             for w in workers do (w :> IDisposable).Dispose()

@@ -48,7 +48,11 @@ module Raw =
     let register () =
         if not registered then
             registered <- true
-            let path = Path.Combine(Path.GetDirectoryName(typeof<Tensor>.Assembly.Location), "libdsl_native.so")
+            let engineDir =
+                match Path.GetDirectoryName(typeof<Tensor>.Assembly.Location) with
+                | null -> invalidOp "the engine assembly has no folder (loaded from memory?), so libdsl_native.so cannot be found"
+                | d -> d
+            let path = Path.Combine(engineDir, "libdsl_native.so")
             NativeLibrary.SetDllImportResolver(
                 Reflection.Assembly.GetExecutingAssembly(),
                 DllImportResolver(fun name _ _ -> if name = Lib then NativeLibrary.Load path else 0n))

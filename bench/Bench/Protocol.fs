@@ -38,21 +38,27 @@ let measure (reps: int) (iters: int) (warm: int) (scale: float) (body: unit -> u
         let dt = Stopwatch.GetElapsedTime(t0).TotalSeconds
         yield dt * scale / float iters ]
 
-/// A JSON array of numbers.
-let numbers (xs: float seq) : JsonArray =
-    JsonArray(xs |> Seq.map (fun x -> if Double.IsFinite x then JsonValue.Create x :> JsonNode else null) |> Array.ofSeq)
+/// A number, or null when it is NaN or infinite (JSON has no NaN).
+let num (x: float) : JsonNode | null = if Double.IsFinite x then JsonValue.Create x else null
 
-/// A JSON object from (name, node) pairs.
-let obj (fields: (string * JsonNode) list) : JsonObject =
+/// A JSON array of numbers (null for NaN or infinite ones).
+let numbers (xs: float seq) : JsonArray = JsonArray(xs |> Seq.map num |> Array.ofSeq)
+
+/// A JSON object from (name, node) pairs (a null node is JSON's null).
+let obj (fields: (string * (JsonNode | null)) list) : JsonObject =
     let o = JsonObject()
     for k, v in fields do o[k] <- v
     o
 
-let str (s: string) : JsonNode = JsonValue.Create s
-/// A number, or null when it is NaN or infinite (JSON has no NaN).
-let num (x: float) : JsonNode = if Double.IsFinite x then JsonValue.Create x else null
+let str (s: string) : JsonNode | null = JsonValue.Create s
 let int64n (x: int64) : JsonNode = JsonValue.Create x
 let boolean (b: bool) : JsonNode = JsonValue.Create b
+
+/// The field `name` of a reply, which must be there and not null; fails naming the field and the reply.
+let field (o: JsonObject) (name: string) : JsonNode =
+    match o[name] with
+    | null -> failwithf "reply %s has no field %s (or it is null)" (o.ToJsonString()) name
+    | v -> v
 
 /// One line of compact JSON.
 let line (o: JsonObject) = o.ToJsonString()

@@ -9,6 +9,12 @@ open Dsl.Engine
 module Autodiff =
     let private leaf (x: Tensor) = x.Detach().RequiresGrad_(true)
 
+    /// The gradient autograd returned where it must return one (allowUnused off: libtorch fails instead of returning none).
+    let private present (name: string) (g: Tensor | null) : Tensor =
+        match g with
+        | null -> invalidOp (sprintf "%s: autograd returned no gradient for an input it was required to reach" name)
+        | g -> g
+
     let private scalarOf (name: string) (y: Tensor) =
         if y.Numel <> 1L then
             invalidArg "f" (sprintf "%s: f must return a scalar (one element) but returned shape [%s]; reduce it (sum, mean) or use jacobian" name (System.String.Join(", ", y.Shape)))
@@ -47,8 +53,8 @@ module Autodiff =
         let xl = leaf x
         let y = f xl
         let u = Torch.Zeros(y.Shape, y.DType, y.Device, requiresGrad = true)
-        let g = Autograd.Grad([| y |], [| xl |], [| u |], createGraph = true).[0]
-        let jv = Autograd.Grad([| g |], [| u |], [| v |]).[0]
+        let g = present "jvp" (Autograd.Grad([| y |], [| xl |], [| u |], createGraph = true).[0])
+        let jv = present "jvp" (Autograd.Grad([| g |], [| u |], [| v |]).[0])
         scope.MoveOut(y.Detach()), scope.MoveOut(jv)
 
     /// The Jacobian of f at x: shape f(x).shape @ x.shape; one backward pass per output element.
@@ -74,7 +80,7 @@ module Autodiff =
         let xl = leaf x
         let y = f xl
         scalarOf "hessian" y
-        let g = Autograd.Grad([| y |], [| xl |], createGraph = true).[0].Reshape(-1L)
+        let g = (present "hessian" (Autograd.Grad([| y |], [| xl |], createGraph = true).[0])).Reshape(-1L)
         let n = g.Numel
         let rows =
             [| for i in 0L .. n - 1L ->
@@ -92,7 +98,7 @@ module Autodiff =
         scalarOf "gradTree" y
         let xs = Tree.leaves leaves |> Array.ofList
         let gs = Autograd.Grad([| y |], xs, allowUnused = true)
-        let grads = Array.map2 (fun (g: Tensor) (x: Tensor) -> if isNull g then Torch.Zeros(x.Shape, x.DType, x.Device) else g) gs xs
+        let grads = Array.map2 (fun (g: Tensor | null) (x: Tensor) -> match g with null -> Torch.Zeros(x.Shape, x.DType, x.Device) | g -> g) gs xs
         let mutable i = -1
         let tree = Tree.map (fun _ -> i <- i + 1; scope.MoveOut grads.[i]) leaves
         scope.MoveOut(y.Detach()), tree

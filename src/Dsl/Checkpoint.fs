@@ -54,7 +54,10 @@ module Checkpoint =
         let info =
             { Epoch = root.GetProperty("epoch").GetInt32()
               Step = root.GetProperty("step").GetInt64()
-              Optimizer = root.GetProperty("optimizer").GetString() }
+              Optimizer =
+                match root.GetProperty("optimizer").GetString() with
+                | null -> raise (System.IO.InvalidDataException(sprintf "checkpoint: %s has a null optimizer name; expected a string" jsonFile))
+                | name -> name }
         let tensors = Safetensors.Load(tensorFile) |> List.ofSeq
         let pick (prefix: string) =
             tensors

@@ -25,7 +25,7 @@ module internal Weighted =
             :: (if bias then [ "bias", Tree.Leaf(Initializer.create ctx biasInit wShape bShape k.[1]) ] else []))
 
     let weight (p: Params) = Tree.find "weight" p
-    let bias (p: Params) : Tensor = Tree.tryFind "bias" p |> Option.toObj
+    let bias (p: Params) : Tensor | null = Tree.tryFind "bias" p |> Option.toObj
     let activate (a: Activation option) (x: Tensor) = match a with Some a -> a.F x | None -> x
 
 /// Fully connected layers.

@@ -59,8 +59,9 @@ let autograd (c: Case) : float[] =
         let y = match c.G with Sigmoid -> Functional.Sigmoid pre | Tanh -> Functional.Tanh pre | Identity -> pre
         let output = (y * w).Sum()
         let loss = (output - c.Target).Square() * 0.5
-        let grads = Autograd.Grad([| loss |], [| w; k |])
-        Array.append (Engine.values grads.[0]) (Engine.values grads.[1]))
+        match Autograd.Grad([| loss |], [| w; k |]) with
+        | [| NonNull gw; NonNull gk |] -> Array.append (Engine.values gw) (Engine.values gk)
+        | _ -> invalidOp "TinyCnn.autograd: autograd returned no gradient for w or the kernel")
 
 /// All eight closed forms against autograd, within a rounding bound.
 let check (_family: int) (c: Case) : Verdict =

@@ -97,7 +97,7 @@ let tests =
                         vals |> List.indexed |> List.filter (fun (i, v) -> i = 0 || v < List.min (List.take i vals)) |> List.map (fun (i, v) -> i + 1, v)
                     let expected =
                         improving |> List.map (fun (e, v) -> sprintf "best-%03d-%s.json" e (v.ToString("F3", Globalization.CultureInfo.InvariantCulture))) |> List.sort
-                    let files = Directory.GetFiles(dir, "*.json") |> Array.map Path.GetFileName |> List.ofArray |> List.sort
+                    let files = DirectoryInfo(dir).GetFiles("*.json") |> Array.map (fun f -> f.Name) |> List.ofArray |> List.sort
                     expectEqual "checkpoint files" expected files))
 
         testCase "a callback monitoring a metric that is not logged fails naming it" <| fun () ->

@@ -7,13 +7,21 @@ open System.IO
 open Expecto
 
 let private root =
-    let rec up (d: DirectoryInfo) = if File.Exists(Path.Combine(d.FullName, "Dsl.sln")) then d.FullName else up d.Parent
+    let rec up (d: DirectoryInfo) =
+        if File.Exists(Path.Combine(d.FullName, "Dsl.sln")) then d.FullName
+        else
+            match d.Parent with
+            | null -> failwithf "no Dsl.sln in %s or any folder above it" AppContext.BaseDirectory
+            | parent -> up parent
     up (DirectoryInfo AppContext.BaseDirectory)
 
 let private run (exe: string) (args: string) (timeoutMs: int) =
     let psi = ProcessStartInfo(exe, args, WorkingDirectory = root, RedirectStandardOutput = true, RedirectStandardError = true)
     psi.Environment.["CI"] <- "true"
-    use p = Process.Start psi
+    use p =
+        match Process.Start psi with
+        | null -> failtest (sprintf "%s %s: no process was started" exe args)
+        | p -> p
     let out = p.StandardOutput.ReadToEndAsync()
     let err = p.StandardError.ReadToEndAsync()
     if not (p.WaitForExit timeoutMs) then
