@@ -359,7 +359,10 @@ public class SafetensorsTests
         switch (t.DType)
         {
             case DType.Bool: return t.ToArray<bool>().Cast<object>().ToArray();
-            case DType.Float16: case DType.BFloat16: case DType.Float32: case DType.Float64:
+            case DType.Float16:
+            case DType.BFloat16:
+            case DType.Float32:
+            case DType.Float64:
                 using (var d = t.To(DType.Float64)) return d.ToArray<double>().Cast<object>().ToArray();
             default:
                 using (var l = t.To(DType.Int64)) return l.ToArray<long>().Cast<object>().ToArray();
@@ -372,7 +375,9 @@ public class SafetensorsTests
         JsonValueKind.False => false,
         JsonValueKind.String => e.GetString() switch
         {
-            "nan" => double.NaN, "inf" => double.PositiveInfinity, "-inf" => double.NegativeInfinity,
+            "nan" => double.NaN,
+            "inf" => double.PositiveInfinity,
+            "-inf" => double.NegativeInfinity,
             var s => throw new FormatException($"unexpected value string '{s}'"),
         },
         JsonValueKind.Number when e.TryGetInt64(out var l) && !e.GetRawText().Contains('.') && !e.GetRawText().Contains('e') => l,

@@ -153,19 +153,19 @@ public static class Safetensors
 
     static (string Name, DType DType, long[] Shape, long Begin, long End) Entry(string name, JsonNode? node, string path, long dataLength)
     {
-            var o = node as JsonObject ?? throw Corrupt(path, $"tensor '{name}' is not an object");
-            var code = o["dtype"]?.GetValue<string>() ?? throw Corrupt(path, $"tensor '{name}' has no dtype");
-            if (!FromCode.TryGetValue(code, out var dt)) throw Corrupt(path, $"tensor '{name}' has unsupported dtype '{code}'");
-            var shape = (o["shape"] as JsonArray ?? throw Corrupt(path, $"tensor '{name}' has no shape")).Select(x => x!.GetValue<long>()).ToArray();
-            var offs = (o["data_offsets"] as JsonArray ?? throw Corrupt(path, $"tensor '{name}' has no data_offsets")).Select(x => x!.GetValue<long>()).ToArray();
-            if (offs.Length != 2 || offs[0] < 0 || offs[1] < offs[0] || offs[1] > dataLength)
-                throw Corrupt(path, $"tensor '{name}' has data_offsets [{string.Join(", ", offs)}] outside the {dataLength}-byte data section (truncated?)");
-            if (shape.Any(x => x < 0)) throw Corrupt(path, $"tensor '{name}' has a negative size in shape [{string.Join(", ", shape)}]");
-            long expected;
-            try { expected = checked(shape.Aggregate(1L, (a, b) => a * b) * dt.SizeOf()); }
-            catch (OverflowException) { throw Corrupt(path, $"tensor '{name}' has shape [{string.Join(", ", shape)}], too large to address"); }
-            if (offs[1] - offs[0] != expected)
-                throw Corrupt(path, $"tensor '{name}' of shape [{string.Join(", ", shape)}] {dt.Name()} needs {expected} bytes but its offsets span {offs[1] - offs[0]}");
-            return (name, dt, shape, offs[0], offs[1]);
+        var o = node as JsonObject ?? throw Corrupt(path, $"tensor '{name}' is not an object");
+        var code = o["dtype"]?.GetValue<string>() ?? throw Corrupt(path, $"tensor '{name}' has no dtype");
+        if (!FromCode.TryGetValue(code, out var dt)) throw Corrupt(path, $"tensor '{name}' has unsupported dtype '{code}'");
+        var shape = (o["shape"] as JsonArray ?? throw Corrupt(path, $"tensor '{name}' has no shape")).Select(x => x!.GetValue<long>()).ToArray();
+        var offs = (o["data_offsets"] as JsonArray ?? throw Corrupt(path, $"tensor '{name}' has no data_offsets")).Select(x => x!.GetValue<long>()).ToArray();
+        if (offs.Length != 2 || offs[0] < 0 || offs[1] < offs[0] || offs[1] > dataLength)
+            throw Corrupt(path, $"tensor '{name}' has data_offsets [{string.Join(", ", offs)}] outside the {dataLength}-byte data section (truncated?)");
+        if (shape.Any(x => x < 0)) throw Corrupt(path, $"tensor '{name}' has a negative size in shape [{string.Join(", ", shape)}]");
+        long expected;
+        try { expected = checked(shape.Aggregate(1L, (a, b) => a * b) * dt.SizeOf()); }
+        catch (OverflowException) { throw Corrupt(path, $"tensor '{name}' has shape [{string.Join(", ", shape)}], too large to address"); }
+        if (offs[1] - offs[0] != expected)
+            throw Corrupt(path, $"tensor '{name}' of shape [{string.Join(", ", shape)}] {dt.Name()} needs {expected} bytes but its offsets span {offs[1] - offs[0]}");
+        return (name, dt, shape, offs[0], offs[1]);
     }
 }

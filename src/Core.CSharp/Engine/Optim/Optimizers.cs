@@ -34,7 +34,8 @@ public sealed class Adam : Optimizer
     /// <summary>Creates the optimizer with PyTorch's defaults (lr 1e-3, betas 0.9/0.999, eps 1e-8).</summary>
     public Adam(IEnumerable<Tensor> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0, bool amsgrad = false, bool maximize = false)
         : base(1, parameters, new[] { Hyper.NonNegative("Adam", "lr", lr), Hyper.Beta("Adam", "beta1", beta1), Hyper.Beta("Adam", "beta2", beta2),
-                                      Hyper.NonNegative("Adam", "eps", eps), Hyper.NonNegative("Adam", "weightDecay", weightDecay), Hyper.Flag(amsgrad), Hyper.Flag(maximize) }) { }
+                                      Hyper.NonNegative("Adam", "eps", eps), Hyper.NonNegative("Adam", "weightDecay", weightDecay), Hyper.Flag(amsgrad), Hyper.Flag(maximize) })
+    { }
     /// <inheritdoc/>
     protected override string[] SlotNames => new[] { "exp_avg", "exp_avg_sq", "max_exp_avg_sq" };
     /// <inheritdoc/>
@@ -47,7 +48,8 @@ public sealed class AdamW : Optimizer
     /// <summary>Creates the optimizer with PyTorch's defaults (lr 1e-3, weight decay 1e-2).</summary>
     public AdamW(IEnumerable<Tensor> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 1e-2, bool amsgrad = false, bool maximize = false)
         : base(2, parameters, new[] { Hyper.NonNegative("AdamW", "lr", lr), Hyper.Beta("AdamW", "beta1", beta1), Hyper.Beta("AdamW", "beta2", beta2),
-                                      Hyper.NonNegative("AdamW", "eps", eps), Hyper.NonNegative("AdamW", "weightDecay", weightDecay), Hyper.Flag(amsgrad), Hyper.Flag(maximize) }) { }
+                                      Hyper.NonNegative("AdamW", "eps", eps), Hyper.NonNegative("AdamW", "weightDecay", weightDecay), Hyper.Flag(amsgrad), Hyper.Flag(maximize) })
+    { }
     /// <inheritdoc/>
     protected override string[] SlotNames => new[] { "exp_avg", "exp_avg_sq", "max_exp_avg_sq" };
     /// <inheritdoc/>
@@ -60,7 +62,8 @@ public sealed class RMSprop : Optimizer
     /// <summary>Creates the optimizer with PyTorch's defaults (Keras's RMSprop uses lr 1e-3, rho 0.9, eps 1e-7).</summary>
     public RMSprop(IEnumerable<Tensor> parameters, double lr = 1e-2, double alpha = 0.99, double eps = 1e-8, double weightDecay = 0, double momentum = 0, bool centered = false, bool maximize = false)
         : base(3, parameters, new[] { Hyper.NonNegative("RMSprop", "lr", lr), Hyper.NonNegative("RMSprop", "alpha", alpha), Hyper.NonNegative("RMSprop", "eps", eps),
-                                      Hyper.NonNegative("RMSprop", "weightDecay", weightDecay), Hyper.NonNegative("RMSprop", "momentum", momentum), Hyper.Flag(centered), Hyper.Flag(maximize) }) { }
+                                      Hyper.NonNegative("RMSprop", "weightDecay", weightDecay), Hyper.NonNegative("RMSprop", "momentum", momentum), Hyper.Flag(centered), Hyper.Flag(maximize) })
+    { }
     /// <inheritdoc/>
     protected override string[] SlotNames => new[] { "square_avg", "momentum_buffer", "grad_avg" };
     /// <inheritdoc/>
@@ -73,7 +76,8 @@ public sealed class Adadelta : Optimizer
     /// <summary>Creates the optimizer with PyTorch's defaults.</summary>
     public Adadelta(IEnumerable<Tensor> parameters, double lr = 1.0, double rho = 0.9, double eps = 1e-6, double weightDecay = 0, bool maximize = false)
         : base(4, parameters, new[] { Hyper.NonNegative("Adadelta", "lr", lr), Hyper.NonNegative("Adadelta", "rho", rho), Hyper.NonNegative("Adadelta", "eps", eps),
-                                      Hyper.NonNegative("Adadelta", "weightDecay", weightDecay), Hyper.Flag(maximize) }) { }
+                                      Hyper.NonNegative("Adadelta", "weightDecay", weightDecay), Hyper.Flag(maximize) })
+    { }
     /// <inheritdoc/>
     protected override string[] SlotNames => new[] { "square_avg", "acc_delta" };
     /// <inheritdoc/>
@@ -86,7 +90,8 @@ public sealed class Adagrad : Optimizer
     /// <summary>Creates the optimizer with PyTorch's defaults.</summary>
     public Adagrad(IEnumerable<Tensor> parameters, double lr = 1e-2, double lrDecay = 0, double weightDecay = 0, double initialAccumulatorValue = 0, double eps = 1e-10, bool maximize = false)
         : base(5, parameters, new[] { Hyper.NonNegative("Adagrad", "lr", lr), Hyper.NonNegative("Adagrad", "lrDecay", lrDecay), Hyper.NonNegative("Adagrad", "weightDecay", weightDecay),
-                                      Hyper.NonNegative("Adagrad", "initialAccumulatorValue", initialAccumulatorValue), Hyper.NonNegative("Adagrad", "eps", eps), Hyper.Flag(maximize) }) { }
+                                      Hyper.NonNegative("Adagrad", "initialAccumulatorValue", initialAccumulatorValue), Hyper.NonNegative("Adagrad", "eps", eps), Hyper.Flag(maximize) })
+    { }
     /// <inheritdoc/>
     protected override string[] SlotNames => new[] { "sum" };
     /// <inheritdoc/>
@@ -99,7 +104,8 @@ public sealed class NAdam : Optimizer
     /// <summary>Creates the optimizer with PyTorch's defaults.</summary>
     public NAdam(IEnumerable<Tensor> parameters, double lr = 2e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0, double momentumDecay = 4e-3)
         : base(6, parameters, new[] { Hyper.NonNegative("NAdam", "lr", lr), Hyper.Beta("NAdam", "beta1", beta1), Hyper.Beta("NAdam", "beta2", beta2),
-                                      Hyper.NonNegative("NAdam", "eps", eps), Hyper.NonNegative("NAdam", "weightDecay", weightDecay), Hyper.NonNegative("NAdam", "momentumDecay", momentumDecay) }) { }
+                                      Hyper.NonNegative("NAdam", "eps", eps), Hyper.NonNegative("NAdam", "weightDecay", weightDecay), Hyper.NonNegative("NAdam", "momentumDecay", momentumDecay) })
+    { }
     /// <inheritdoc/>
     protected override string[] SlotNames => new[] { "exp_avg", "exp_avg_sq" };
     /// <inheritdoc/>
