@@ -10,7 +10,8 @@ let root = __SOURCE_DIRECTORY__
 let userDir = Environment.CurrentDirectory
 
 let usage () =
-    printfn """usage: dotnet fsi build.fsx <target> [args] [<target> [args] ...]
+    printfn
+        """usage: dotnet fsi build.fsx <target> [args] [<target> [args] ...]
 
 targets (run in the order given):
   setup            install missing prerequisites through apt (libtorch-dev, cmake, g++, OpenBLAS,
@@ -46,19 +47,21 @@ let say (msg: string) =
     Console.Out.Flush()
 
 let quote (a: string) =
-    if a <> "" && a |> Seq.forall (fun c -> Char.IsLetterOrDigit c || "-_./=:,+@%~".Contains c) then a
-    else "'" + a.Replace("'", "'\\''") + "'"
+    if a <> "" && a |> Seq.forall (fun c -> Char.IsLetterOrDigit c || "-_./=:,+@%~".Contains c) then a else "'" + a.Replace("'", "'\\''") + "'"
 
 /// Runs a program with inherited stdin/stdout/stderr (output streams live); returns its exit code.
 let run (exe: string) (args: string list) : int =
     say (String.Join(" ", exe :: args |> List.map quote))
     let psi = ProcessStartInfo(exe, UseShellExecute = false, WorkingDirectory = root)
-    for a in args do psi.ArgumentList.Add a
+    for a in args do
+        psi.ArgumentList.Add a
     Console.Out.Flush()
     Console.Error.Flush()
     use p =
-        try Process.Start psi
-        with e -> fail 127 (sprintf "could not start %s: %s" exe e.Message)
+        try
+            Process.Start psi
+        with e ->
+            fail 127 (sprintf "could not start %s: %s" exe e.Message)
     p.WaitForExit()
     p.ExitCode
 
@@ -69,9 +72,9 @@ let runOrFail (what: string) exe args =
 
 /// Runs a program capturing stdout (stderr discarded); returns exit code and stdout.
 let capture (exe: string) (args: string list) : int * string =
-    let psi = ProcessStartInfo(exe, UseShellExecute = false, WorkingDirectory = root,
-                               RedirectStandardOutput = true, RedirectStandardError = true)
-    for a in args do psi.ArgumentList.Add a
+    let psi = ProcessStartInfo(exe, UseShellExecute = false, WorkingDirectory = root, RedirectStandardOutput = true, RedirectStandardError = true)
+    for a in args do
+        psi.ArgumentList.Add a
     try
         use p = Process.Start psi
         let err = p.StandardError.ReadToEndAsync()
@@ -79,13 +82,22 @@ let capture (exe: string) (args: string list) : int * string =
         p.WaitForExit()
         err.Wait()
         p.ExitCode, out
-    with _ -> 127, ""
+    with _ ->
+        127, ""
 
 // ---------------------------------------------------------------- setup
 
-let prerequisites =
-    [ "libtorch-dev"; "libopenblas0-pthread"; "cmake"; "g++"; "dataset-fashion-mnist"
-      "fonts-dejavu-core"; "python3-torch"; "python3-torchvision"; "python3-numpy" ]
+let prerequisites = [
+    "libtorch-dev"
+    "libopenblas0-pthread"
+    "cmake"
+    "g++"
+    "dataset-fashion-mnist"
+    "fonts-dejavu-core"
+    "python3-torch"
+    "python3-torchvision"
+    "python3-numpy"
+]
 
 let isInstalled (pkg: string) =
     let rc, out = capture "dpkg-query" [ "-W"; "-f=${Status}"; pkg ]
@@ -129,7 +141,8 @@ let build () =
     if not buildDone then
         for v in [ "LIBTORCH_DIR"; "Torch_DIR" ] do
             match Environment.GetEnvironmentVariable v with
-            | null | "" -> ()
+            | null
+            | "" -> ()
             | value -> say (sprintf "%s=%s (libtorch selected by the environment)" v value)
         runOrFail "dotnet build" "dotnet" [ "build"; "Dsl.sln"; "-c"; "Release" ]
         buildDone <- true
@@ -167,48 +180,68 @@ let parseTrx (file: string) : Counts =
         match local "Counters" |> Seq.tryHead with
         | None -> { Passed = 0; Failed = 0; Skipped = 0 }
         | Some c ->
-            let n (a: string) = match c.Attribute(XName.Get a) with null -> 0 | x -> (match Int32.TryParse x.Value with | true, v -> v | _ -> 0)
-            { Passed = n "passed" + n "passedButRunAborted"
-              Failed = n "failed" + n "error" + n "timeout" + n "aborted"
-              Skipped = n "notExecuted" + n "inconclusive" + n "notRunnable" }
+            let n (a: string) =
+                match c.Attribute(XName.Get a) with
+                | null -> 0
+                | x ->
+                    (match Int32.TryParse x.Value with
+                     | true, v -> v
+                     | _ -> 0)
+            {
+                Passed = n "passed" + n "passedButRunAborted"
+                Failed = n "failed" + n "error" + n "timeout" + n "aborted"
+                Skipped = n "notExecuted" + n "inconclusive" + n "notRunnable"
+            }
     let results = local "UnitTestResult" |> Seq.filter (fun e -> e.Parent <> null && e.Parent.Name.LocalName = "Results") |> Seq.toList
-    if results.IsEmpty then counters
+    if results.IsEmpty then
+        counters
     else
-        let outcome (e: XElement) = match e.Attribute(XName.Get "outcome") with null -> "" | a -> a.Value
+        let outcome (e: XElement) =
+            match e.Attribute(XName.Get "outcome") with
+            | null -> ""
+            | a -> a.Value
         let count pred = results |> List.filter (outcome >> pred) |> List.length
-        { Passed = count (fun o -> o = "Passed" || o = "PassedButRunAborted")
-          Failed = max counters.Failed (count (fun o -> o = "Failed" || o = "Error" || o = "Timeout" || o = "Aborted"))
-          Skipped = count (fun o -> o = "NotExecuted" || o = "Inconclusive" || o = "NotRunnable" || o = "Pending" || o = "Disconnected" || o = "Warning") }
+        {
+            Passed = count (fun o -> o = "Passed" || o = "PassedButRunAborted")
+            Failed = max counters.Failed (count (fun o -> o = "Failed" || o = "Error" || o = "Timeout" || o = "Aborted"))
+            Skipped = count (fun o -> o = "NotExecuted" || o = "Inconclusive" || o = "NotRunnable" || o = "Pending" || o = "Disconnected" || o = "Warning")
+        }
 
 /// Sums the counts of every TRX file under dir; also returns the files that could not be read.
 let summarize (dir: string) : Counts * string list =
     let files = if Directory.Exists dir then Directory.GetFiles(dir, "*.trx", SearchOption.AllDirectories) else [||]
     let zero = { Passed = 0; Failed = 0; Skipped = 0 }
     files
-    |> Array.fold (fun (a, bad) f ->
-        try
-            let c = parseTrx f
-            { Passed = a.Passed + c.Passed; Failed = a.Failed + c.Failed; Skipped = a.Skipped + c.Skipped }, bad
-        with e -> a, bad @ [ sprintf "could not read %s: %s" f e.Message ]) (zero, [])
+    |> Array.fold
+        (fun (a, bad) f ->
+            try
+                let c = parseTrx f
+                { Passed = a.Passed + c.Passed; Failed = a.Failed + c.Failed; Skipped = a.Skipped + c.Skipped }, bad
+            with e ->
+                a, bad @ [ sprintf "could not read %s: %s" f e.Message ])
+        (zero, [])
 
-let summaryLine (c: Counts) =
-    sprintf "%d passed, %d failed" c.Passed c.Failed + (if c.Skipped > 0 then sprintf ", %d skipped" c.Skipped else "")
+let summaryLine (c: Counts) = sprintf "%d passed, %d failed" c.Passed c.Failed + (if c.Skipped > 0 then sprintf ", %d skipped" c.Skipped else "")
 
 /// Prints the summary as the last line and returns the exit code: non-zero when dotnet test failed
 /// (`testExit`), another runner failed (`runnerProblems`), a test failed, or no test ran.
 let reportAll (testExit: int) (runnerProblems: string list) (c: Counts, unreadable: string list) =
-    let problems =
-        [ yield! unreadable
-          if testExit <> 0 then sprintf "dotnet test exited with code %d" testExit
-          yield! runnerProblems
-          if c.Failed > 0 then sprintf "%d test(s) failed" c.Failed
-          if c.Passed + c.Failed = 0 then "no tests ran" ]
+    let problems = [
+        yield! unreadable
+        if testExit <> 0 then sprintf "dotnet test exited with code %d" testExit
+        yield! runnerProblems
+        if c.Failed > 0 then sprintf "%d test(s) failed" c.Failed
+        if c.Passed + c.Failed = 0 then "no tests ran"
+    ]
     Console.Out.Flush()
-    for p in problems do eprintfn "[build] FAILED: %s" p
+    for p in problems do
+        eprintfn "[build] FAILED: %s" p
     Console.Error.Flush()
     printfn "%s" (summaryLine c)
     Console.Out.Flush()
-    if problems.IsEmpty then 0 elif testExit <> 0 then testExit else 1
+    if problems.IsEmpty then 0
+    elif testExit <> 0 then testExit
+    else 1
 
 /// Prints the summary of TRX results as the last line and returns the exit code.
 let report (testExit: int) (results: Counts * string list) = reportAll testExit [] results
@@ -219,7 +252,8 @@ let report (testExit: int) (results: Counts * string list) = reportAll testExit 
 /// The Expecto test programs: every tests/*/*.fsproj that references Expecto.
 let expectoProjects () : string list =
     let dir = Path.Combine(root, "tests")
-    if not (Directory.Exists dir) then []
+    if not (Directory.Exists dir) then
+        []
     else
         Directory.GetDirectories dir
         |> Array.collect (fun d -> Directory.GetFiles(d, "*.fsproj"))
@@ -261,18 +295,24 @@ let configurationArg (args: string list) : string list =
 /// child's output is redirected, as a test host's is under dotnet test); returns its exit code.
 let runForwarded (exe: string) (args: string list) : int =
     say (String.Join(" ", exe :: args |> List.map quote))
-    let psi = ProcessStartInfo(exe, UseShellExecute = false, WorkingDirectory = root,
-                               RedirectStandardOutput = true, RedirectStandardError = true)
-    for a in args do psi.ArgumentList.Add a
+    let psi = ProcessStartInfo(exe, UseShellExecute = false, WorkingDirectory = root, RedirectStandardOutput = true, RedirectStandardError = true)
+    for a in args do
+        psi.ArgumentList.Add a
     Console.Out.Flush()
     Console.Error.Flush()
     use p = new Process(StartInfo = psi)
     let gate = obj ()
     let forward (w: TextWriter) (line: string) =
-        if not (isNull line) then lock gate (fun () -> w.WriteLine line; w.Flush())
+        if not (isNull line) then
+            lock gate (fun () ->
+                w.WriteLine line
+                w.Flush())
     p.OutputDataReceived.Add(fun e -> forward Console.Out e.Data)
     p.ErrorDataReceived.Add(fun e -> forward Console.Error e.Data)
-    (try p.Start() |> ignore with e -> fail 127 (sprintf "could not start %s: %s" exe e.Message))
+    (try
+        p.Start() |> ignore
+     with e ->
+         fail 127 (sprintf "could not start %s: %s" exe e.Message))
     p.BeginOutputReadLine()
     p.BeginErrorReadLine()
     p.WaitForExit()
@@ -295,13 +335,17 @@ let runExpecto (results: string) (configuration: string list) (expectoArgs: stri
     let name = Path.GetFileNameWithoutExtension project
     let junit = Path.Combine(results, name + ".junit.xml")
     let colours = if Console.IsOutputRedirected then [ "--colours"; "0" ] else []
-    let rc =
-        runForwarded "dotnet" ([ "run"; "--project"; project ] @ configuration
-                               @ [ "--"; "--sequenced"; "--no-spinner"; "--junit-summary"; junit ] @ colours @ expectoArgs)
+    let rc = runForwarded "dotnet" ([ "run"; "--project"; project ] @ configuration @ [ "--"; "--sequenced"; "--no-spinner"; "--junit-summary"; junit ] @ colours @ expectoArgs)
     let zero = { Passed = 0; Failed = 0; Skipped = 0 }
-    if not (File.Exists junit) then zero, Some(sprintf "%s exited with code %d and wrote no summary (%s)" name rc junit)
+    if not (File.Exists junit) then
+        zero, Some(sprintf "%s exited with code %d and wrote no summary (%s)" name rc junit)
     else
-        match (try Ok(parseJUnit junit) with e -> Error e.Message) with
+        match
+            (try
+                Ok(parseJUnit junit)
+             with e ->
+                 Error e.Message)
+        with
         | Error msg -> zero, Some(sprintf "could not read %s: %s" junit msg)
         | Ok c ->
             say (sprintf "%s: %s" name (summaryLine c))
@@ -325,8 +369,7 @@ let test (args: string list) =
             let runs = expectoProjects () |> List.map (runExpecto results (configurationArg args) expectoArgs)
             List.map fst runs, List.choose snd runs
     say (sprintf "dotnet test (TRX): %s" (summaryLine trx))
-    let total =
-        expecto |> List.fold (fun a c -> { Passed = a.Passed + c.Passed; Failed = a.Failed + c.Failed; Skipped = a.Skipped + c.Skipped }) trx
+    let total = expecto |> List.fold (fun a c -> { Passed = a.Passed + c.Passed; Failed = a.Failed + c.Failed; Skipped = a.Skipped + c.Skipped }) trx
     let code = reportAll rc problems (total, unreadable)
     if code <> 0 then raise (Fail(code, ""))
 
@@ -345,17 +388,18 @@ let clean () =
         seq {
             let name = Path.GetFileName dir
             if name <> ".git" && name <> "bin" && name <> "obj" && name <> "artifacts" then
-                if Directory.EnumerateFiles(dir, "*.*proj") |> Seq.exists (fun f -> f.EndsWith ".csproj" || f.EndsWith ".fsproj") then
-                    yield dir
-                for d in Directory.GetDirectories dir do yield! projectDirs d
+                if Directory.EnumerateFiles(dir, "*.*proj") |> Seq.exists (fun f -> f.EndsWith ".csproj" || f.EndsWith ".fsproj") then yield dir
+                for d in Directory.GetDirectories dir do
+                    yield! projectDirs d
         }
-    let targets =
-        [ for d in projectDirs root do
+    let targets = [
+        for d in projectDirs root do
             for sub in [ "bin"; "obj" ] do
                 let p = Path.Combine(d, sub)
                 if Directory.Exists p then p
-          for p in [ Path.Combine(root, "artifacts"); Path.Combine(root, "TestResults") ] do
-              if Directory.Exists p then p ]
+        for p in [ Path.Combine(root, "artifacts"); Path.Combine(root, "TestResults") ] do
+            if Directory.Exists p then p
+    ]
     if targets.IsEmpty then say "clean: nothing to remove."
     for t in targets do
         say (sprintf "clean: removing %s" (Path.GetRelativePath(root, t)))

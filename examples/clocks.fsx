@@ -15,8 +15,13 @@ let cpu0 = proc.TotalProcessorTime
 let watch = Stopwatch.StartNew()
 let clocks = Clocks.Generate(count, seed = 4L)
 proc.Refresh()
-printfn "rendered %d clocks %A in %.2f s (%.2f s of CPU on %d cores)"
-    clocks.Count clocks.Images.Shape watch.Elapsed.TotalSeconds (proc.TotalProcessorTime - cpu0).TotalSeconds System.Environment.ProcessorCount
+printfn
+    "rendered %d clocks %A in %.2f s (%.2f s of CPU on %d cores)"
+    clocks.Count
+    clocks.Images.Shape
+    watch.Elapsed.TotalSeconds
+    (proc.TotalProcessorTime - cpu0).TotalSeconds
+    System.Environment.ProcessorCount
 
 // The first 24 clocks with their labels as captions (h:mm, 0 = 12 o'clock).
 let shown = min 24 clocks.Count

@@ -6,7 +6,10 @@ open Dsl.Engine
 open Dsl.Data
 
 let args = fsi.CommandLineArgs
-let epochs = match args |> Array.tryFindIndex ((=) "--epochs") with Some i -> int args.[i + 1] | None -> 3
+let epochs =
+    match args |> Array.tryFindIndex ((=) "--epochs") with
+    | Some i -> int args.[i + 1]
+    | None -> 3
 
 let load train =
     let struct (images, labels) = FashionMnist.Load(train)

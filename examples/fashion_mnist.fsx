@@ -24,28 +24,46 @@ let bnConv f = conv2dWith { ConvOptions.Default with Padding = Same; Bias = fals
 
 // Seed 001's MLP: 784 → 32 → 64 → 128 → 256 → 10 (71,146 parameters); its test accuracy 87.32%.
 let mlp =
-    serial [ yield flatten
-             for u in [ 32; 64; 128; 256 ] -> denseWith { DenseOptions.Default with Activation = act } u
-             yield dense 10 ]
+    serial [
+        yield flatten
+        for u in [ 32; 64; 128; 256 ] -> denseWith { DenseOptions.Default with Activation = act } u
+        yield dense 10
+    ]
 // Seed 001's CNN: conv 32, conv 32, pool, conv 64, pool, dense 10; its test accuracy 91.66%.
 let cnn = serial [ conv 32; conv 32; maxPool 2; conv 64; maxPool 2; flatten; dense 10 ]
 // A better CNN: batch norm, dropout, wider; seed 001's best was 93.60%.
 let better =
-    serial [ bnConv 32; bnConv 32; maxPool 2; dropout 0.25
-             bnConv 64; bnConv 64; maxPool 2; dropout 0.25
-             bnConv 128; maxPool 2; dropout 0.25
-             flatten; denseWith { DenseOptions.Default with Bias = false } 256; batchNorm; relu; dropout 0.5; dense 10 ]
+    serial [
+        bnConv 32
+        bnConv 32
+        maxPool 2
+        dropout 0.25
+        bnConv 64
+        bnConv 64
+        maxPool 2
+        dropout 0.25
+        bnConv 128
+        maxPool 2
+        dropout 0.25
+        flatten
+        denseWith { DenseOptions.Default with Bias = false } 256
+        batchNorm
+        relu
+        dropout 0.5
+        dense 10
+    ]
 
 let run name net epochs lr seedAccuracy =
     let model = Model.buildSeeded 1L [ 1L; 28L; 28L ] net
     let epochs = if quick then 1 else epochs
-    let options =
-        { FitOptions.Default with
+    let options = {
+        FitOptions.Default with
             Optimizer = Optimizers.adam lr
             Epochs = epochs
             BatchSize = 128
             Seed = 1L
-            Callbacks = [ Callback.learningRateScheduler (Schedule.cosine epochs 1 1e-5) ] }
+            Callbacks = [ Callback.learningRateScheduler (Schedule.cosine epochs 1 1e-5) ]
+    }
     printfn "== %s (%d parameters, %d epochs)" name (Model.countParams model) epochs
     let watch = Stopwatch.StartNew()
     let trained = Training.fit options model xTrain (Value.T yTrain)
@@ -53,10 +71,7 @@ let run name net epochs lr seedAccuracy =
     let acc = Training.evaluate options trained.Model xTest (Value.T yTest) |> List.find (fst >> (=) "accuracy") |> snd
     name, acc, seedAccuracy, seconds
 
-let results =
-    [ run "seed 001 MLP" mlp 20 1e-3 0.8732
-      run "seed 001 CNN" cnn 12 1e-3 0.9166
-      run "better CNN" better 15 2e-3 0.9360 ]
+let results = [ run "seed 001 MLP" mlp 20 1e-3 0.8732; run "seed 001 CNN" cnn 12 1e-3 0.9166; run "better CNN" better 15 2e-3 0.9360 ]
 
 printfn ""
 printfn "%-14s %10s %10s %10s" "model" "test acc" "seed acc" "time"

@@ -30,16 +30,22 @@ let features =
 let splits = Splits.Stratified(table.Labels, [| 0.7; 0.1; 0.2 |], 42L)
 let pick (i: int) = features.IndexSelect(0L, splits.[i]), table.Labels.IndexSelect(0L, splits.[i]).To(DType.Float32).Unsqueeze(1L)
 let (xTr, yTrain), (xVa, yVal), (xTe, yTest) = pick 0, pick 1, pick 2
-let scaler = Normalize.Fit xTr             // per-feature statistics of the training split only
+let scaler = Normalize.Fit xTr // per-feature statistics of the training split only
 let xTrain, xVal, xTest = scaler.Apply xTr, scaler.Apply xVa, scaler.Apply xTe
-printfn "MAGIC: %d samples, %d features; train %d, validation %d, test %d (h = hadron: %.1f%% of each split)"
-    (table.Labels.Size 0) (table.Features.Size 1) (xTrain.Size 0) (xVal.Size 0) (xTest.Size 0) (100.0 * yTrain.Mean().ToDouble())
+printfn
+    "MAGIC: %d samples, %d features; train %d, validation %d, test %d (h = hadron: %.1f%% of each split)"
+    (table.Labels.Size 0)
+    (table.Features.Size 1)
+    (xTrain.Size 0)
+    (xVal.Size 0)
+    (xTest.Size 0)
+    (100.0 * yTrain.Mean().ToDouble())
 
 /// Trains `net` with Adam and early stopping on validation loss (best weights restored); returns the trained model.
 let train (net: Layer) (epochs: int) (lr: float) (seed: int64) =
     let model = Model.buildSeeded seed [ 10L ] net
-    let options =
-        { FitOptions.Default with
+    let options = {
+        FitOptions.Default with
             Loss = Loss.binaryCrossEntropy
             Metrics = [ Metric.binaryAccuracy ]
             Optimizer = Optimizers.adam lr
@@ -48,7 +54,8 @@ let train (net: Layer) (epochs: int) (lr: float) (seed: int64) =
             Seed = seed
             ValidationData = Some(DataSource.Tensors(xVal, Value.T yVal))
             Callbacks = [ Callback.earlyStopping { EarlyStopping.Default with Patience = 15; RestoreBestWeights = true } ]
-            Verbosity = Silent }
+            Verbosity = Silent
+    }
     (Training.fit options model xTrain (Value.T yTrain)).Model
 
 /// P(hadron) for every sample of x: the sigmoid of the model's logit.
@@ -62,27 +69,31 @@ printfn "logistic regression   test accuracy %.2f%%" (100.0 * accuracy (probabil
 
 // The MLP, tuned on validation accuracy over activations, widths and learning rates.
 let mlp (init: Initializer) (act: Layer) (widths: int list) =
-    serial [ for w in widths do
-                 yield denseWith { DenseOptions.Default with WeightInit = init } w
-                 yield act
-             yield dense 1 ]
-let grid =
-    [ for actName, act in [ "relu", relu; "silu", silu ] do
-          for widths in [ [ 128; 128; 64 ]; [ 256; 256; 128 ] ] do
-              for lr in [ 1e-3; 3e-3 ] -> (actName, act, widths, lr) ]
-let results =
-    [ for actName, act, widths, lr in (if quick then List.take 1 grid else grid) ->
-          let m = train (mlp Initializer.torchWeight act widths) 300 lr 0L
-          let v, t = accuracy (probability m xVal) yVal, accuracy (probability m xTest) yTest
-          printfn "  MLP %s %-16A lr %g: validation %.2f%%, test %.2f%%" actName widths lr (100.0 * v) (100.0 * t)
-          (actName, act, widths, lr), v ]
+    serial [
+        for w in widths do
+            yield denseWith { DenseOptions.Default with WeightInit = init } w
+            yield act
+        yield dense 1
+    ]
+let grid = [
+    for actName, act in [ "relu", relu; "silu", silu ] do
+        for widths in [ [ 128; 128; 64 ]; [ 256; 256; 128 ] ] do
+            for lr in [ 1e-3; 3e-3 ] -> (actName, act, widths, lr)
+]
+let results = [
+    for actName, act, widths, lr in (if quick then List.take 1 grid else grid) ->
+        let m = train (mlp Initializer.torchWeight act widths) 300 lr 0L
+        let v, t = accuracy (probability m xVal) yVal, accuracy (probability m xTest) yTest
+        printfn "  MLP %s %-16A lr %g: validation %.2f%%, test %.2f%%" actName widths lr (100.0 * v) (100.0 * t)
+        (actName, act, widths, lr), v
+]
 let (bestAct, act, bestWidths, bestLr), _ = results |> List.maxBy snd
 printfn "best on validation: MLP %s %A lr %g" bestAct bestWidths bestLr
 
 // The chosen MLP trained from five seeds; the ensemble averages their probabilities.
 let members = if quick then 2 else 5
 let ensemble (init: Initializer) =
-    let models = [ for s in 1 .. members -> train (mlp init act bestWidths) 300 bestLr (int64 s) ]
+    let models = [ for s in 1..members -> train (mlp init act bestWidths) 300 bestLr (int64 s) ]
     let mean (x: Tensor) = Torch.Stack([| for m in models -> probability m x |], 0L).Mean([| 0L |], false)
     let single = [ for m in models -> accuracy (probability m xTest) yTest ]
     accuracy (mean xVal) yVal, accuracy (mean xTest) yTest, single

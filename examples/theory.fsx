@@ -23,13 +23,16 @@ let rows = Runner.runAll claims
 
 let refuted = rows |> List.filter (fun r -> not (Verdict.isVerified r.Verdict)) |> List.map (fun r -> r.Claim.Id)
 let unexpected = refuted |> List.filter (fun id -> not (Catalog.expectedRefuted.Contains id))
-printfn "\n%d verified, %d refuted (%s)%s" (rows.Length - refuted.Length) refuted.Length (String.concat ", " refuted)
+printfn
+    "\n%d verified, %d refuted (%s)%s"
+    (rows.Length - refuted.Length)
+    refuted.Length
+    (String.concat ", " refuted)
     (if unexpected.IsEmpty then "; every refutation is one of the seeds' false statements" else sprintf "; UNEXPECTED: %s" (String.concat ", " unexpected))
 
 printfn "\nSub-checks and findings:\n%s" (Runner.notes rows)
 
-if claims |> List.exists (fun c -> c.Id.StartsWith "5") then
-    printfn "\n%s" (Task1.render Task1.standardSpec (Task1.standard.Force()))
+if claims |> List.exists (fun c -> c.Id.StartsWith "5") then printfn "\n%s" (Task1.render Task1.standardSpec (Task1.standard.Force()))
 
 if claims |> List.exists (fun c -> c.Id = "7") then
     printfn "VGG-11 from the DSL's summary (conv 3×3 with Pad 1, maxPool 2, flatten, dense 4096, 4096, 1000, softmax):"

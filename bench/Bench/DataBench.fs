@@ -32,7 +32,10 @@ let private batchEpoch (x: Tensor) (y: Tensor) (prefetch: int) (epoch: int) =
     checksum
 
 let run (args: string list) =
-    let reps = match args with [ "--reps"; n ] -> int n | _ -> 3
+    let reps =
+        match args with
+        | [ "--reps"; n ] -> int n
+        | _ -> 3
     printfn "data: %d cores, %d intra-op threads, minimum of %d repeats" Environment.ProcessorCount Torch.NumThreads reps
     let load () =
         let struct (images, labels) = FashionMnist.Load(true)
@@ -40,18 +43,23 @@ let run (args: string list) =
         labels.Dispose()
     load ()
     printfn "data fmnist_load_uint8 s=%.3f (60,000 images and labels into tensors; target < 1 s)" (best reps load)
-    let toFloat () = let x, y = Datasets.fashionMnist true in x.Dispose(); y.Dispose()
+    let toFloat () =
+        let x, y = Datasets.fashionMnist true in
+        x.Dispose()
+        y.Dispose()
     printfn "data fmnist_load_float s=%.3f (the same, as float32 [N, 1, 28, 28] in [0, 1]: Datasets.fashionMnist)" (best reps toFloat)
 
     let x, y = Datasets.fashionMnist true
     let flat = x.Reshape(-1L, 784L)
     let live = Tensor.LiveCount
     let mutable epoch = 0
-    let batching prefetch = best reps (fun () -> epoch <- epoch + 1; batchEpoch flat y prefetch epoch |> ignore)
+    let batching prefetch =
+        best reps (fun () ->
+            epoch <- epoch + 1
+            batchEpoch flat y prefetch epoch |> ignore)
     batching 0 |> ignore
     let batch0, batch2 = batching 0, batching 2
-    let options =
-        { FitOptions.Default with Optimizer = Optimizers.adam 1e-3; Epochs = 1; BatchSize = 128; Metrics = []; Verbosity = Silent }
+    let options = { FitOptions.Default with Optimizer = Optimizers.adam 1e-3; Epochs = 1; BatchSize = 128; Metrics = []; Verbosity = Silent }
     let mlp = Model.buildSeeded 0L [ 784L ] (dense 256 >-> relu >-> dense 10)
     let fitEpoch () = Training.fit options mlp flat (Value.T y) |> fun t -> Params.dispose t.Model.Params
     fitEpoch ()

@@ -19,9 +19,7 @@ let mlp = dense 256 >-> relu >-> dense 256 >-> relu >-> dense 1
 /// B3: conv 1→32 3×3 pad 1, ReLU, max-pool 2, conv 32→64 3×3 pad 1, ReLU, max-pool 2, dense 3136→128, ReLU, dense 128→10.
 let cnn =
     let pad1 = { ConvOptions.Default with Padding = Pad 1 }
-    serial [ conv2dWith pad1 32 (3, 3); relu; maxPool 2
-             conv2dWith pad1 64 (3, 3); relu; maxPool 2
-             flatten; dense 128; relu; dense 10 ]
+    serial [ conv2dWith pad1 32 (3, 3); relu; maxPool 2; conv2dWith pad1 64 (3, 3); relu; maxPool 2; flatten; dense 128; relu; dense 10 ]
 
 /// B4: 784 → 256 → 10.
 let fmnistMlp = dense 256 >-> relu >-> dense 10
@@ -98,8 +96,8 @@ let fmnistEpoch (model: Model) (ps: Params) (x: Tensor) (y: Tensor) (epoch: int)
 
 /// The same epoch through Training.fit (which batches with its own randperm + index_select); `Bench profile B4` compares them.
 let fmnistFitEpoch (model: Model) (x: Tensor) (y: Tensor) (seed: int64) =
-    let options =
-        { FitOptions.Default with
+    let options = {
+        FitOptions.Default with
             Loss = Loss.crossEntropy
             Optimizer = Optimizers.adam 1e-3
             Metrics = []
@@ -107,7 +105,8 @@ let fmnistFitEpoch (model: Model) (x: Tensor) (y: Tensor) (seed: int64) =
             BatchSize = 128
             Shuffle = true
             Seed = seed
-            Verbosity = Silent }
+            Verbosity = Silent
+    }
     let trained = Training.fit options model x (Value.T y)
     Model.dispose trained.Model
 
@@ -146,13 +145,20 @@ type Worker() =
         settle ()
         let rss1, live1 = rssKb (), Tensor.LiveCount
         let growth = float (rss1 - rss0) / 1024.0
-        obj [ "bench", str "B5"; "unit", str "MB"; "values", numbers [ growth ]
-              "rss_before_mb", num (float rss0 / 1024.0); "rss_after_mb", num (float rss1 / 1024.0)
-              "live_before", int64n live0; "live_after", int64n live1
-              "steps", num (float steps); "warm_steps", num (float warmSteps)
-              "warm_up_rss_growth_mb", num (float (rss0 - rssStart) / 1024.0)
-              "gen0_collections_during_steps", num (float gcDuring)
-              "trace_mb_every_500_steps_no_forced_gc", numbers trace ]
+        obj [
+            "bench", str "B5"
+            "unit", str "MB"
+            "values", numbers [ growth ]
+            "rss_before_mb", num (float rss0 / 1024.0)
+            "rss_after_mb", num (float rss1 / 1024.0)
+            "live_before", int64n live0
+            "live_after", int64n live1
+            "steps", num (float steps)
+            "warm_steps", num (float warmSteps)
+            "warm_up_rss_growth_mb", num (float (rss0 - rssStart) / 1024.0)
+            "gen0_collections_during_steps", num (float gcDuring)
+            "trace_mb_every_500_steps_no_forced_gc", numbers trace
+        ]
 
     member this.Run(r: Request) : JsonObject =
         let reply unit values = obj [ "bench", str r.Bench; "unit", str unit; "values", numbers values ]
@@ -165,10 +171,22 @@ type Worker() =
                 ()
             reply "us" (measure r.Reps r.Iters r.Warm 1e6 add)
         | "B2" ->
-            let sb = match b2 with Some s -> s | None -> (let s = makeB2 () in b2 <- Some s; s)
+            let sb =
+                match b2 with
+                | Some s -> s
+                | None ->
+                    (let s = makeB2 () in
+                     b2 <- Some s
+                     s)
             reply "ms" (measure r.Reps r.Iters r.Warm 1e3 sb.Step)
         | "B3" ->
-            let sb = match b3 with Some s -> s | None -> (let s = makeB3 () in b3 <- Some s; s)
+            let sb =
+                match b3 with
+                | Some s -> s
+                | None ->
+                    (let s = makeB3 () in
+                     b3 <- Some s
+                     s)
             reply "ms" (measure r.Reps r.Iters r.Warm 1e3 sb.Step)
         | "B4" ->
             let model, x, y =
@@ -179,7 +197,11 @@ type Worker() =
                     let t = Model.buildSeeded 0L [ 784L ] fmnistMlp, x, y
                     b4 <- Some t
                     t
-            reply "s" (measure r.Reps r.Iters r.Warm 1.0 (fun () -> epochs <- epochs + 1; fmnistEpoch model model.Params x y epochs None |> ignore))
+            reply
+                "s"
+                (measure r.Reps r.Iters r.Warm 1.0 (fun () ->
+                    epochs <- epochs + 1
+                    fmnistEpoch model model.Params x y epochs None |> ignore))
         | "B5" -> this.Memory(r.Iters, r.Warm)
         | other -> failwithf "unknown benchmark %s" other
 
@@ -210,10 +232,18 @@ let main (args: string list) =
     blas |> Option.iter (fun n -> Torch.BlasThreads <- n)
     let out = Console.Out
     out.WriteLine(
-        line (obj [ "ready", boolean true; "side", str "dsl"; "threads", num (float Torch.NumThreads)
-                    "blas_threads", num (float Torch.BlasThreads); "torch", str Torch.LoadedVersion
-                    "omp_wait_policy", str (nativeEnv "OMP_WAIT_POLICY")
-                    "dotnet", str (Environment.Version.ToString()) ]))
+        line (
+            obj [
+                "ready", boolean true
+                "side", str "dsl"
+                "threads", num (float Torch.NumThreads)
+                "blas_threads", num (float Torch.BlasThreads)
+                "torch", str Torch.LoadedVersion
+                "omp_wait_policy", str (nativeEnv "OMP_WAIT_POLICY")
+                "dotnet", str (Environment.Version.ToString())
+            ]
+        )
+    )
     out.Flush()
     let worker = Worker()
     let mutable go = true
@@ -225,8 +255,10 @@ let main (args: string list) =
             | None -> go <- l.Trim() = "" // blank lines are ignored; quit ends
             | Some r ->
                 let reply =
-                    try worker.Run r
-                    with e -> obj [ "bench", str r.Bench; "error", str (e.GetType().Name + ": " + e.Message) ]
+                    try
+                        worker.Run r
+                    with e ->
+                        obj [ "bench", str r.Bench; "error", str (e.GetType().Name + ": " + e.Message) ]
                 out.WriteLine(line reply)
                 out.Flush()
     0

@@ -21,9 +21,9 @@ let private makeFiles (dir: string) (count: int) =
         for i, f in List.indexed files do
             use _ = DisposeScope.Enter()
             let h, w = 120 + rnd.Next(81), 160
-            let px = Array.zeroCreate<byte> (3 * h * w)
+            let px = Array.zeroCreate<byte>(3 * h * w)
             let cx, cy, r = float (rnd.Next w), float (rnd.Next h), 20.0 + float (rnd.Next 40)
-            for c in 0 .. 2 do
+            for c in 0..2 do
                 for y in 0 .. h - 1 do
                     for x in 0 .. w - 1 do
                         let d = sqrt ((float x - cx) ** 2.0 + (float y - cy) ** 2.0)
@@ -39,16 +39,28 @@ let private seconds (f: unit -> unit) =
     w.Elapsed.TotalSeconds
 
 let run (args: string list) =
-    let reps = match args with [ "--reps"; n ] -> int n | _ -> 3
+    let reps =
+        match args with
+        | [ "--reps"; n ] -> int n
+        | _ -> 3
     let dir = Path.Combine(Environment.CurrentDirectory, "bench", "build", "images")
     let files = makeFiles dir 2000 |> Array.ofList
-    let bytes = files |> Array.map File.ReadAllBytes        // read once: the codec is measured, not the disk
-    printfn "images: %d files (%d JPEG, %d PNG, 160 x 120..200), %d cores, minimum of %d repeats" files.Length ((files.Length + 1) / 2) (files.Length / 2) Environment.ProcessorCount reps
+    let bytes = files |> Array.map File.ReadAllBytes // read once: the codec is measured, not the disk
+    printfn
+        "images: %d files (%d JPEG, %d PNG, 160 x 120..200), %d cores, minimum of %d repeats"
+        files.Length
+        ((files.Length + 1) / 2)
+        (files.Length / 2)
+        Environment.ProcessorCount
+        reps
     let decode (b: byte[]) h w = (Image.Decode(ReadOnlySpan b, ImageOptions.Resize(h, w))).Dispose()
     let over (inParallel: bool) (keep: byte[] -> bool) h w () =
         let chosen = bytes |> Array.filter keep
-        if inParallel then Parallel.For(0, chosen.Length, fun i -> decode chosen.[i] h w) |> ignore
-        else for b in chosen do decode b h w
+        if inParallel then
+            Parallel.For(0, chosen.Length, fun i -> decode chosen.[i] h w) |> ignore
+        else
+            for b in chosen do
+                decode b h w
     over false (fun _ -> true) 64 64 ()
     let isJpeg (b: byte[]) = b.[0] = 0xFFuy
     for size in [ 64; 224 ] do

@@ -29,7 +29,8 @@ let private cpuJiffies () =
         let idle = f.[3] + f.[4]
         let total = f |> Array.take (min 8 f.Length) |> Array.sum
         total - idle, total
-    with _ -> 0L, 0L
+    with _ ->
+        0L, 0L
 
 /// utime + stime of a live process in jiffies (0 when gone).
 let private procJiffies (pid: int) =
@@ -37,7 +38,8 @@ let private procJiffies (pid: int) =
         let stat = IO.File.ReadAllText(sprintf "/proc/%d/stat" pid)
         let f = stat.Substring(stat.LastIndexOf ')' + 2).Split(' ')
         int64 f.[11] + int64 f.[12]
-    with _ -> 0L
+    with _ ->
+        0L
 
 /// Measures the share of the machine's CPU time used by processes other than ours over an interval.
 type LoadProbe(pids: unit -> int list) =
@@ -54,11 +56,10 @@ type LoadProbe(pids: unit -> int list) =
 
 /// One long-lived side: a child process speaking the protocol over stdin/stdout.
 type Worker(name: string, exe: string, args: string list, env: (string * string option) list, cwd: string) =
-    let psi =
-        ProcessStartInfo(exe, UseShellExecute = false, WorkingDirectory = cwd, RedirectStandardInput = true,
-                         RedirectStandardOutput = true, RedirectStandardError = true)
+    let psi = ProcessStartInfo(exe, UseShellExecute = false, WorkingDirectory = cwd, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true)
     do
-        for a in args do psi.ArgumentList.Add a
+        for a in args do
+            psi.ArgumentList.Add a
         for k, v in env do
             match v with
             | Some value -> psi.Environment[k] <- value
@@ -77,16 +78,27 @@ type Worker(name: string, exe: string, args: string list, env: (string * string 
     let rec readJson (timeout: TimeSpan) : Result<JsonObject, string> =
         let proc = started ()
         let t = proc.StandardOutput.ReadLineAsync()
-        if not (t.Wait timeout) then Error(sprintf "%s: no answer within %.0fs" name timeout.TotalSeconds)
+        if not (t.Wait timeout) then
+            Error(sprintf "%s: no answer within %.0fs" name timeout.TotalSeconds)
         else
             match t.Result with
-            | null -> Error(sprintf "%s exited (code %s)" name (try string proc.ExitCode with _ -> "?"))
+            | null ->
+                Error(
+                    sprintf
+                        "%s exited (code %s)"
+                        name
+                        (try
+                            string proc.ExitCode
+                         with _ ->
+                             "?")
+                )
             | l when l.TrimStart().StartsWith "{" ->
                 try
                     match JsonNode.Parse l with
                     | null -> Error(sprintf "%s: reply %s is JSON null, not an object" name l)
                     | n -> Ok(n.AsObject())
-                with e -> Error(sprintf "%s: unreadable reply %s (%s)" name l e.Message)
+                with e ->
+                    Error(sprintf "%s: unreadable reply %s (%s)" name l e.Message)
             | l ->
                 eprintfn "  [%s stdout] %s" name l
                 readJson timeout
@@ -95,7 +107,11 @@ type Worker(name: string, exe: string, args: string list, env: (string * string 
     member _.Pid =
         match proc with
         | null -> None
-        | p -> (try Some p.Id with _ -> None)
+        | p ->
+            (try
+                Some p.Id
+             with _ ->
+                 None)
     member _.Ready = ready
     member _.Dead = dead
     member _.Alive = dead.IsNone
@@ -118,7 +134,8 @@ type Worker(name: string, exe: string, args: string list, env: (string * string 
                 | Ok o when o.ContainsKey "ready" -> ready <- o
                 | Ok o -> this.Kill(sprintf "%s: expected a ready line, got %s" name (o.ToJsonString()))
                 | Error e -> this.Kill e
-            with e -> dead <- Some(sprintf "%s could not start (%s %s): %s" name exe (String.Join(" ", args)) e.Message)
+            with e ->
+                dead <- Some(sprintf "%s could not start (%s %s): %s" name exe (String.Join(" ", args)) e.Message)
 
     /// Sends one request and returns its reply.
     member this.Request(r: Request, timeout: TimeSpan) : Result<JsonObject, string> =
@@ -144,7 +161,11 @@ type Worker(name: string, exe: string, args: string list, env: (string * string 
         say (sprintf "worker %s stopped: %s" name reason)
         match proc with
         | null -> ()
-        | p -> (try if not p.HasExited then p.Kill true with _ -> ())
+        | p ->
+            (try
+                if not p.HasExited then p.Kill true
+             with _ ->
+                 ())
 
     interface IDisposable with
         member _.Dispose() =
@@ -153,55 +174,47 @@ type Worker(name: string, exe: string, args: string list, env: (string * string 
             | proc ->
                 try
                     if not proc.HasExited then
-                        (try proc.StandardInput.WriteLine "quit"; proc.StandardInput.Close() with _ -> ())
+                        (try
+                            proc.StandardInput.WriteLine "quit"
+                            proc.StandardInput.Close()
+                         with _ ->
+                             ())
                         if not (proc.WaitForExit 5000) then proc.Kill true
-                with _ -> ()
+                with _ ->
+                    ()
                 proc.Dispose()
 
 // ---------------------------------------------------------------- configuration
 
-type Options =
-    { Quick: bool
-      Only: Set<string> option
-      Rounds: int option
-      Threads: int
-      Build: bool
-      Budget: float
-      Out: string option }
+type Options = { Quick: bool; Only: Set<string> option; Rounds: int option; Threads: int; Build: bool; Budget: float; Out: string option }
 
 /// How one of B1–B4 is measured: the request each side gets per round, the rounds, a time budget.
-type Plan =
-    { Id: string
-      Name: string
-      Reps: int
-      Iters: int
-      Warm: int
-      Rounds: int
-      WarmRound: bool
-      Budget: float
-      Timeout: float }
+type Plan = { Id: string; Name: string; Reps: int; Iters: int; Warm: int; Rounds: int; WarmRound: bool; Budget: float; Timeout: float }
 
 let private plans (o: Options) =
-    let r full quick = match o.Rounds with Some n -> n | None -> if o.Quick then quick else full
+    let r full quick =
+        match o.Rounds with
+        | Some n -> n
+        | None -> if o.Quick then quick else full
     if o.Quick then
-        [ { Id = "B1"; Name = "B1_tiny_add"; Reps = 2; Iters = 2000; Warm = 200; Rounds = r 7 2; WarmRound = false; Budget = 20.0; Timeout = 60.0 }
-          { Id = "B2"; Name = "B2_mlp_step"; Reps = 2; Iters = 10; Warm = 2; Rounds = r 7 2; WarmRound = false; Budget = 30.0; Timeout = 60.0 }
-          { Id = "B3"; Name = "B3_cnn_step"; Reps = 1; Iters = 2; Warm = 1; Rounds = r 6 2; WarmRound = false; Budget = 60.0; Timeout = 120.0 }
-          { Id = "B4"; Name = "B4_fmnist_epoch"; Reps = 1; Iters = 1; Warm = 0; Rounds = r 3 1; WarmRound = false; Budget = 120.0; Timeout = 300.0 } ]
+        [
+            { Id = "B1"; Name = "B1_tiny_add"; Reps = 2; Iters = 2000; Warm = 200; Rounds = r 7 2; WarmRound = false; Budget = 20.0; Timeout = 60.0 }
+            { Id = "B2"; Name = "B2_mlp_step"; Reps = 2; Iters = 10; Warm = 2; Rounds = r 7 2; WarmRound = false; Budget = 30.0; Timeout = 60.0 }
+            { Id = "B3"; Name = "B3_cnn_step"; Reps = 1; Iters = 2; Warm = 1; Rounds = r 6 2; WarmRound = false; Budget = 60.0; Timeout = 120.0 }
+            { Id = "B4"; Name = "B4_fmnist_epoch"; Reps = 1; Iters = 1; Warm = 0; Rounds = r 3 1; WarmRound = false; Budget = 120.0; Timeout = 300.0 }
+        ]
     else
-        [ { Id = "B1"; Name = "B1_tiny_add"; Reps = 5; Iters = 20000; Warm = 2000; Rounds = r 7 2; WarmRound = true; Budget = 40.0; Timeout = 60.0 }
-          { Id = "B2"; Name = "B2_mlp_step"; Reps = 3; Iters = 100; Warm = 10; Rounds = r 7 2; WarmRound = true; Budget = 60.0; Timeout = 120.0 }
-          { Id = "B3"; Name = "B3_cnn_step"; Reps = 3; Iters = 8; Warm = 2; Rounds = r 6 2; WarmRound = true; Budget = 100.0; Timeout = 180.0 }
-          { Id = "B4"; Name = "B4_fmnist_epoch"; Reps = 1; Iters = 1; Warm = 0; Rounds = r 3 1; WarmRound = true; Budget = 150.0; Timeout = 300.0 } ]
+        [
+            { Id = "B1"; Name = "B1_tiny_add"; Reps = 5; Iters = 20000; Warm = 2000; Rounds = r 7 2; WarmRound = true; Budget = 40.0; Timeout = 60.0 }
+            { Id = "B2"; Name = "B2_mlp_step"; Reps = 3; Iters = 100; Warm = 10; Rounds = r 7 2; WarmRound = true; Budget = 60.0; Timeout = 120.0 }
+            { Id = "B3"; Name = "B3_cnn_step"; Reps = 3; Iters = 8; Warm = 2; Rounds = r 6 2; WarmRound = true; Budget = 100.0; Timeout = 180.0 }
+            { Id = "B4"; Name = "B4_fmnist_epoch"; Reps = 1; Iters = 1; Warm = 0; Rounds = r 3 1; WarmRound = true; Budget = 150.0; Timeout = 300.0 }
+        ]
 
 let private units = dict [ "B1", "us"; "B2", "ms"; "B3", "ms"; "B4", "s" ]
 
 /// The targets (ratio = Dsl ÷ other; lower is better).
-let private ratioTargets =
-    [ "B1", 0.70, Some 1.3
-      "B2", 0.80, Some 1.1
-      "B3", 1.00, Some 1.05
-      "B4", 0.80, None ]
+let private ratioTargets = [ "B1", 0.70, Some 1.3; "B2", 0.80, Some 1.1; "B3", 1.00, Some 1.05; "B4", 0.80, None ]
 
 // ---------------------------------------------------------------- preparation
 
@@ -221,7 +234,8 @@ let findRoot () =
 /// Runs a program quietly; returns (exit code, combined output).
 let private exec (cwd: string) (exe: string) (args: string list) =
     let psi = ProcessStartInfo(exe, UseShellExecute = false, WorkingDirectory = cwd, RedirectStandardOutput = true, RedirectStandardError = true)
-    for a in args do psi.ArgumentList.Add a
+    for a in args do
+        psi.ArgumentList.Add a
     try
         use p =
             match Process.Start psi with
@@ -231,25 +245,30 @@ let private exec (cwd: string) (exe: string) (args: string list) =
         let out = p.StandardOutput.ReadToEnd()
         p.WaitForExit()
         p.ExitCode, out + err.Result
-    with e -> 127, e.Message
+    with e ->
+        127, e.Message
 
 /// Configures (once) and builds bench/cpp into bench/build/cpp; returns the executable or an error.
 let buildCpp (root: string) (build: bool) : Result<string, string> =
     let dir = Path.Combine(root, "bench", "build", "cpp")
     let exe = Path.Combine(dir, "torch_bench_cpp")
-    if not build then (if File.Exists exe then Ok exe else Error(sprintf "%s does not exist (built without --no-build first?)" exe))
+    if not build then
+        (if File.Exists exe then Ok exe else Error(sprintf "%s does not exist (built without --no-build first?)" exe))
     else
         let torchDir =
             match Environment.GetEnvironmentVariable "Torch_DIR" with
-            | null | "" -> []
+            | null
+            | "" -> []
             | d -> [ "-DTorch_DIR=" + d ]
         let configured = File.Exists(Path.Combine(dir, "CMakeCache.txt"))
         let rc, out =
-            if configured then 0, ""
+            if configured then
+                0, ""
             else
                 say "building the C++ side (cmake, find_package(Torch)) into bench/build/cpp"
                 exec root "cmake" ([ "-S"; Path.Combine(root, "bench", "cpp"); "-B"; dir; "-DCMAKE_BUILD_TYPE=Release" ] @ torchDir)
-        if rc <> 0 then Error(sprintf "cmake configure failed (exit %d):\n%s" rc out)
+        if rc <> 0 then
+            Error(sprintf "cmake configure failed (exit %d):\n%s" rc out)
         else
             let rc, out = exec root "cmake" [ "--build"; dir; "-j"; string Environment.ProcessorCount ]
             if rc <> 0 then Error(sprintf "cmake --build failed (exit %d):\n%s" rc out)
@@ -272,19 +291,21 @@ let prepareData (root: string) : Result<string, string> =
                     use input = new GZipStream(File.OpenRead gz, CompressionMode.Decompress)
                     use output = File.Create tmp
                     input.CopyTo output
-                elif File.Exists raw then File.Copy(raw, tmp, true)
-                else failwithf "%s(.gz) is not in %s (install the Debian package dataset-fashion-mnist: dotnet fsi build.fsx setup)" stem src
+                elif File.Exists raw then
+                    File.Copy(raw, tmp, true)
+                else
+                    failwithf "%s(.gz) is not in %s (install the Debian package dataset-fashion-mnist: dotnet fsi build.fsx setup)" stem src
                 File.Move(tmp, target, true)
         Ok dst
-    with e -> Error e.Message
+    with e ->
+        Error e.Message
 
 // ---------------------------------------------------------------- measuring
 
 /// Environment of every measured child: one BLAS thread, no other thread-count variables (the thread
 /// count is set explicitly through each side's API instead).
 let private threadVars = [ "OMP_NUM_THREADS"; "MKL_NUM_THREADS"; "DSL_NUM_THREADS"; "GOTO_NUM_THREADS"; "OPENBLAS_NUM_THREADS" ]
-let private measuredEnv (blas: int) =
-    (threadVars |> List.map (fun v -> v, None)) @ [ "OPENBLAS_NUM_THREADS", Some(string blas) ]
+let private measuredEnv (blas: int) = (threadVars |> List.map (fun v -> v, None)) @ [ "OPENBLAS_NUM_THREADS", Some(string blas) ]
 /// B6's default configuration: no thread-count variable at all.
 let private bareEnv = threadVars |> List.map (fun v -> v, None)
 
@@ -297,11 +318,13 @@ let private dslCommand (args: string list) =
         match Reflection.Assembly.GetEntryAssembly() with
         | null -> failwith "no entry assembly, so the Dsl worker cannot be started with dotnet"
         | entry -> host, entry.Location :: "worker" :: args
-    else host, "worker" :: args
+    else
+        host, "worker" :: args
 
 let private pythonExe () =
     match Environment.GetEnvironmentVariable "BENCH_PYTHON" with
-    | null | "" -> if File.Exists "/usr/bin/python3" then "/usr/bin/python3" else "python3"
+    | null
+    | "" -> if File.Exists "/usr/bin/python3" then "/usr/bin/python3" else "python3"
     | p -> p
 
 /// The measured values of one side in one benchmark: per round, the reps' values.
@@ -311,18 +334,24 @@ type Series() =
     member val Errors = Collections.Generic.List<string>()
     member s.Min = if s.Rounds.Count = 0 then nan else s.Rounds |> Seq.collect id |> Seq.min
     member s.Json =
-        obj [ "min", num s.Min
-              "rounds", JsonArray(s.Rounds |> Seq.map (fun r -> numbers r :> JsonNode) |> Array.ofSeq)
-              "warm_up_round", JsonArray(s.WarmUp |> Seq.map (fun r -> numbers r :> JsonNode) |> Array.ofSeq)
-              "errors", JsonArray(s.Errors |> Seq.map str |> Array.ofSeq) ]
+        obj [
+            "min", num s.Min
+            "rounds", JsonArray(s.Rounds |> Seq.map (fun r -> numbers r :> JsonNode) |> Array.ofSeq)
+            "warm_up_round", JsonArray(s.WarmUp |> Seq.map (fun r -> numbers r :> JsonNode) |> Array.ofSeq)
+            "errors", JsonArray(s.Errors |> Seq.map str |> Array.ofSeq)
+        ]
 
 let private values (o: JsonObject) =
-    (field o "values").AsArray() |> Seq.map (fun v -> match v with null -> nan | v -> v.GetValue<float>()) |> List.ofSeq
+    (field o "values").AsArray()
+    |> Seq.map (fun v ->
+        match v with
+        | null -> nan
+        | v -> v.GetValue<float>())
+    |> List.ofSeq
 
 /// Runs rounds of one request over several workers, rotating their order each round; stops early when
 /// the plan's budget or the global deadline is spent (after at least one measured round).
-let runRounds (deadline: unit -> bool) (label: string) (workers: (Worker * Series) list) (req: Request) (rounds: int)
-              (warmRound: bool) (budget: float) (timeout: float) =
+let runRounds (deadline: unit -> bool) (label: string) (workers: (Worker * Series) list) (req: Request) (rounds: int) (warmRound: bool) (budget: float) (timeout: float) =
     let watch = Stopwatch.StartNew()
     let n = List.length workers
     let total = rounds + (if warmRound then 1 else 0)
@@ -331,8 +360,8 @@ let runRounds (deadline: unit -> bool) (label: string) (workers: (Worker * Serie
     while r < total && (measured = 0 || (watch.Elapsed.TotalSeconds < budget && not (deadline ()))) do
         let isWarm = warmRound && r = 0
         let order = List.init n (fun i -> workers.[(i + r) % n])
-        let parts =
-            [ for w, s in order do
+        let parts = [
+            for w, s in order do
                 if w.Alive then
                     match w.Request(req, TimeSpan.FromSeconds timeout) with
                     | Ok o ->
@@ -341,7 +370,8 @@ let runRounds (deadline: unit -> bool) (label: string) (workers: (Worker * Serie
                         yield sprintf "%s=%s" w.Name (fmt (List.min v))
                     | Error e ->
                         s.Errors.Add e
-                        yield sprintf "%s=error" w.Name ]
+                        yield sprintf "%s=error" w.Name
+        ]
         say (sprintf "%s %s %d/%d: %s" label (if isWarm then "warm-up round" else "round") (if isWarm then 0 else measured + 1) rounds (String.Join(" ", parts)))
         if not isWarm then measured <- measured + 1
         r <- r + 1
@@ -354,17 +384,19 @@ let private ratio a b = if Double.IsNaN a || Double.IsNaN b || b = 0.0 then nan 
 let private benchLine (name: string) (dsl: float) (py: float) (cpp: float) (unit: string) =
     sprintf "bench %s dsl=%s torch_py=%s cpp=%s ratio_py=%s ratio_cpp=%s unit=%s" name (fmt dsl) (fmt py) (fmt cpp) (fmt (ratio dsl py)) (fmt (ratio dsl cpp)) unit
 
-type Target =
-    { Bench: string
-      Metric: string
-      Value: float
-      Limit: float }
+type Target = {
+    Bench: string
+    Metric: string
+    Value: float
+    Limit: float
+} with
 
     member t.Pass = not (Double.IsNaN t.Value) && t.Value <= t.Limit
 
 let private writeAtomically (path: string) (text: string) =
     match Path.GetDirectoryName path with
-    | null | "" -> ()
+    | null
+    | "" -> ()
     | dir -> Directory.CreateDirectory dir |> ignore
     let tmp = path + ".tmp"
     File.WriteAllText(tmp, text)
@@ -375,7 +407,10 @@ let private writeAtomically (path: string) (text: string) =
 let run (o: Options) : int =
     let root = findRoot ()
     let cores = Environment.ProcessorCount
-    let wanted (id: string) = match o.Only with Some s -> s.Contains id | None -> true
+    let wanted (id: string) =
+        match o.Only with
+        | Some s -> s.Contains id
+        | None -> true
     let deadline () = started.Elapsed.TotalSeconds > o.Budget
     let errors = Collections.Generic.List<string>()
     let results = JsonObject()
@@ -384,20 +419,32 @@ let run (o: Options) : int =
     say (sprintf "root %s, %d cores, %d intra-op threads per side, OPENBLAS_NUM_THREADS=1, %s mode" root cores o.Threads (if o.Quick then "quick" else "full"))
     // Variables that change kernels or allocation for every side alike (children inherit them); recorded, not changed.
     let inherited =
-        [ for e in Environment.GetEnvironmentVariables() |> Seq.cast<Collections.DictionaryEntry> do
-            let k = string e.Key
-            if [ "OPENBLAS_"; "OMP_"; "GOMP_"; "MKL_"; "KMP_"; "DSL_"; "GLIBC_TUNABLES"; "MALLOC_"; "DOTNET_GC"; "LD_PRELOAD" ] |> List.exists k.StartsWith then
-                k, string e.Value ]
+        [
+            for e in Environment.GetEnvironmentVariables() |> Seq.cast<Collections.DictionaryEntry> do
+                let k = string e.Key
+                if [ "OPENBLAS_"; "OMP_"; "GOMP_"; "MKL_"; "KMP_"; "DSL_"; "GLIBC_TUNABLES"; "MALLOC_"; "DOTNET_GC"; "LD_PRELOAD" ] |> List.exists k.StartsWith then
+                    k, string e.Value
+        ]
         |> List.sort
-    if not inherited.IsEmpty then
-        say (sprintf "inherited by every side: %s" (String.Join(" ", inherited |> List.map (fun (k, v) -> k + "=" + v))))
+    if not inherited.IsEmpty then say (sprintf "inherited by every side: %s" (String.Join(" ", inherited |> List.map (fun (k, v) -> k + "=" + v))))
 
     let needMain = [ "B1"; "B2"; "B3"; "B4" ] |> List.exists wanted
     let cpp = if needMain then buildCpp root o.Build else Error "not needed"
-    (match cpp with Error e when needMain -> errors.Add("cpp: " + e); say ("C++ side unavailable: " + e) | _ -> ())
+    (match cpp with
+     | Error e when needMain ->
+         errors.Add("cpp: " + e)
+         say ("C++ side unavailable: " + e)
+     | _ -> ())
     let data = if wanted "B4" then prepareData root else Error "not needed"
-    (match data with Error e when wanted "B4" -> errors.Add("data: " + e); say ("Fashion-MNIST unavailable: " + e) | _ -> ())
-    let dataDir = match data with Ok d -> d | Error _ -> Path.Combine(root, "bench", "build", "data")
+    (match data with
+     | Error e when wanted "B4" ->
+         errors.Add("data: " + e)
+         say ("Fashion-MNIST unavailable: " + e)
+     | _ -> ())
+    let dataDir =
+        match data with
+        | Ok d -> d
+        | Error _ -> Path.Combine(root, "bench", "build", "data")
 
     let startTimeout = TimeSpan.FromSeconds 180.0
     let startAll (ws: Worker list) =
@@ -407,7 +454,15 @@ let run (o: Options) : int =
         for w in ws do
             match w.Dead with
             | Some e -> if not (List.contains w already) then errors.Add e
-            | None -> say (sprintf "%s ready: %s" w.Name (match w.Ready with null -> "(no ready line)" | r -> r.ToJsonString()))
+            | None ->
+                say (
+                    sprintf
+                        "%s ready: %s"
+                        w.Name
+                        (match w.Ready with
+                         | null -> "(no ready line)"
+                         | r -> r.ToJsonString())
+                )
 
     let benchJson = JsonArray()
     let lines = Collections.Generic.List<string>()
@@ -419,8 +474,7 @@ let run (o: Options) : int =
     /// Records how much CPU other processes took during a benchmark, and warns when it was enough to skew it.
     let busy (id: string) (share: float) =
         busyShares[id] <- num share
-        if share > 0.05 then
-            emit (sprintf "warn %s other processes used %.0f%% of the CPUs during this benchmark: its figures are not reliable" id (100.0 * share))
+        if share > 0.05 then emit (sprintf "warn %s other processes used %.0f%% of the CPUs during this benchmark: its figures are not reliable" id (100.0 * share))
 
     // ---- B1–B4: the three sides, interleaved
     if needMain then
@@ -436,7 +490,14 @@ let run (o: Options) : int =
                 w.Unavailable("cpp: not built: " + e)
                 w
         startAll [ dsl; py; cppW ]
-        results["sides"] <- obj [ for w in [ dsl; py; cppW ] -> w.Name, (match w.Ready with null -> str (defaultArg w.Dead "not started") | r -> r.DeepClone()) ]
+        results["sides"] <-
+            obj [
+                for w in [ dsl; py; cppW ] ->
+                    w.Name,
+                    (match w.Ready with
+                     | null -> str (defaultArg w.Dead "not started")
+                     | r -> r.DeepClone())
+            ]
         for p in plans o do
             if wanted p.Id then
                 let series = [ dsl, Series(); py, Series(); cppW, Series() ]
@@ -448,17 +509,28 @@ let run (o: Options) : int =
                 let m i = (snd series.[i]).Min
                 let d, y, c = m 0, m 1, m 2
                 emit (benchLine p.Name d y c units[p.Id])
-                for w, s in series do for e in s.Errors do errors.Add e
+                for w, s in series do
+                    for e in s.Errors do
+                        errors.Add e
                 let rp, rc = ratio d y, ratio d c
                 let _, limPy, limCpp = ratioTargets |> List.find (fun (id, _, _) -> id = p.Id)
                 targets.Add { Bench = p.Id; Metric = "ratio_py"; Value = rp; Limit = limPy }
                 limCpp |> Option.iter (fun l -> targets.Add { Bench = p.Id; Metric = "ratio_cpp"; Value = rc; Limit = l })
                 benchJson.Add(
-                    obj [ "id", str p.Id; "name", str p.Name; "unit", str units[p.Id]
-                          "request", obj [ "reps", num (float p.Reps); "iters", num (float p.Iters); "warm", num (float p.Warm) ]
-                          "rounds_measured", num (float measured)
-                          "dsl", (snd series.[0]).Json; "torch_py", (snd series.[1]).Json; "cpp", (snd series.[2]).Json
-                          "ratio_py", num rp; "ratio_cpp", num rc; "other_processes_cpu_share", num foreign ])
+                    obj [
+                        "id", str p.Id
+                        "name", str p.Name
+                        "unit", str units[p.Id]
+                        "request", obj [ "reps", num (float p.Reps); "iters", num (float p.Iters); "warm", num (float p.Warm) ]
+                        "rounds_measured", num (float measured)
+                        "dsl", (snd series.[0]).Json
+                        "torch_py", (snd series.[1]).Json
+                        "cpp", (snd series.[2]).Json
+                        "ratio_py", num rp
+                        "ratio_cpp", num rc
+                        "other_processes_cpu_share", num foreign
+                    ]
+                )
 
     // ---- B5: memory of the Dsl side over 5,000 B2 steps, in a fresh process
     if wanted "B5" then
@@ -476,9 +548,26 @@ let run (o: Options) : int =
             emit (benchLine "B5_rss_growth" growth nan nan "MB")
             emit (benchLine "B5_live_tensor_delta" (float (after - before)) nan nan "tensors")
             let f (k: string) = fmt ((field r k).GetValue<float>())
-            emit (sprintf "info B5 steps=%d warm_steps=%s (rss +%sMB during warm-up, from process start) rss_before=%sMB rss_after=%sMB gen0_gcs=%s live_before=%d live_after=%d trace_mb=[%s]"
-                      steps (f "warm_steps") (f "warm_up_rss_growth_mb") (f "rss_before_mb") (f "rss_after_mb") (f "gen0_collections_during_steps") before after
-                      (String.Join(" ", (field r "trace_mb_every_500_steps_no_forced_gc").AsArray() |> Seq.map (fun v -> match v with null -> "n/a" | v -> fmt (v.GetValue<float>())))))
+            emit (
+                sprintf
+                    "info B5 steps=%d warm_steps=%s (rss +%sMB during warm-up, from process start) rss_before=%sMB rss_after=%sMB gen0_gcs=%s live_before=%d live_after=%d trace_mb=[%s]"
+                    steps
+                    (f "warm_steps")
+                    (f "warm_up_rss_growth_mb")
+                    (f "rss_before_mb")
+                    (f "rss_after_mb")
+                    (f "gen0_collections_during_steps")
+                    before
+                    after
+                    (String.Join(
+                        " ",
+                        (field r "trace_mb_every_500_steps_no_forced_gc").AsArray()
+                        |> Seq.map (fun v ->
+                            match v with
+                            | null -> "n/a"
+                            | v -> fmt (v.GetValue<float>()))
+                    ))
+            )
             targets.Add { Bench = "B5"; Metric = "rss_growth_mb"; Value = growth; Limit = 10.0 }
             targets.Add { Bench = "B5"; Metric = "live_tensor_delta"; Value = float (after - before); Limit = 0.0 }
             results["b5"] <- r.DeepClone()
@@ -493,13 +582,18 @@ let run (o: Options) : int =
     if wanted "B6" then
         let threadCounts = if cores <= 8 then [ 1..cores ] else [ yield! Seq.unfold (fun t -> if t < cores then Some(t, t * 2) else None) 1; yield cores ]
         let blasCounts = List.distinct [ 1; cores ]
-        let configs = [ for t in threadCounts do for b in blasCounts -> t, b ]
+        let configs = [
+            for t in threadCounts do
+                for b in blasCounts -> t, b
+        ]
         let defaultExe, defaultArgs = dslCommand []
         let workers =
             new Worker("default", defaultExe, defaultArgs, bareEnv, root)
-            :: [ for t, b in configs ->
+            :: [
+                for t, b in configs ->
                     let exe, args = dslCommand [ "--threads"; string t; "--blas"; string b ]
-                    new Worker(sprintf "t%d_b%d" t b, exe, args, measuredEnv b, root) ]
+                    new Worker(sprintf "t%d_b%d" t b, exe, args, measuredEnv b, root)
+            ]
         try
             startAll workers
             let series = workers |> List.map (fun w -> w, Series())
@@ -508,40 +602,69 @@ let run (o: Options) : int =
             let measured = runRounds deadline "B6" series { Bench = "B3"; Reps = reps; Iters = iters; Warm = warm } rounds (not o.Quick) 150.0 180.0
             let foreign = probe.Foreign()
             busy "B6" foreign
-            for _, s in series do for e in s.Errors do errors.Add e
+            for _, s in series do
+                for e in s.Errors do
+                    errors.Add e
             let defaultMs = (snd series.Head).Min
             let bestW, bestS = series.Tail |> List.minBy (fun (_, s) -> if Double.IsNaN s.Min then infinity else s.Min)
             let r = ratio defaultMs bestS.Min
             emit (benchLine "B6_default_over_best" r nan nan "ratio")
-            let defaultThreads = match (fst series.Head).Ready with null -> "?" | r -> (field r "threads").ToJsonString() + "/" + (field r "blas_threads").ToJsonString()
-            emit (sprintf "info B6 default=%sms (threads/blas %s) best=%sms (%s) configs: %s" (fmt defaultMs) defaultThreads (fmt bestS.Min) bestW.Name
-                      (String.Join(" ", series.Tail |> List.map (fun (w, s) -> sprintf "%s=%s" w.Name (fmt s.Min)))))
+            let defaultThreads =
+                match (fst series.Head).Ready with
+                | null -> "?"
+                | r -> (field r "threads").ToJsonString() + "/" + (field r "blas_threads").ToJsonString()
+            emit (
+                sprintf
+                    "info B6 default=%sms (threads/blas %s) best=%sms (%s) configs: %s"
+                    (fmt defaultMs)
+                    defaultThreads
+                    (fmt bestS.Min)
+                    bestW.Name
+                    (String.Join(" ", series.Tail |> List.map (fun (w, s) -> sprintf "%s=%s" w.Name (fmt s.Min))))
+            )
             targets.Add { Bench = "B6"; Metric = "default_over_best"; Value = r; Limit = 1.05 }
             results["b6"] <-
-                obj [ "bench", str "B3"; "unit", str "ms"; "rounds_measured", num (float measured)
-                      "default", (snd series.Head).Json; "default_ready", (match (fst series.Head).Ready with null -> null | r -> r.DeepClone())
-                      "configs", obj [ for w, s in series.Tail -> w.Name, (s.Json :> JsonNode | null) ]
-                      "best", str bestW.Name; "default_over_best", num r; "other_processes_cpu_share", num foreign ]
+                obj [
+                    "bench", str "B3"
+                    "unit", str "ms"
+                    "rounds_measured", num (float measured)
+                    "default", (snd series.Head).Json
+                    "default_ready",
+                    (match (fst series.Head).Ready with
+                     | null -> null
+                     | r -> r.DeepClone())
+                    "configs", obj [ for w, s in series.Tail -> w.Name, (s.Json :> JsonNode | null) ]
+                    "best", str bestW.Name
+                    "default_over_best", num r
+                    "other_processes_cpu_share", num foreign
+                ]
         finally
-            for w in workers do (w :> IDisposable).Dispose()
+            for w in workers do
+                (w :> IDisposable).Dispose()
 
     // ---- targets and results
     emit "targets (ratio = Dsl / other, lower is better):"
     for t in targets do
         emit (sprintf "target %s %s=%s limit=%s %s" t.Bench t.Metric (fmt t.Value) (fmt t.Limit) (if t.Pass then "PASS" else "MISS"))
-    for e in errors do say ("error: " + e)
+    for e in errors do
+        say ("error: " + e)
     results["schema"] <- str "dsl-bench/1"
     results["started"] <- str (startedAt.ToString "o")
     results["elapsed_s"] <- num started.Elapsed.TotalSeconds
-    results["machine"] <- obj [ "cores", num (float cores); "os", str Runtime.InteropServices.RuntimeInformation.OSDescription
-                                "dotnet", str (Environment.Version.ToString())
-                                "environment", obj [ for k, v in inherited -> k, str v ] ]
-    results["settings"] <- obj [ "mode", str (if o.Quick then "quick" else "full"); "intra_op_threads", num (float o.Threads)
-                                 "OPENBLAS_NUM_THREADS", str "1"; "budget_s", num o.Budget ]
+    results["machine"] <-
+        obj [
+            "cores", num (float cores)
+            "os", str Runtime.InteropServices.RuntimeInformation.OSDescription
+            "dotnet", str (Environment.Version.ToString())
+            "environment", obj [ for k, v in inherited -> k, str v ]
+        ]
+    results["settings"] <-
+        obj [ "mode", str (if o.Quick then "quick" else "full"); "intra_op_threads", num (float o.Threads); "OPENBLAS_NUM_THREADS", str "1"; "budget_s", num o.Budget ]
     results["benchmarks"] <- benchJson
     results["other_processes_cpu_share"] <- busyShares
     results["lines"] <- JsonArray(lines |> Seq.map str |> Array.ofSeq)
-    results["targets"] <- JsonArray([| for t in targets -> obj [ "bench", str t.Bench; "metric", str t.Metric; "value", num t.Value; "limit", num t.Limit; "pass", boolean t.Pass ] :> JsonNode |])
+    results["targets"] <-
+        JsonArray([| for t in targets -> obj [ "bench", str t.Bench; "metric", str t.Metric; "value", num t.Value; "limit", num t.Limit; "pass", boolean t.Pass ] :> JsonNode |])
     results["errors"] <- JsonArray(errors |> Seq.map str |> Array.ofSeq)
     let out = defaultArg o.Out (Path.Combine(root, "bench", "results.json"))
     let text = results.ToJsonString(Text.Json.JsonSerializerOptions(WriteIndented = true))

@@ -53,9 +53,7 @@ module Raw =
                 | null -> invalidOp "the engine assembly has no folder (loaded from memory?), so libdsl_native.so cannot be found"
                 | d -> d
             let path = Path.Combine(engineDir, "libdsl_native.so")
-            NativeLibrary.SetDllImportResolver(
-                Reflection.Assembly.GetExecutingAssembly(),
-                DllImportResolver(fun name _ _ -> if name = Lib then NativeLibrary.Load path else 0n))
+            NativeLibrary.SetDllImportResolver(Reflection.Assembly.GetExecutingAssembly(), DllImportResolver(fun name _ _ -> if name = Lib then NativeLibrary.Load path else 0n))
 
 /// glibc's allocator statistics (struct mallinfo2: ten size_t fields).
 [<Struct; StructLayout(LayoutKind.Sequential)>]
@@ -77,10 +75,13 @@ module Libc =
 
 let private per (n: int) (f: unit -> unit) =
     // best of 5 reps, µs per call
-    [ for _ in 1..5 do
-        let t0 = Stopwatch.GetTimestamp()
-        for _ in 1..n do f ()
-        yield Stopwatch.GetElapsedTime(t0).TotalMilliseconds * 1000.0 / float n ]
+    [
+        for _ in 1..5 do
+            let t0 = Stopwatch.GetTimestamp()
+            for _ in 1..n do
+                f ()
+            yield Stopwatch.GetElapsedTime(t0).TotalMilliseconds * 1000.0 / float n
+    ]
     |> List.min
 
 let b1 () =
@@ -94,22 +95,25 @@ let b1 () =
     let scoped () =
         // 100 ops per scope, freed together when the scope ends
         use _ = DisposeScope.Enter()
-        for _ in 1..100 do a + b |> ignore
+        for _ in 1..100 do
+            a + b |> ignore
     let mutable shape = 1L
     let opts = NativeOptions(DType = 6) // float32
-    let ha = Raw.dsl_tensor_ones(&&shape, 1, opts)
-    let hb = Raw.dsl_tensor_ones(&&shape, 1, opts)
-    let raw () = Raw.dsl_tensor_free(Raw.dsl_math_binary(0, ha, hb))
+    let ha = Raw.dsl_tensor_ones (&&shape, 1, opts)
+    let hb = Raw.dsl_tensor_ones (&&shape, 1, opts)
+    let raw () = Raw.dsl_tensor_free (Raw.dsl_math_binary (0, ha, hb))
     let inPlace () = a.Add_(b) |> ignore
-    for f in [ full; raw; inPlace ] do per 20000 f |> ignore
+    for f in [ full; raw; inPlace ] do
+        per 20000 f |> ignore
     per 200 scoped |> ignore
     let tFull, tRaw = per n full, per n raw
     let tScoped = per (n / 100) scoped / 100.0
     let tInPlace = per n inPlace
     let bytes0 = GC.GetAllocatedBytesForCurrentThread()
-    for _ in 1..1000 do full ()
+    for _ in 1..1000 do
+        full ()
     let bytesPerOp = float (GC.GetAllocatedBytesForCurrentThread() - bytes0) / 1000.0
-    let tTrivial = per n (fun () -> Raw.dsl_tensor_live_count() |> ignore)
+    let tTrivial = per n (fun () -> Raw.dsl_tensor_live_count () |> ignore)
     let tAlloc = per n (fun () -> GC.KeepAlive(Object()))
     Raw.dsl_tensor_free ha
     Raw.dsl_tensor_free hb
@@ -150,15 +154,24 @@ let private stepPhases (label: string) (sb: StepBench) (steps: int) (engineForwa
         let t6 = Stopwatch.GetTimestamp()
         if record then
             let ts = [| t0; t1; t2; t3; t4; t5; t6 |]
-            for i in 0..5 do acc[i] <- acc[i] + Stopwatch.GetElapsedTime(ts[i], ts[i + 1]).TotalMilliseconds
+            for i in 0..5 do
+                acc[i] <- acc[i] + Stopwatch.GetElapsedTime(ts[i], ts[i + 1]).TotalMilliseconds
             acc[6] <- acc[6] + Stopwatch.GetElapsedTime(t0, t6).TotalMilliseconds
-    for _ in 1..(max 5 (steps / 5)) do run false
+    for _ in 1 .. (max 5 (steps / 5)) do
+        run false
     let bytes0 = GC.GetAllocatedBytesForCurrentThread()
-    for _ in 1..steps do run true
+    for _ in 1..steps do
+        run true
     let bytesPerStep = float (GC.GetAllocatedBytesForCurrentThread() - bytes0) / float steps
-    printfn "%s (ms per step, mean of %d steps; %d tensor handles owned by the step scope at its end, %d live; %.0f managed bytes allocated per step incl. the profiler's):"
-        label steps owned liveInStep bytesPerStep
-    for i in 0..6 do printfn "  %-28s %8.3f  %5.1f%%" names[i] (acc[i] / float steps) (100.0 * acc[i] / acc[6])
+    printfn
+        "%s (ms per step, mean of %d steps; %d tensor handles owned by the step scope at its end, %d live; %.0f managed bytes allocated per step incl. the profiler's):"
+        label
+        steps
+        owned
+        liveInStep
+        bytesPerStep
+    for i in 0..6 do
+        printfn "  %-28s %8.3f  %5.1f%%" names[i] (acc[i] / float steps) (100.0 * acc[i] / acc[6])
     match engineForward with
     | Some f ->
         let x = Value.tensor sb.Input
@@ -169,7 +182,8 @@ let private stepPhases (label: string) (sb: StepBench) (steps: int) (engineForwa
             use _ = DisposeScope.Enter()
             f x |> ignore
         let n = max 20 (steps * 2)
-        for g in [ dsl; eng ] do per (n / 4) g |> ignore
+        for g in [ dsl; eng ] do
+            per (n / 4) g |> ignore
         let tDsl, tEng = per n dsl / 1000.0, per n eng / 1000.0
         printfn "  forward through the DSL   %8.4f ms;  the same forward as engine calls %8.4f ms;  DSL overhead %6.1f µs" tDsl tEng ((tDsl - tEng) * 1000.0)
     | None -> ()
@@ -228,33 +242,55 @@ let b4 () =
             start <- start + len
         gather
     let mutable epoch = 0
-    let loader prefetch () = epoch <- epoch + 1; fmnistEpoch model model.Params x y epoch prefetch |> ignore
-    let fit () = epoch <- epoch + 1; fmnistFitEpoch model x y (int64 epoch)
+    let loader prefetch () =
+        epoch <- epoch + 1
+        fmnistEpoch model model.Params x y epoch prefetch |> ignore
+    let fit () =
+        epoch <- epoch + 1
+        fmnistFitEpoch model x y (int64 epoch)
     let mutable gather = 0.0
-    let variants =
-        [ "DataLoader, defaults (the benchmark)", loader None
-          "DataLoader, prefetch 2", loader (Some 2)
-          "Training.fit (no metrics, silent)", fit
-          "hand-written randperm + index_select loop", (fun () -> gather <- manual ()) ]
-    for _, f in variants do f () // warm-up
-    let best =
-        [ for name, f in variants ->
-            let runs = [ for _ in 1..2 -> let pf = minorFaults () in let t = time f in t, minorFaults () - pf ]
-            name, List.minBy fst runs ]
+    let variants = [
+        "DataLoader, defaults (the benchmark)", loader None
+        "DataLoader, prefetch 2", loader (Some 2)
+        "Training.fit (no metrics, silent)", fit
+        "hand-written randperm + index_select loop", (fun () -> gather <- manual ())
+    ]
+    for _, f in variants do
+        f () // warm-up
+    let best = [
+        for name, f in variants ->
+            let runs = [
+                for _ in 1..2 ->
+                    let pf = minorFaults () in
+                    let t = time f in
+                    t, minorFaults () - pf
+            ]
+            name, List.minBy fst runs
+    ]
     printfn "B4 Fashion-MNIST epoch (s, best of 2; minor page faults in that epoch):"
-    for name, (t, pf) in best do printfn "  %-44s %7.3f  %8d faults" name t pf
+    for name, (t, pf) in best do
+        printfn "  %-44s %7.3f  %8d faults" name t pf
     printfn "  (batch gathering in the hand-written loop: %.3f s)" gather
     Model.dispose model
 
 /// B5 in detail: where resident memory goes over B2 steps (managed heap, glibc heap in use / free, mmapped blocks).
 let b5 (steps: int) =
     use sb = makeB2 ()
-    for _ in 1..500 do sb.Step()
+    for _ in 1..500 do
+        sb.Step()
     let mb (x: unativeint) = float x / 1048576.0
     let row (i: int) =
         let m = Libc.mallinfo2 ()
-        printfn "  %6d %8.1f %10.1f %12.1f %10.1f %10.1f %8.1f %8d" i (float (rssKb ()) / 1024.0) (float (GC.GetTotalMemory false) / 1048576.0)
-            (float (GC.GetGCMemoryInfo().TotalCommittedBytes) / 1048576.0) (mb m.Uordblks) (mb m.Fordblks) (mb m.Hblkhd) Tensor.LiveCount
+        printfn
+            "  %6d %8.1f %10.1f %12.1f %10.1f %10.1f %8.1f %8d"
+            i
+            (float (rssKb ()) / 1024.0)
+            (float (GC.GetTotalMemory false) / 1048576.0)
+            (float (GC.GetGCMemoryInfo().TotalCommittedBytes) / 1048576.0)
+            (mb m.Uordblks)
+            (mb m.Fordblks)
+            (mb m.Hblkhd)
+            Tensor.LiveCount
     printfn "B5 memory over %d B2 steps after 500 warm-up steps (MB; malloc = glibc's mallinfo2 over all arenas):" steps
     printfn "  %6s %8s %10s %12s %10s %10s %8s %8s" "step" "RSS" "managed" "GC committed" "malloc use" "malloc free" "mmapped" "live"
     row 0

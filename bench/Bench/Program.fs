@@ -8,7 +8,8 @@ module Bench.Program
 open System
 
 let usage () =
-    eprintfn """usage: Bench [run] [options]        the benchmark (dotnet fsi build.fsx bench [options])
+    eprintfn
+        """usage: Bench [run] [options]        the benchmark (dotnet fsi build.fsx bench [options])
   --quick             tiny repeat counts (a smoke run, figures not meaningful)
   --only B1,B2,...    run only these benchmarks (B1..B6)
   --rounds N          measured rounds per benchmark (default 7/7/6/3, B6 6)
@@ -48,9 +49,11 @@ let main argv =
         usage ()
         0
     | args ->
-        let args = match args with "run" :: rest -> rest | a -> a
-        let defaults: Orchestrator.Options =
-            { Quick = false; Only = None; Rounds = None; Threads = Environment.ProcessorCount; Build = true; Budget = 420.0; Out = None }
+        let args =
+            match args with
+            | "run" :: rest -> rest
+            | a -> a
+        let defaults: Orchestrator.Options = { Quick = false; Only = None; Rounds = None; Threads = Environment.ProcessorCount; Build = true; Budget = 420.0; Out = None }
         match parse defaults args with
         | Some o -> Orchestrator.run o
         | None ->

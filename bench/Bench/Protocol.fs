@@ -13,11 +13,12 @@ open System.Globalization
 open System.Text.Json.Nodes
 
 /// A request: which benchmark, how many timed reps, iterations per rep, untimed warm-up iterations.
-type Request =
-    { Bench: string
-      Reps: int
-      Iters: int
-      Warm: int }
+type Request = {
+    Bench: string
+    Reps: int
+    Iters: int
+    Warm: int
+} with
 
     override r.ToString() = sprintf "%s %d %d %d" r.Bench r.Reps r.Iters r.Warm
 
@@ -26,17 +27,24 @@ type Request =
         | [] -> None
         | "quit" :: _ -> None
         | bench :: rest ->
-            let n i d = match List.tryItem i rest with Some(s: string) -> int s | None -> d
+            let n i d =
+                match List.tryItem i rest with
+                | Some(s: string) -> int s
+                | None -> d
             Some { Bench = bench; Reps = n 0 1; Iters = n 1 1; Warm = n 2 0 }
 
 /// Runs `body` `warm` times, then `reps` times `iters` iterations; each value is seconds per iteration × scale.
 let measure (reps: int) (iters: int) (warm: int) (scale: float) (body: unit -> unit) : float list =
-    for _ in 1..warm do body ()
-    [ for _ in 1..reps do
-        let t0 = Stopwatch.GetTimestamp()
-        for _ in 1..iters do body ()
-        let dt = Stopwatch.GetElapsedTime(t0).TotalSeconds
-        yield dt * scale / float iters ]
+    for _ in 1..warm do
+        body ()
+    [
+        for _ in 1..reps do
+            let t0 = Stopwatch.GetTimestamp()
+            for _ in 1..iters do
+                body ()
+            let dt = Stopwatch.GetElapsedTime(t0).TotalSeconds
+            yield dt * scale / float iters
+    ]
 
 /// A number, or null when it is NaN or infinite (JSON has no NaN).
 let num (x: float) : JsonNode | null = if Double.IsFinite x then JsonValue.Create x else null
@@ -47,7 +55,8 @@ let numbers (xs: float seq) : JsonArray = JsonArray(xs |> Seq.map num |> Array.o
 /// A JSON object from (name, node) pairs (a null node is JSON's null).
 let obj (fields: (string * (JsonNode | null)) list) : JsonObject =
     let o = JsonObject()
-    for k, v in fields do o[k] <- v
+    for k, v in fields do
+        o[k] <- v
     o
 
 let str (s: string) : JsonNode | null = JsonValue.Create s
@@ -80,7 +89,8 @@ let rssKb () : int64 =
         |> Seq.tryFind (fun l -> l.StartsWith "VmRSS:")
         |> Option.map (fun l -> l.Substring(6).Trim().Split(' ').[0] |> int64)
         |> Option.defaultValue -1L
-    with _ -> -1L
+    with _ ->
+        -1L
 
 /// Minor page faults of this process so far (Linux /proc/self/stat field 10), or -1.
 let minorFaults () : int64 =
@@ -88,4 +98,5 @@ let minorFaults () : int64 =
         let stat = IO.File.ReadAllText "/proc/self/stat"
         let fields = stat.Substring(stat.LastIndexOf ')' + 2).Split(' ')
         int64 fields.[7]
-    with _ -> -1L
+    with _ ->
+        -1L

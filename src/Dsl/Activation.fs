@@ -3,9 +3,7 @@ namespace Dsl
 open Dsl.Engine
 
 /// An activation function with the name a summary shows for it.
-type Activation =
-    { Kind: string
-      F: Tensor -> Tensor }
+type Activation = { Kind: string; F: Tensor -> Tensor }
 
 /// Every engine activation, as a value (for layer options) — see `Layers` for them as layers.
 module Activation =

@@ -17,7 +17,9 @@ module Autodiff =
 
     let private scalarOf (name: string) (y: Tensor) =
         if y.Numel <> 1L then
-            invalidArg "f" (sprintf "%s: f must return a scalar (one element) but returned shape [%s]; reduce it (sum, mean) or use jacobian" name (System.String.Join(", ", y.Shape)))
+            invalidArg
+                "f"
+                (sprintf "%s: f must return a scalar (one element) but returned shape [%s]; reduce it (sum, mean) or use jacobian" name (System.String.Join(", ", y.Shape)))
 
     /// The value f(x) and the gradient ∇f(x), for scalar-valued f of a tensor of any shape.
     let gradv (f: Tensor -> Tensor) (x: Tensor) : Tensor * Tensor =
@@ -64,13 +66,14 @@ module Autodiff =
         let y = f xl
         let flat = y.Reshape(-1L)
         let m = flat.Numel
-        let rows =
-            [| for i in 0L .. m - 1L ->
-                   let e = Torch.Zeros([| m |], y.DType, y.Device)
-                   e.Select(0L, i).Fill_(1.0) |> ignore
-                   match Autograd.Grad([| flat |], [| xl |], [| e |], retainGraph = true, allowUnused = true).[0] with
-                   | null -> Torch.Zeros(x.Shape, x.DType, x.Device)
-                   | g -> g |]
+        let rows = [|
+            for i in 0L .. m - 1L ->
+                let e = Torch.Zeros([| m |], y.DType, y.Device)
+                e.Select(0L, i).Fill_(1.0) |> ignore
+                match Autograd.Grad([| flat |], [| xl |], [| e |], retainGraph = true, allowUnused = true).[0] with
+                | null -> Torch.Zeros(x.Shape, x.DType, x.Device)
+                | g -> g
+        |]
         let j = if m = 0L then Torch.Zeros(Array.append y.Shape x.Shape, x.DType, x.Device) else Torch.Stack(rows).Reshape(Array.append y.Shape x.Shape)
         scope.MoveOut j
 
@@ -82,11 +85,12 @@ module Autodiff =
         scalarOf "hessian" y
         let g = (present "hessian" (Autograd.Grad([| y |], [| xl |], createGraph = true).[0])).Reshape(-1L)
         let n = g.Numel
-        let rows =
-            [| for i in 0L .. n - 1L ->
-                   match Autograd.Grad([| g.Select(0L, i) |], [| xl |], retainGraph = true, allowUnused = true).[0] with
-                   | null -> Torch.Zeros(x.Shape, x.DType, x.Device)
-                   | h -> h |]
+        let rows = [|
+            for i in 0L .. n - 1L ->
+                match Autograd.Grad([| g.Select(0L, i) |], [| xl |], retainGraph = true, allowUnused = true).[0] with
+                | null -> Torch.Zeros(x.Shape, x.DType, x.Device)
+                | h -> h
+        |]
         scope.MoveOut(Torch.Stack(rows).Reshape(Array.append x.Shape x.Shape))
 
     /// The value and the gradient of a scalar loss of a whole parameter tree; the gradient is a tree of
@@ -98,9 +102,21 @@ module Autodiff =
         scalarOf "gradTree" y
         let xs = Tree.leaves leaves |> Array.ofList
         let gs = Autograd.Grad([| y |], xs, allowUnused = true)
-        let grads = Array.map2 (fun (g: Tensor | null) (x: Tensor) -> match g with null -> Torch.Zeros(x.Shape, x.DType, x.Device) | g -> g) gs xs
+        let grads =
+            Array.map2
+                (fun (g: Tensor | null) (x: Tensor) ->
+                    match g with
+                    | null -> Torch.Zeros(x.Shape, x.DType, x.Device)
+                    | g -> g)
+                gs
+                xs
         let mutable i = -1
-        let tree = Tree.map (fun _ -> i <- i + 1; scope.MoveOut grads.[i]) leaves
+        let tree =
+            Tree.map
+                (fun _ ->
+                    i <- i + 1
+                    scope.MoveOut grads.[i])
+                leaves
         scope.MoveOut(y.Detach()), tree
 
     /// The gradient of a scalar loss of a parameter tree, as a tree of the same shape.

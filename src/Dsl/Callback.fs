@@ -7,11 +7,12 @@ open Dsl.Engine.Optim
 
 /// One epoch's results: metric values by name (loss, accuracy, val_loss, val_accuracy, ...), its wall
 /// time and its learning rate.
-type EpochLogs =
-    { Epoch: int
-      Values: (string * float) list
-      Seconds: float
-      LearningRate: float }
+type EpochLogs = {
+    Epoch: int
+    Values: (string * float) list
+    Seconds: float
+    LearningRate: float
+} with
 
     /// The value of a metric, if it was logged.
     member this.TryGet(name: string) = this.Values |> List.tryFind (fst >> (=) name) |> Option.map snd
@@ -19,48 +20,51 @@ type EpochLogs =
 /// One batch's logs, as Keras passes them to its batch hooks: the batch's index in the epoch (0-based), its
 /// number of samples, and the loss and metrics so far — the running means over the epoch's batches up to
 /// this one (training), or over the evaluation's batches so far (test); empty at a batch's beginning.
-type BatchLogs =
-    { Batch: int
-      Size: int64
-      Values: (string * float) list }
+type BatchLogs = {
+    Batch: int
+    Size: int64
+    Values: (string * float) list
+} with
 
     /// The value of a metric, if it was logged.
     member this.TryGet(name: string) = this.Values |> List.tryFind (fst >> (=) name) |> Option.map snd
 
 /// What callbacks see and can do during `fit`.
-type TrainingContext =
-    { /// The model with the current parameters and state.
-      Model: Model
-      Optimizer: Optimizer
-      /// 1-based epoch number.
-      Epoch: int
-      Epochs: int
-      /// Training batches per epoch.
-      Batches: int
-      /// Global step count (batches so far).
-      Step: int64
-      /// This epoch's logs (at epoch end; empty values before).
-      Logs: EpochLogs
-      /// The epochs finished before this one.
-      History: EpochLogs list
-      /// Asks fit to stop after this epoch.
-      Stop: unit -> unit
-      /// Copies the values of the given parameters and state into the live ones (same structure).
-      Restore: Params -> Params -> unit }
+type TrainingContext = {
+    /// The model with the current parameters and state.
+    Model: Model
+    Optimizer: Optimizer
+    /// 1-based epoch number.
+    Epoch: int
+    Epochs: int
+    /// Training batches per epoch.
+    Batches: int
+    /// Global step count (batches so far).
+    Step: int64
+    /// This epoch's logs (at epoch end; empty values before).
+    Logs: EpochLogs
+    /// The epochs finished before this one.
+    History: EpochLogs list
+    /// Asks fit to stop after this epoch.
+    Stop: unit -> unit
+    /// Copies the values of the given parameters and state into the live ones (same structure).
+    Restore: Params -> Params -> unit
+}
 
 /// A callback: functions run at the hooks Keras users know — the start and end of training, of each epoch,
 /// and of each training and test (validation) batch. Make one with `Callback.create` and set the hooks you
 /// need: `{ Callback.create "mine" with OnEpochEnd = fun ctx -> printfn "%A" ctx.Logs }`.
-type Callback =
-    { Name: string
-      OnTrainBegin: TrainingContext -> unit
-      OnEpochBegin: TrainingContext -> unit
-      OnTrainBatchBegin: TrainingContext -> BatchLogs -> unit
-      OnTrainBatchEnd: TrainingContext -> BatchLogs -> unit
-      OnTestBatchBegin: TrainingContext -> BatchLogs -> unit
-      OnTestBatchEnd: TrainingContext -> BatchLogs -> unit
-      OnEpochEnd: TrainingContext -> unit
-      OnTrainEnd: TrainingContext -> unit }
+type Callback = {
+    Name: string
+    OnTrainBegin: TrainingContext -> unit
+    OnEpochBegin: TrainingContext -> unit
+    OnTrainBatchBegin: TrainingContext -> BatchLogs -> unit
+    OnTrainBatchEnd: TrainingContext -> BatchLogs -> unit
+    OnTestBatchBegin: TrainingContext -> BatchLogs -> unit
+    OnTestBatchEnd: TrainingContext -> BatchLogs -> unit
+    OnEpochEnd: TrainingContext -> unit
+    OnTrainEnd: TrainingContext -> unit
+}
 
 /// Whether a monitored metric should go down or up.
 type MonitorMode =
@@ -70,52 +74,54 @@ type MonitorMode =
     | ByName
 
 /// Options of `Callback.earlyStopping` (Keras's EarlyStopping).
-type EarlyStopping =
-    { /// The logged metric to watch.
-      Monitor: string
-      Mode: MonitorMode
-      /// Epochs without improvement before training stops.
-      Patience: int
-      /// The smallest change that counts as an improvement.
-      MinDelta: float
-      /// At the end, put back the parameters and state of the best epoch.
-      RestoreBestWeights: bool
-      /// A value the metric must beat; until it does, epochs count as without improvement.
-      Baseline: float option
-      /// Epochs to train before watching (warm-up).
-      StartFromEpoch: int }
+type EarlyStopping = {
+    /// The logged metric to watch.
+    Monitor: string
+    Mode: MonitorMode
+    /// Epochs without improvement before training stops.
+    Patience: int
+    /// The smallest change that counts as an improvement.
+    MinDelta: float
+    /// At the end, put back the parameters and state of the best epoch.
+    RestoreBestWeights: bool
+    /// A value the metric must beat; until it does, epochs count as without improvement.
+    Baseline: float option
+    /// Epochs to train before watching (warm-up).
+    StartFromEpoch: int
+} with
 
     /// Keras's defaults: monitor val_loss, patience 0, no restore.
-    static member Default =
-        { Monitor = "val_loss"; Mode = ByName; Patience = 0; MinDelta = 0.0; RestoreBestWeights = false; Baseline = None; StartFromEpoch = 0 }
+    static member Default = { Monitor = "val_loss"; Mode = ByName; Patience = 0; MinDelta = 0.0; RestoreBestWeights = false; Baseline = None; StartFromEpoch = 0 }
 
 /// Options of `Callback.modelCheckpoint` (Keras's ModelCheckpoint).
-type ModelCheckpoint =
-    { /// A path template: {epoch} or {epoch:02d}, and any logged metric as {name} or {name:.4f}.
-      Path: string
-      /// The logged metric that decides "best" with SaveBestOnly.
-      Monitor: string
-      Mode: MonitorMode
-      /// Save only when the monitored metric improves.
-      SaveBestOnly: bool }
+type ModelCheckpoint = {
+    /// A path template: {epoch} or {epoch:02d}, and any logged metric as {name} or {name:.4f}.
+    Path: string
+    /// The logged metric that decides "best" with SaveBestOnly.
+    Monitor: string
+    Mode: MonitorMode
+    /// Save only when the monitored metric improves.
+    SaveBestOnly: bool
+} with
 
     /// Every epoch to checkpoints/epoch-{epoch:02d}.
     static member Default = { Path = "checkpoints/epoch-{epoch:02d}"; Monitor = "val_loss"; Mode = ByName; SaveBestOnly = false }
 
 /// Options of `Callback.reduceLROnPlateau` (Keras's ReduceLROnPlateau).
-type ReduceLROnPlateau =
-    { Monitor: string
-      Mode: MonitorMode
-      /// The rate is multiplied by this.
-      Factor: float
-      /// Epochs without improvement before the rate is reduced.
-      Patience: int
-      /// The smallest change that counts as an improvement.
-      MinDelta: float
-      /// Epochs to wait after a reduction before watching again.
-      Cooldown: int
-      /// The rate never goes below this.
-      MinLr: float }
+type ReduceLROnPlateau = {
+    Monitor: string
+    Mode: MonitorMode
+    /// The rate is multiplied by this.
+    Factor: float
+    /// Epochs without improvement before the rate is reduced.
+    Patience: int
+    /// The smallest change that counts as an improvement.
+    MinDelta: float
+    /// Epochs to wait after a reduction before watching again.
+    Cooldown: int
+    /// The rate never goes below this.
+    MinLr: float
+} with
 
     /// Keras's defaults: val_loss, factor 0.1, patience 10, min_delta 1e-4, no cooldown, min_lr 0.
     static member Default = { Monitor = "val_loss"; Mode = ByName; Factor = 0.1; Patience = 10; MinDelta = 1e-4; Cooldown = 0; MinLr = 0.0 }
@@ -126,9 +132,17 @@ module Callback =
     let private noneBatch (_: TrainingContext) (_: BatchLogs) = ()
 
     /// A callback named `name` whose hooks do nothing; set the ones you need with `{ … with OnEpochEnd = … }`.
-    let create (name: string) : Callback =
-        { Name = name; OnTrainBegin = none; OnEpochBegin = none; OnTrainBatchBegin = noneBatch; OnTrainBatchEnd = noneBatch
-          OnTestBatchBegin = noneBatch; OnTestBatchEnd = noneBatch; OnEpochEnd = none; OnTrainEnd = none }
+    let create (name: string) : Callback = {
+        Name = name
+        OnTrainBegin = none
+        OnEpochBegin = none
+        OnTrainBatchBegin = noneBatch
+        OnTrainBatchEnd = noneBatch
+        OnTestBatchBegin = noneBatch
+        OnTestBatchEnd = noneBatch
+        OnEpochEnd = none
+        OnTrainEnd = none
+    }
 
     /// A callback from an epoch-end function.
     let onEpochEnd (name: string) (f: TrainingContext -> unit) : Callback = { create name with OnEpochEnd = f }
@@ -137,7 +151,11 @@ module Callback =
     let onTrainBatchEnd (name: string) (f: TrainingContext -> BatchLogs -> unit) : Callback = { create name with OnTrainBatchEnd = f }
 
     let private better (mode: MonitorMode) (monitor: string) (minDelta: float) =
-        let isMax = match mode with Max -> true | Min -> false | ByName -> monitor.Contains "acc"
+        let isMax =
+            match mode with
+            | Max -> true
+            | Min -> false
+            | ByName -> monitor.Contains "acc"
         fun (current: float) (best: float) -> if isMax then current > best + minDelta else current < best - minDelta
 
     /// Tracks the best value of a monitored metric and how many epochs have passed without improvement.
@@ -145,12 +163,22 @@ module Callback =
         let improved = better mode monitor minDelta
         let mutable best = nan
         let mutable wait = 0
-        member _.Reset() = best <- nan; wait <- 0
+        member _.Reset() =
+            best <- nan
+            wait <- 0
         /// Records a value; true when it improves on the best so far (and on the baseline; the wait count restarts).
         member _.Observe(v: float) =
-            let beatsBaseline = match baseline with Some b -> improved v b | None -> true
-            if beatsBaseline && (Double.IsNaN best || improved v best) then best <- v; wait <- 0; true
-            else wait <- wait + 1; false
+            let beatsBaseline =
+                match baseline with
+                | Some b -> improved v b
+                | None -> true
+            if beatsBaseline && (Double.IsNaN best || improved v best) then
+                best <- v
+                wait <- 0
+                true
+            else
+                wait <- wait + 1
+                false
         member _.Wait = wait
         member _.ClearWait() = wait <- 0
 
@@ -165,59 +193,81 @@ module Callback =
     let earlyStopping (o: EarlyStopping) : Callback =
         if o.Patience < 0 then invalidArg "Patience" (sprintf "earlyStopping: patience must be ≥ 0, got %d" o.Patience)
         let plateau = Plateau(o.Mode, o.Monitor, o.MinDelta, o.Baseline)
-        let mutable snapshot : (Params * Params) option = None
+        let mutable snapshot: (Params * Params) option = None
         let clear () =
-            snapshot |> Option.iter (fun (p, s) -> Params.dispose p; Params.dispose s)
+            snapshot
+            |> Option.iter (fun (p, s) ->
+                Params.dispose p
+                Params.dispose s)
             snapshot <- None
-        { create "EarlyStopping" with
-            OnTrainBegin = fun _ -> plateau.Reset(); clear ()
-            OnEpochEnd =
-                fun ctx ->
-                    if ctx.Epoch > o.StartFromEpoch then
-                        if plateau.Observe(monitored o.Monitor ctx) then
-                            if o.RestoreBestWeights then
-                                clear ()
-                                let keep (t: Params) = Tree.map (fun (x: Tensor) -> (use _ = Autograd.NoGrad() in x.Clone()).DetachFromScope()) t
-                                snapshot <- Some(keep ctx.Model.Params, keep ctx.Model.State)
-                        elif plateau.Wait >= max 1 o.Patience then ctx.Stop()
-            OnTrainEnd =
-                fun ctx ->
-                    match snapshot with
-                    | Some(p, s) when o.RestoreBestWeights -> ctx.Restore p s; clear ()
-                    | _ -> clear () }
+        {
+            create "EarlyStopping" with
+                OnTrainBegin =
+                    fun _ ->
+                        plateau.Reset()
+                        clear ()
+                OnEpochEnd =
+                    fun ctx ->
+                        if ctx.Epoch > o.StartFromEpoch then
+                            if plateau.Observe(monitored o.Monitor ctx) then
+                                if o.RestoreBestWeights then
+                                    clear ()
+                                    let keep (t: Params) = Tree.map (fun (x: Tensor) -> (use _ = Autograd.NoGrad() in x.Clone()).DetachFromScope()) t
+                                    snapshot <- Some(keep ctx.Model.Params, keep ctx.Model.State)
+                            elif plateau.Wait >= max 1 o.Patience then
+                                ctx.Stop()
+                OnTrainEnd =
+                    fun ctx ->
+                        match snapshot with
+                        | Some(p, s) when o.RestoreBestWeights ->
+                            ctx.Restore p s
+                            clear ()
+                        | _ -> clear ()
+        }
 
     /// Fills a path template: {epoch} or {epoch:02d}, and any logged metric as {name} or {name:.4f}.
     let formatPath (template: string) (ctx: TrainingContext) =
         let values = ("epoch", float ctx.Epoch) :: ctx.Logs.Values
-        Text.RegularExpressions.Regex.Replace(template, @"\{(\w+)(?::([^}]*))?\}", fun m ->
-            match values |> List.tryFind (fst >> (=) m.Groups.[1].Value) with
-            | None -> m.Value
-            | Some(name, v) ->
-                let spec = m.Groups.[2].Value
-                if name = "epoch" then (int v).ToString(if spec.EndsWith "d" then "D" + spec.TrimEnd('d').TrimStart('0').PadLeft(1, '1') else "D")
-                elif spec.StartsWith "." && spec.EndsWith "f" then v.ToString("F" + spec.Substring(1, spec.Length - 2), Globalization.CultureInfo.InvariantCulture)
-                else v.ToString(Globalization.CultureInfo.InvariantCulture))
+        Text.RegularExpressions.Regex.Replace(
+            template,
+            @"\{(\w+)(?::([^}]*))?\}",
+            fun m ->
+                match values |> List.tryFind (fst >> (=) m.Groups.[1].Value) with
+                | None -> m.Value
+                | Some(name, v) ->
+                    let spec = m.Groups.[2].Value
+                    if name = "epoch" then (int v).ToString(if spec.EndsWith "d" then "D" + spec.TrimEnd('d').TrimStart('0').PadLeft(1, '1') else "D")
+                    elif spec.StartsWith "." && spec.EndsWith "f" then v.ToString("F" + spec.Substring(1, spec.Length - 2), Globalization.CultureInfo.InvariantCulture)
+                    else v.ToString(Globalization.CultureInfo.InvariantCulture)
+        )
 
     /// Saves a checkpoint (see `Checkpoint`) at each epoch end, or only when the monitored metric improves
     /// with `SaveBestOnly`: `Callback.modelCheckpoint { ModelCheckpoint.Default with Path = "ckpt/e{epoch:02d}" }`.
     let modelCheckpoint (o: ModelCheckpoint) : Callback =
         let plateau = Plateau(o.Mode, o.Monitor, 0.0, None)
-        { create "ModelCheckpoint" with
-            OnTrainBegin = fun _ -> plateau.Reset()
-            OnEpochEnd =
-                fun ctx ->
-                    let save () =
-                        Checkpoint.save (formatPath o.Path ctx) ctx.Model.Params ctx.Model.State (Some ctx.Optimizer)
-                            { Epoch = ctx.Epoch; Step = ctx.Step; Optimizer = ctx.Optimizer.Name }
-                    if not o.SaveBestOnly then save ()
-                    elif plateau.Observe(monitored o.Monitor ctx) then save () }
+        {
+            create "ModelCheckpoint" with
+                OnTrainBegin = fun _ -> plateau.Reset()
+                OnEpochEnd =
+                    fun ctx ->
+                        let save () =
+                            Checkpoint.save (formatPath o.Path ctx) ctx.Model.Params ctx.Model.State (Some ctx.Optimizer) {
+                                Epoch = ctx.Epoch
+                                Step = ctx.Step
+                                Optimizer = ctx.Optimizer.Name
+                            }
+                        if not o.SaveBestOnly then save ()
+                        elif plateau.Observe(monitored o.Monitor ctx) then save ()
+        }
 
     /// Sets the learning rate at the start of each epoch from a schedule of the optimizer's initial rate.
     let learningRateScheduler (schedule: Schedule) : Callback =
         let mutable baseLr = nan
-        { create "LearningRateScheduler" with
-            OnTrainBegin = fun ctx -> baseLr <- ctx.Optimizer.LearningRate
-            OnEpochBegin = fun ctx -> ctx.Optimizer.LearningRate <- schedule.Rate baseLr (ctx.Epoch - 1) }
+        {
+            create "LearningRateScheduler" with
+                OnTrainBegin = fun ctx -> baseLr <- ctx.Optimizer.LearningRate
+                OnEpochBegin = fun ctx -> ctx.Optimizer.LearningRate <- schedule.Rate baseLr (ctx.Epoch - 1)
+        }
 
     /// Multiplies the learning rate by `Factor` when the monitored metric has not improved for `Patience`
     /// epochs (see `ReduceLROnPlateau`): `Callback.reduceLROnPlateau { ReduceLROnPlateau.Default with Patience = 2 }`.
@@ -225,22 +275,27 @@ module Callback =
         if not (o.Factor > 0.0 && o.Factor < 1.0) then invalidArg "Factor" (sprintf "reduceLROnPlateau: factor must lie in (0, 1), got %g" o.Factor)
         let plateau = Plateau(o.Mode, o.Monitor, o.MinDelta, None)
         let mutable cooldown = 0
-        { create "ReduceLROnPlateau" with
-            OnTrainBegin = fun _ -> plateau.Reset(); cooldown <- 0
-            OnEpochEnd =
-                fun ctx ->
-                    let improved = plateau.Observe(monitored o.Monitor ctx)
-                    if cooldown > 0 then
-                        cooldown <- cooldown - 1
-                        plateau.ClearWait()
-                    elif not improved && plateau.Wait >= o.Patience then
-                        ctx.Optimizer.LearningRate <- max o.MinLr (ctx.Optimizer.LearningRate * o.Factor)
-                        plateau.ClearWait()
-                        cooldown <- o.Cooldown }
+        {
+            create "ReduceLROnPlateau" with
+                OnTrainBegin =
+                    fun _ ->
+                        plateau.Reset()
+                        cooldown <- 0
+                OnEpochEnd =
+                    fun ctx ->
+                        let improved = plateau.Observe(monitored o.Monitor ctx)
+                        if cooldown > 0 then
+                            cooldown <- cooldown - 1
+                            plateau.ClearWait()
+                        elif not improved && plateau.Wait >= o.Patience then
+                            ctx.Optimizer.LearningRate <- max o.MinLr (ctx.Optimizer.LearningRate * o.Factor)
+                            plateau.ClearWait()
+                            cooldown <- o.Cooldown
+        }
 
     /// Writes every epoch's logs to a CSV file (rewritten atomically after each epoch).
-    let csvLogger (path: string) : Callback =
-        { create "CSVLogger" with
+    let csvLogger (path: string) : Callback = {
+        create "CSVLogger" with
             OnEpochEnd =
                 fun ctx ->
                     let rows = ctx.History @ [ ctx.Logs ]
@@ -248,18 +303,29 @@ module Callback =
                     let fmt (v: float) = v.ToString("R", Globalization.CultureInfo.InvariantCulture)
                     let lines =
                         ("epoch," + String.Join(",", names) + ",lr,seconds")
-                        :: [ for r in rows -> string r.Epoch + "," + String.Join(",", names |> List.map (fun n -> r.TryGet n |> Option.map fmt |> Option.defaultValue "")) + "," + fmt r.LearningRate + "," + fmt r.Seconds ]
-                    AtomicFile.WriteAllText(path, String.Join("\n", lines) + "\n") }
+                        :: [
+                            for r in rows ->
+                                string r.Epoch
+                                + ","
+                                + String.Join(",", names |> List.map (fun n -> r.TryGet n |> Option.map fmt |> Option.defaultValue ""))
+                                + ","
+                                + fmt r.LearningRate
+                                + ","
+                                + fmt r.Seconds
+                        ]
+                    AtomicFile.WriteAllText(path, String.Join("\n", lines) + "\n")
+    }
 
 /// The per-epoch history of a fit, recorded by an ordinary callback (Keras's History, which `fit` adds).
 type History() =
     let epochs = Collections.Generic.List<EpochLogs>()
 
     /// The epochs recorded so far, in order.
-    member _.Epochs : EpochLogs list = List.ofSeq epochs
+    member _.Epochs: EpochLogs list = List.ofSeq epochs
 
     /// The callback that records each epoch's logs at its end (and forgets earlier fits at train begin).
-    member _.Callback : Callback =
-        { Callback.create "History" with
+    member _.Callback: Callback = {
+        Callback.create "History" with
             OnTrainBegin = fun _ -> epochs.Clear()
-            OnEpochEnd = fun ctx -> epochs.Add ctx.Logs }
+            OnEpochEnd = fun ctx -> epochs.Add ctx.Logs
+    }

@@ -6,10 +6,7 @@ open Dsl.Engine.IO
 open Dsl.Engine.Optim
 
 /// What a checkpoint holds besides tensors.
-type CheckpointInfo =
-    { Epoch: int
-      Step: int64
-      Optimizer: string }
+type CheckpointInfo = { Epoch: int; Step: int64; Optimizer: string }
 
 /// Checkpoints: parameters, state, optimizer state and epoch/step counters, as `<path>.safetensors`
 /// plus `<path>.json`. Each file is written atomically (temporary file, then rename), the JSON last,
@@ -28,19 +25,17 @@ module Checkpoint =
                 let struct (t, s) = o.GetState()
                 List.ofSeq t, s |> Seq.map (fun (kv: System.Collections.Generic.KeyValuePair<string, float>) -> kv.Key, kv.Value) |> Map.ofSeq
             | None -> [], Map.empty
-        let all =
-            [ for (p, t) in Tree.toList ps -> System.Collections.Generic.KeyValuePair("params." + p, t)
-              for (p, t) in Tree.toList state -> System.Collections.Generic.KeyValuePair("state." + p, t)
-              for (kv: System.Collections.Generic.KeyValuePair<string, Tensor>) in optTensors -> System.Collections.Generic.KeyValuePair("optim." + kv.Key, kv.Value) ]
+        let all = [
+            for (p, t) in Tree.toList ps -> System.Collections.Generic.KeyValuePair("params." + p, t)
+            for (p, t) in Tree.toList state -> System.Collections.Generic.KeyValuePair("state." + p, t)
+            for (kv: System.Collections.Generic.KeyValuePair<string, Tensor>) in optTensors -> System.Collections.Generic.KeyValuePair("optim." + kv.Key, kv.Value)
+        ]
         Safetensors.Save(tensorFile, all)
         let json =
             JsonSerializer.Serialize(
-                dict [ "epoch", box info.Epoch
-                       "step", box info.Step
-                       "optimizer", box info.Optimizer
-                       "optimizer_scalars", box optScalars
-                       "format", box "dsl-checkpoint-1" ],
-                JsonSerializerOptions(WriteIndented = true))
+                dict [ "epoch", box info.Epoch; "step", box info.Step; "optimizer", box info.Optimizer; "optimizer_scalars", box optScalars; "format", box "dsl-checkpoint-1" ],
+                JsonSerializerOptions(WriteIndented = true)
+            )
         AtomicFile.WriteAllText(jsonFile, json)
 
     /// Loads a checkpoint: parameters and state (as trees with the saved paths), the counters, and
@@ -51,13 +46,14 @@ module Checkpoint =
             raise (System.IO.FileNotFoundException(sprintf "checkpoint: '%s' has no %s (it was never completed, or the path is wrong)" path jsonFile, jsonFile))
         use doc = JsonDocument.Parse(System.IO.File.ReadAllText jsonFile)
         let root = doc.RootElement
-        let info =
-            { Epoch = root.GetProperty("epoch").GetInt32()
-              Step = root.GetProperty("step").GetInt64()
-              Optimizer =
+        let info = {
+            Epoch = root.GetProperty("epoch").GetInt32()
+            Step = root.GetProperty("step").GetInt64()
+            Optimizer =
                 match root.GetProperty("optimizer").GetString() with
                 | null -> raise (System.IO.InvalidDataException(sprintf "checkpoint: %s has a null optimizer name; expected a string" jsonFile))
-                | name -> name }
+                | name -> name
+        }
         let tensors = Safetensors.Load(tensorFile) |> List.ofSeq
         let pick (prefix: string) =
             tensors
@@ -67,10 +63,7 @@ module Checkpoint =
         let st = pick "state." |> Tree.ofList
         match optimizer with
         | Some o ->
-            let scalars =
-                root.GetProperty("optimizer_scalars").EnumerateObject()
-                |> Seq.map (fun p -> p.Name, p.Value.GetDouble())
-                |> dict
+            let scalars = root.GetProperty("optimizer_scalars").EnumerateObject() |> Seq.map (fun p -> p.Name, p.Value.GetDouble()) |> dict
             let optTensors = pick "optim." |> List.map System.Collections.Generic.KeyValuePair
             o.SetState(optTensors, System.Collections.ObjectModel.ReadOnlyDictionary(System.Collections.Generic.Dictionary(scalars)))
             optTensors |> List.iter (fun (kv: System.Collections.Generic.KeyValuePair<string, Tensor>) -> kv.Value.Dispose())

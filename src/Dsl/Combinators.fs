@@ -21,12 +21,16 @@ module Combinators =
         branches |> List.mapi (fun i (n, l) -> n, l, l.Init { ctx with Rng = keys.[i]; Path = Layer.path ctx.Path n })
 
     /// The combined parameters, state and summary rows of built branches, with the given output shape.
-    let private joinBranches (output: Shape) (built: (string * Layer * Built) list) : Built =
-        { Output = output
-          Params = Tree.node [ for (n, _, b) in built -> n, b.Params ]
-          State = Tree.node [ for (n, _, b) in built -> n, b.State ]
-          Children = [ for (n, l, b) in built -> { Name = n; Kind = l.Kind; Output = b.Output; Params = b.Params; State = b.State; Children = b.Children } ]
-          Frozen = [ for (n, l, b) in built do yield! Layer.frozenOf n l b ] }
+    let private joinBranches (output: Shape) (built: (string * Layer * Built) list) : Built = {
+        Output = output
+        Params = Tree.node [ for (n, _, b) in built -> n, b.Params ]
+        State = Tree.node [ for (n, _, b) in built -> n, b.State ]
+        Children = [ for (n, l, b) in built -> { Name = n; Kind = l.Kind; Output = b.Output; Params = b.Params; State = b.State; Children = b.Children } ]
+        Frozen = [
+            for (n, l, b) in built do
+                yield! Layer.frozenOf n l b
+        ]
+    }
 
     /// Applies each named branch to the same input; returns the outputs and the joined new state.
     let private applyBranches (a: ApplyContext) (branches: (string * Layer) list) (v: Value) =
@@ -40,21 +44,22 @@ module Combinators =
         let names = Layer.childNames layers
         let pairs = List.zip names layers
         let keysOf (a: ApplyContext) = Rng.splitN (List.length layers) a.Rng
-        { Layer.identity "Sequential" with
-            Sublayers = pairs
-            Init = fun ctx -> initChain ctx names layers
-            Apply =
-              fun a v ->
-                  let keys = keysOf a
-                  let folder (x, states, i) (name, l: Layer) =
-                      let y, s = l.Apply { a with Params = Tree.child name a.Params; State = Tree.child name a.State; Rng = keys.[i] } x
-                      y, (name, s) :: states, i + 1
-                  let y, states, _ = List.fold folder (v, [], 0) pairs
-                  y, Tree.node (List.rev states) }
+        {
+            Layer.identity "Sequential" with
+                Sublayers = pairs
+                Init = fun ctx -> initChain ctx names layers
+                Apply =
+                    fun a v ->
+                        let keys = keysOf a
+                        let folder (x, states, i) (name, l: Layer) =
+                            let y, s = l.Apply { a with Params = Tree.child name a.Params; State = Tree.child name a.State; Rng = keys.[i] } x
+                            y, (name, s) :: states, i + 1
+                        let y, states, _ = List.fold folder (v, [], 0) pairs
+                        y, Tree.node (List.rev states)
+        }
 
     // The layers an unnamed serial is made of (so that `>->` chains flatten); any other layer stands alone.
-    let private flat (l: Layer) =
-        if l.Kind = "Sequential" && l.Name.IsNone && l.Trainable then l.Sublayers |> List.map snd else [ l ]
+    let private flat (l: Layer) = if l.Kind = "Sequential" && l.Name.IsNone && l.Trainable then l.Sublayers |> List.map snd else [ l ]
 
     /// Serial composition as an operator: `conv2d 32 3 >-> relu >-> maxPool 2`. Chains flatten into
     /// one serial, so grouping does not change names, paths or shapes.
@@ -71,52 +76,79 @@ module Combinators =
     let fanOut (heads: (string * Layer) list) : Layer =
         let names = List.map fst heads
         if List.length (List.distinct names) <> List.length names then invalidArg "heads" (sprintf "fanOut: head names must be distinct: %A" names)
-        { Layer.identity "FanOut" with
-            Sublayers = heads
-            Init =
-              fun ctx ->
-                  let built = initBranches ctx heads
-                  joinBranches (Shape.Heads [ for (n, _, b) in built -> n, b.Output ]) built
-            Apply =
-              fun a v ->
-                  let outs, state = applyBranches a heads v
-                  Value.Heads outs, state }
+        {
+            Layer.identity "FanOut" with
+                Sublayers = heads
+                Init =
+                    fun ctx ->
+                        let built = initBranches ctx heads
+                        joinBranches (Shape.Heads [ for (n, _, b) in built -> n, b.Output ]) built
+                Apply =
+                    fun a v ->
+                        let outs, state = applyBranches a heads v
+                        Value.Heads outs, state
+        }
 
     /// x + f(x): the branch must keep the shape of its input.
-    let residual (branch: Layer) : Layer =
-        { Layer.identity "Residual" with
+    let residual (branch: Layer) : Layer = {
+        Layer.identity "Residual" with
             Sublayers = [ "", branch ]
             Init =
-              fun ctx ->
-                  let b = branch.Init ctx
-                  if b.Output <> ctx.Input then
-                      raise (ShapeError(ctx.Path, "Residual", ctx.Input, sprintf "a branch that keeps the shape, but it outputs %O" b.Output, "use padding Same and the same channel count in the branch, or project the shortcut"))
-                  { b with Frozen = Layer.frozenOf "" branch b }
+                fun ctx ->
+                    let b = branch.Init ctx
+                    if b.Output <> ctx.Input then
+                        raise (
+                            ShapeError(
+                                ctx.Path,
+                                "Residual",
+                                ctx.Input,
+                                sprintf "a branch that keeps the shape, but it outputs %O" b.Output,
+                                "use padding Same and the same channel count in the branch, or project the shortcut"
+                            )
+                        )
+                    { b with Frozen = Layer.frozenOf "" branch b }
             Apply =
-              fun a v ->
-                  let y, s = branch.Apply a v
-                  Value.T(Value.tensor v + Value.tensor y), s }
+                fun a v ->
+                    let y, s = branch.Apply a v
+                    Value.T(Value.tensor v + Value.tensor y), s
+    }
 
     /// Fan-out to every layer, then concatenation of their outputs along per-sample `axis` (0 = channels).
     let concat (axis: int) (layers: Layer list) : Layer =
         let branches = List.zip (Layer.childNames layers) layers
-        { Layer.identity "Concatenate" with
-            Sublayers = branches
-            Init =
-              fun ctx ->
-                  let built = initBranches ctx branches
-                  let dims = built |> List.map (fun (n, _, b) -> match b.Output with Shape.Dims d -> d | s -> raise (ShapeError(Layer.path ctx.Path n, "Concatenate", s, "single tensors", "concat joins single outputs")))
-                  let rank = List.length (List.head dims)
-                  if axis < 0 || axis >= rank then raise (Layer.shapeError ctx "Concatenate" (sprintf "an axis in [0, %d)" rank) "axis counts per-sample dimensions, 0 is channels")
-                  let others d = d |> List.indexed |> List.filter (fst >> (<>) axis) |> List.map snd
-                  if dims |> List.exists (fun d -> List.length d <> rank || others d <> others (List.head dims)) then
-                      raise (ShapeError(ctx.Path, "Concatenate", ctx.Input, sprintf "branch outputs that agree except on axis %d, got %A" axis dims, "make the branches produce matching sizes"))
-                  let total = dims |> List.sumBy (fun d -> d.[axis])
-                  joinBranches (Shape.Dims(List.head dims |> List.mapi (fun i x -> if i = axis then total else x))) built
-            Apply =
-              fun a v ->
-                  let outs, state = applyBranches a branches v
-                  Value.T(Torch.Cat([| for (_, y) in outs -> Value.tensor y |], int64 (axis + 1))), state }
+        {
+            Layer.identity "Concatenate" with
+                Sublayers = branches
+                Init =
+                    fun ctx ->
+                        let built = initBranches ctx branches
+                        let dims =
+                            built
+                            |> List.map (fun (n, _, b) ->
+                                match b.Output with
+                                | Shape.Dims d -> d
+                                | s -> raise (ShapeError(Layer.path ctx.Path n, "Concatenate", s, "single tensors", "concat joins single outputs")))
+                        let rank = List.length (List.head dims)
+                        if axis < 0 || axis >= rank then
+                            raise (Layer.shapeError ctx "Concatenate" (sprintf "an axis in [0, %d)" rank) "axis counts per-sample dimensions, 0 is channels")
+                        let others d = d |> List.indexed |> List.filter (fst >> (<>) axis) |> List.map snd
+                        if dims |> List.exists (fun d -> List.length d <> rank || others d <> others (List.head dims)) then
+                            raise (
+                                ShapeError(
+                                    ctx.Path,
+                                    "Concatenate",
+                                    ctx.Input,
+                                    sprintf "branch outputs that agree except on axis %d, got %A" axis dims,
+                                    "make the branches produce matching sizes"
+                                )
+                            )
+                        let total = dims |> List.sumBy (fun d -> d.[axis])
+                        joinBranches (Shape.Dims(List.head dims |> List.mapi (fun i x -> if i = axis then total else x))) built
+                Apply =
+                    fun a v ->
+                        let outs, state = applyBranches a branches v
+                        Value.T(Torch.Cat([| for (_, y) in outs -> Value.tensor y |], int64 (axis + 1))), state
+        }
 
     /// A frozen layer (Keras's `trainable = False`): its parameters do not train. The model records their
     /// paths (`Model.isTrainable`), so `fit` leaves them out of the optimizer, applying the model passes them

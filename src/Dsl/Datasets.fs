@@ -16,7 +16,7 @@ module Datasets =
     let fashionMnist (train: bool) : Tensor * Tensor = fashionMnistFrom FashionMnist.DefaultDirectory train
 
     /// The ten Fashion-MNIST class names.
-    let fashionMnistClasses : string list = List.ofSeq FashionMnist.ClassNames
+    let fashionMnistClasses: string list = List.ofSeq FashionMnist.ClassNames
 
     /// CIFAR-10 from its .tar.gz or folder: images float32 [N, 3, 32, 32] in [0, 1], labels, class names.
     let cifar10 (path: string) (train: bool) : Tensor * Tensor * string list =
@@ -30,8 +30,7 @@ module Datasets =
         t.Features, t.Labels
 
     /// Seeded stratified splits of the sample indices by label, in the given fractions (e.g. [0.7; 0.1; 0.2]).
-    let stratified (labels: Tensor) (fractions: float list) (seed: int64) : Tensor list =
-        Splits.Stratified(labels, Array.ofList fractions, seed) |> List.ofArray
+    let stratified (labels: Tensor) (fractions: float list) (seed: int64) : Tensor list = Splits.Stratified(labels, Array.ofList fractions, seed) |> List.ofArray
 
     /// The rows of `x` at `indices`.
     let take (indices: Tensor) (x: Tensor) : Tensor = x.IndexSelect(0L, indices)

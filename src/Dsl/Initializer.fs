@@ -4,15 +4,10 @@ open Dsl.Engine
 
 /// What an initializer knows: the fans of the layer's weight (so a bias can be scaled by its layer's
 /// fan-in, as PyTorch does) and the generator to draw from.
-type InitializerContext =
-    { FanIn: int64
-      FanOut: int64
-      Generator: Generator }
+type InitializerContext = { FanIn: int64; FanOut: int64; Generator: Generator }
 
 /// A named way to fill a new parameter tensor in place.
-type Initializer =
-    { Name: string
-      Fill: InitializerContext -> Tensor -> unit }
+type Initializer = { Name: string; Fill: InitializerContext -> Tensor -> unit }
 
 /// The engine's initialisers as values for layer options. PyTorch's defaults are `torchWeight` and
 /// `torchBias`; Keras's are `glorotUniform` and `zeros`.

@@ -70,57 +70,44 @@ exception ShapeError of path: string * kind: string * received: Shape * expected
         sprintf "Layer '%s' (%s) received input shape %O but expects %s. Hint: %s" (if this.path = "" then "<model>" else this.path) this.kind this.received this.expected this.hint
 
 /// One row of a model summary: a layer's name, type, output shape and parameter counts, with its sublayers.
-type LayerInfo =
-    { Name: string
-      Kind: string
-      Output: Shape
-      Params: Params
-      State: Params
-      Children: LayerInfo list }
+type LayerInfo = { Name: string; Kind: string; Output: Shape; Params: Params; State: Params; Children: LayerInfo list }
 
 /// What a layer's init receives: its key, its input shape, its path in the model (for errors), and
 /// the device and dtype its parameters live on.
-type InitContext =
-    { Rng: Rng
-      Input: Shape
-      Path: string
-      Device: Device
-      DType: DType }
+type InitContext = { Rng: Rng; Input: Shape; Path: string; Device: Device; DType: DType }
 
 /// What a layer's init returns: its output shape, parameters, state, sublayer rows for summaries, and the
 /// paths (within its parameters) of the parameters that do not train.
-type Built =
-    { Output: Shape
-      Params: Params
-      State: Params
-      Children: LayerInfo list
-      /// Paths relative to this layer's parameters, e.g. "weight" or "conv.bias" (`frozen` fills it).
-      Frozen: string list }
+type Built = {
+    Output: Shape
+    Params: Params
+    State: Params
+    Children: LayerInfo list
+    /// Paths relative to this layer's parameters, e.g. "weight" or "conv.bias" (`frozen` fills it).
+    Frozen: string list
+}
 
 /// What a layer's apply receives besides the input: its parameters and state, the mode and a key.
-type ApplyContext =
-    { Params: Params
-      State: Params
-      Mode: Mode
-      Rng: Rng }
+type ApplyContext = { Params: Params; State: Params; Mode: Mode; Rng: Rng }
 
 /// A layer: a pure description with an init (shape inference, parameters, state) and an apply
 /// (parameters, state, input, mode, key → output, new state). Layers hold no tensors themselves;
 /// the same layer value can be built many times.
-type Layer =
-    { /// The layer type shown in summaries ("Dense", "Conv2D", ...).
-      Kind: string
-      /// The name given with `named`; otherwise the container names it after its kind.
-      Name: string option
-      /// Shape inference and parameter creation.
-      Init: InitContext -> Built
-      /// The forward computation; returns the output and the new state.
-      Apply: ApplyContext -> Value -> Value * Params
-      /// A container's children with the names that scope their parameters (empty for other layers; the
-      /// name "" means the child's parameters are the container's own, as in `residual`).
-      Sublayers: (string * Layer) list
-      /// False for a layer whose parameters do not train (`frozen`, Keras's `trainable = False`).
-      Trainable: bool }
+type Layer = {
+    /// The layer type shown in summaries ("Dense", "Conv2D", ...).
+    Kind: string
+    /// The name given with `named`; otherwise the container names it after its kind.
+    Name: string option
+    /// Shape inference and parameter creation.
+    Init: InitContext -> Built
+    /// The forward computation; returns the output and the new state.
+    Apply: ApplyContext -> Value -> Value * Params
+    /// A container's children with the names that scope their parameters (empty for other layers; the
+    /// name "" means the child's parameters are the container's own, as in `residual`).
+    Sublayers: (string * Layer) list
+    /// False for a layer whose parameters do not train (`frozen`, Keras's `trainable = False`).
+    Trainable: bool
+}
 
 /// Helpers for writing layers.
 module Layer =
@@ -129,7 +116,11 @@ module Layer =
         let sb = System.Text.StringBuilder()
         kind
         |> Seq.iteri (fun i c ->
-            if i > 0 && System.Char.IsUpper c && (System.Char.IsLower kind.[i - 1] || (i + 1 < kind.Length && System.Char.IsLower kind.[i + 1] && not (System.Char.IsDigit kind.[i - 1]))) then
+            if
+                i > 0
+                && System.Char.IsUpper c
+                && (System.Char.IsLower kind.[i - 1] || (i + 1 < kind.Length && System.Char.IsLower kind.[i + 1] && not (System.Char.IsDigit kind.[i - 1])))
+            then
                 sb.Append('_') |> ignore
             sb.Append(System.Char.ToLowerInvariant c) |> ignore)
         sb.ToString()
@@ -145,7 +136,10 @@ module Layer =
             | None ->
                 let baseName = autoName l.Kind
                 let rec next () =
-                    let k = match counts.TryGetValue baseName with | true, k -> k | _ -> 0
+                    let k =
+                        match counts.TryGetValue baseName with
+                        | true, k -> k
+                        | _ -> 0
                     counts.[baseName] <- k + 1
                     let candidate = if k = 0 then baseName else sprintf "%s_%d" baseName k
                     if given.Contains candidate then next () else candidate
@@ -158,29 +152,32 @@ module Layer =
         | s -> raise (ShapeError(ctx.Path, kind, s, "a single tensor", "this layer takes one input; select a head first"))
 
     /// A ShapeError for this layer.
-    let shapeError (ctx: InitContext) (kind: string) (expected: string) (hint: string) =
-        ShapeError(ctx.Path, kind, ctx.Input, expected, hint)
+    let shapeError (ctx: InitContext) (kind: string) (expected: string) (hint: string) = ShapeError(ctx.Path, kind, ctx.Input, expected, hint)
 
     /// A layer of the given kind that passes its input through unchanged, without parameters or state; other
     /// layers start from it and set their Init and Apply: `{ Layer.identity "Dense" with Init = …; Apply = … }`.
-    let identity (kind: string) : Layer =
-        { Kind = kind
-          Name = None
-          Init = fun ctx -> { Output = ctx.Input; Params = Tree.empty; State = Tree.empty; Children = []; Frozen = [] }
-          Apply = fun a v -> v, a.State
-          Sublayers = []
-          Trainable = true }
+    let identity (kind: string) : Layer = {
+        Kind = kind
+        Name = None
+        Init = fun ctx -> { Output = ctx.Input; Params = Tree.empty; State = Tree.empty; Children = []; Frozen = [] }
+        Apply = fun a v -> v, a.State
+        Sublayers = []
+        Trainable = true
+    }
 
     /// A layer without parameters or state, given its output-shape rule and its tensor function.
-    let stateless (kind: string) (outShape: InitContext -> int64 list) (f: Mode -> Rng -> Tensor -> Tensor) : Layer =
-        { identity kind with
+    let stateless (kind: string) (outShape: InitContext -> int64 list) (f: Mode -> Rng -> Tensor -> Tensor) : Layer = {
+        identity kind with
             Init = fun ctx -> { Output = Shape.Dims(outShape ctx); Params = Tree.empty; State = Tree.empty; Children = []; Frozen = [] }
-            Apply = fun a v -> Value.T(f a.Mode a.Rng (Value.tensor v)), a.State }
+            Apply = fun a v -> Value.T(f a.Mode a.Rng (Value.tensor v)), a.State
+    }
 
     /// Joins a parent path and a child name (an empty name adds nothing).
-    let path (parent: string) (name: string) = if parent = "" then name elif name = "" then parent else parent + "." + name
+    let path (parent: string) (name: string) =
+        if parent = "" then name
+        elif name = "" then parent
+        else parent + "." + name
 
     /// The frozen parameter paths of a built child, relative to its container: all of them when the child
     /// is not trainable, else those it reports itself; scoped by the child's name.
-    let frozenOf (name: string) (layer: Layer) (b: Built) : string list =
-        (if layer.Trainable then b.Frozen else Tree.paths b.Params) |> List.map (path name)
+    let frozenOf (name: string) (layer: Layer) (b: Built) : string list = (if layer.Trainable then b.Frozen else Tree.paths b.Params) |> List.map (path name)

@@ -3,27 +3,29 @@ namespace Dsl
 open Dsl.Engine
 
 /// Where and how a model is built: the seed of its key, its device and its parameter dtype.
-type BuildOptions =
-    { Seed: int64
-      Device: Device
-      DType: DType }
+type BuildOptions = {
+    Seed: int64
+    Device: Device
+    DType: DType
+} with
 
     /// Seed 0, CPU, float32.
     static member Default = { Seed = 0L; Device = Device.Cpu; DType = DType.Float32 }
 
 /// A built model: the layer, its input and output shapes, its parameters and state, summary rows, and
 /// which parameters train. Parameters and state are immutable trees; training returns new ones.
-type Model =
-    { Layer: Layer
-      Input: Shape
-      Output: Shape
-      Params: Params
-      State: Params
-      Info: LayerInfo
-      Device: Device
-      /// The paths of the parameters that do not train (from `frozen` layers, `Model.freeze`); every other
-      /// parameter trains. Replacing or loading parameters keeps it.
-      Frozen: Set<string> }
+type Model = {
+    Layer: Layer
+    Input: Shape
+    Output: Shape
+    Params: Params
+    State: Params
+    Info: LayerInfo
+    Device: Device
+    /// The paths of the parameters that do not train (from `frozen` layers, `Model.freeze`); every other
+    /// parameter trains. Replacing or loading parameters keeps it.
+    Frozen: Set<string>
+}
 
 /// Building models (shape inference and parameter creation) and applying them.
 module Model =
@@ -41,21 +43,29 @@ module Model =
         let frozen = Set.ofList (Layer.frozenOf root layer b)
         for p, t in Tree.toList ps do
             t.RequiresGrad <- not (frozen.Contains p)
-        { Layer = (if root = "" then layer else { layer with Apply = fun a v -> let y, s = layer.Apply { a with Params = Tree.child root a.Params; State = Tree.child root a.State } v in y, Tree.node [ root, s ] })
-          Input = inputShape
-          Output = b.Output
-          Params = ps
-          State = st
-          Info = { Name = (if root = "" then Layer.autoName layer.Kind else root); Kind = layer.Kind; Output = b.Output; Params = ps; State = st; Children = b.Children }
-          Device = options.Device
-          Frozen = frozen }
+        {
+            Layer =
+                (if root = "" then
+                     layer
+                 else
+                     {
+                         layer with
+                             Apply = fun a v -> let y, s = layer.Apply { a with Params = Tree.child root a.Params; State = Tree.child root a.State } v in y, Tree.node [ root, s ]
+                     })
+            Input = inputShape
+            Output = b.Output
+            Params = ps
+            State = st
+            Info = { Name = (if root = "" then Layer.autoName layer.Kind else root); Kind = layer.Kind; Output = b.Output; Params = ps; State = st; Children = b.Children }
+            Device = options.Device
+            Frozen = frozen
+        }
 
     /// Builds with seed 0 on the CPU for per-sample inputs of the given dims: `Model.build [1L; 28L; 28L] net`.
     let build (inputShape: int64 list) (layer: Layer) : Model = buildWith BuildOptions.Default (Shape.Dims inputShape) layer
 
     /// Builds with the given seed on the CPU.
-    let buildSeeded (seed: int64) (inputShape: int64 list) (layer: Layer) : Model =
-        buildWith { BuildOptions.Default with Seed = seed } (Shape.Dims inputShape) layer
+    let buildSeeded (seed: int64) (inputShape: int64 list) (layer: Layer) : Model = buildWith { BuildOptions.Default with Seed = seed } (Shape.Dims inputShape) layer
 
     /// True when the parameter at `path` trains.
     let isTrainable (path: string) (m: Model) : bool = not (m.Frozen.Contains path)
@@ -70,12 +80,10 @@ module Model =
         m.Layer.Apply { Params = ps; State = state; Mode = mode; Rng = rng } x
 
     /// Applies the model in Eval mode to a batch tensor and returns its (single) output tensor.
-    let forward (m: Model) (x: Tensor) : Tensor =
-        applyWith m m.Params m.State Eval (Rng.seed 0L) (Value.T x) |> fst |> Value.tensor
+    let forward (m: Model) (x: Tensor) : Tensor = applyWith m m.Params m.State Eval (Rng.seed 0L) (Value.T x) |> fst |> Value.tensor
 
     /// Applies the model in Eval mode and returns every output (for multi-head models).
-    let forwardValue (m: Model) (x: Tensor) : Value =
-        applyWith m m.Params m.State Eval (Rng.seed 0L) (Value.T x) |> fst
+    let forwardValue (m: Model) (x: Tensor) : Value = applyWith m m.Params m.State Eval (Rng.seed 0L) (Value.T x) |> fst
 
     /// The first difference between two trees of tensors (their paths, then each tensor's shape), or None
     /// when `actual` has the structure and shapes of `expected`.
@@ -89,14 +97,19 @@ module Model =
         | None, None ->
             List.zip e a
             |> List.tryPick (fun ((p, x: Tensor), (_, y: Tensor)) ->
-                if x.Shape <> y.Shape then Some(sprintf "'%s' has shape [%s] but the model's is [%s]" p (String.concat ", " (Array.map string y.Shape)) (String.concat ", " (Array.map string x.Shape)))
-                else None)
+                if x.Shape <> y.Shape then
+                    Some(sprintf "'%s' has shape [%s] but the model's is [%s]" p (String.concat ", " (Array.map string y.Shape)) (String.concat ", " (Array.map string x.Shape)))
+                else
+                    None)
 
     /// A copy of the model with other parameters, which must have the model's paths and shapes (the first
     /// mismatch is named); which parameters train is kept.
     let withParams (ps: Params) (m: Model) : Model =
         match mismatch m.Params ps with
-        | Some why -> invalidArg "ps" (sprintf "Model.withParams: the parameters do not fit the model: %s. Give a tree with the paths and shapes of model.Params (Tree.paths lists them)." why)
+        | Some why ->
+            invalidArg
+                "ps"
+                (sprintf "Model.withParams: the parameters do not fit the model: %s. Give a tree with the paths and shapes of model.Params (Tree.paths lists them)." why)
         | None -> { m with Params = ps }
 
     /// A copy of the model with other state (BatchNorm statistics), checked as `withParams` checks parameters.
@@ -116,10 +129,12 @@ module Model =
         paths |> List.filter (fun p -> regex.IsMatch p)
 
     let private selected (op: string) (patterns: string list) (m: Model) =
-        let chosen = patterns |> List.collect (fun pat ->
-            match select pat m with
-            | [] -> invalidArg "patterns" (sprintf "Model.%s: '%s' selects no parameter; paths are %s" op pat (String.concat ", " (Tree.paths m.Params)))
-            | ps -> ps)
+        let chosen =
+            patterns
+            |> List.collect (fun pat ->
+                match select pat m with
+                | [] -> invalidArg "patterns" (sprintf "Model.%s: '%s' selects no parameter; paths are %s" op pat (String.concat ", " (Tree.paths m.Params)))
+                | ps -> ps)
         Set.ofList chosen
 
     /// A copy of the model in which the parameters selected by the patterns (see `select`) do not train.

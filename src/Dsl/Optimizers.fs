@@ -4,17 +4,17 @@ open Dsl.Engine
 open Dsl.Engine.Optim
 
 /// How to create an optimizer over a model's trainable parameters (so one spec serves many fits).
-type OptimizerSpec =
-    { Name: string
-      Create: Tensor list -> Optimizer }
+type OptimizerSpec = { Name: string; Create: Tensor list -> Optimizer }
 
 /// The optimizers with PyTorch's defaults; the `...With` forms take every option.
 module Optimizers =
     /// SGD with the given learning rate.
     let sgd (lr: float) = { Name = "SGD"; Create = fun ps -> new SGD(ps, lr) :> Optimizer }
     /// SGD with momentum, Nesterov and weight decay.
-    let sgdWith (lr: float) (momentum: float) (nesterov: bool) (weightDecay: float) =
-        { Name = "SGD"; Create = fun ps -> new SGD(ps, lr, momentum, 0.0, weightDecay, nesterov) :> Optimizer }
+    let sgdWith (lr: float) (momentum: float) (nesterov: bool) (weightDecay: float) = {
+        Name = "SGD"
+        Create = fun ps -> new SGD(ps, lr, momentum, 0.0, weightDecay, nesterov) :> Optimizer
+    }
     /// Adam (betas 0.9/0.999, eps 1e-8).
     let adam (lr: float) = { Name = "Adam"; Create = fun ps -> new Adam(ps, lr) :> Optimizer }
     /// Adam with L2 weight decay.

@@ -37,7 +37,11 @@ module Progress =
     /// The progress callback for a verbosity: nothing (Silent), one line per epoch (Lines, or Auto when the
     /// output is not a terminal), or a bar redrawn at most ten times a second and replaced by the epoch's line.
     let callback (verbosity: Verbosity) : Callback =
-        let live = match verbosity with Bar -> true | Auto -> isTerminal () | _ -> false
+        let live =
+            match verbosity with
+            | Bar -> true
+            | Auto -> isTerminal ()
+            | _ -> false
         match verbosity with
         | Silent -> Callback.create "ProgbarLogger"
         | _ when not live -> { Callback.create "ProgbarLogger" with OnEpochEnd = fun ctx -> Console.WriteLine(epochLine ctx.Epoch ctx.Epochs ctx.Logs) }
@@ -45,16 +49,21 @@ module Progress =
             let watch = Stopwatch()
             let mutable lastDraw = 0L
             let clear () = Console.Write("\r\u001b[2K")
-            { Callback.create "ProgbarLogger" with
-                OnEpochBegin = fun _ -> watch.Restart(); lastDraw <- -1000L
-                OnTrainBatchEnd =
-                    fun ctx logs ->
-                        let now = watch.ElapsedMilliseconds
-                        if now - lastDraw >= 100L || logs.Batch + 1 = ctx.Batches then
-                            lastDraw <- now
+            {
+                Callback.create "ProgbarLogger" with
+                    OnEpochBegin =
+                        fun _ ->
+                            watch.Restart()
+                            lastDraw <- -1000L
+                    OnTrainBatchEnd =
+                        fun ctx logs ->
+                            let now = watch.ElapsedMilliseconds
+                            if now - lastDraw >= 100L || logs.Batch + 1 = ctx.Batches then
+                                lastDraw <- now
+                                clear ()
+                                Console.Write(barLine ctx.Epoch ctx.Epochs (logs.Batch + 1) ctx.Batches watch.Elapsed.TotalSeconds logs.Values)
+                    OnEpochEnd =
+                        fun ctx ->
                             clear ()
-                            Console.Write(barLine ctx.Epoch ctx.Epochs (logs.Batch + 1) ctx.Batches watch.Elapsed.TotalSeconds logs.Values)
-                OnEpochEnd =
-                    fun ctx ->
-                        clear ()
-                        Console.WriteLine(epochLine ctx.Epoch ctx.Epochs ctx.Logs) }
+                            Console.WriteLine(epochLine ctx.Epoch ctx.Epochs ctx.Logs)
+            }

@@ -6,8 +6,7 @@ open Dsl.Engine
 [<AutoOpen>]
 module ReshapingLayers =
     /// Flattens each sample to a vector: (d1, …, dn) → (d1·…·dn).
-    let flatten : Layer =
-        Layer.stateless "Flatten" (fun ctx -> [ Layer.dims ctx "Flatten" |> List.fold (*) 1L ]) (fun _ _ x -> x.Flatten(1L))
+    let flatten: Layer = Layer.stateless "Flatten" (fun ctx -> [ Layer.dims ctx "Flatten" |> List.fold (*) 1L ]) (fun _ _ x -> x.Flatten(1L))
 
     /// Reshapes each sample to `dims` (one entry may be −1).
     let reshape (dims: int64 list) : Layer =
@@ -19,12 +18,14 @@ module ReshapingLayers =
             match holes with
             | 0 when known = n -> dims
             | 1 when known > 0L && n % known = 0L -> dims |> List.map (fun x -> if x = -1L then n / known else x)
-            | _ -> raise (Layer.shapeError ctx "Reshape" (sprintf "%d elements per sample to fill %A" known dims) "the target shape must hold exactly as many elements as the input")
+            | _ ->
+                raise (Layer.shapeError ctx "Reshape" (sprintf "%d elements per sample to fill %A" known dims) "the target shape must hold exactly as many elements as the input")
         Layer.stateless "Reshape" resolve (fun _ _ x -> x.Reshape(Array.ofList (-1L :: dims)))
 
     /// Zero padding of images: (top, bottom, left, right) pixels.
     let zeroPad2 (top: int, bottom: int, left: int, right: int) : Layer =
-        Layer.stateless "ZeroPadding2D"
+        Layer.stateless
+            "ZeroPadding2D"
             (fun ctx ->
                 match Layer.dims ctx "ZeroPadding2D" with
                 | [ c; h; w ] -> [ c; h + int64 (top + bottom); w + int64 (left + right) ]
@@ -35,7 +36,7 @@ module ReshapingLayers =
     let zeroPad (p: int) : Layer = zeroPad2 (p, p, p, p)
 
     /// The identity.
-    let identity : Layer = Layer.stateless "Identity" (fun ctx -> Layer.dims ctx "Identity") (fun _ _ x -> x)
+    let identity: Layer = Layer.stateless "Identity" (fun ctx -> Layer.dims ctx "Identity") (fun _ _ x -> x)
 
     /// Lifts a pure tensor function (on batches) into a layer; its output shape is found by running it
     /// once on a zero batch of one sample.
@@ -46,8 +47,10 @@ module ReshapingLayers =
             use _ = Autograd.NoGrad()
             let probe = Torch.Zeros(Array.ofList (1L :: d), ctx.DType, ctx.Device)
             let y =
-                try f probe
-                with e -> raise (Layer.shapeError ctx name "an input this function accepts" e.Message)
+                try
+                    f probe
+                with e ->
+                    raise (Layer.shapeError ctx name "an input this function accepts" e.Message)
             List.ofArray y.Shape |> List.tail
         Layer.stateless name infer (fun _ _ x -> f x)
 
@@ -63,8 +66,7 @@ module ReshapingLayers =
                 Functional.Dropout(x, rate, true, g))
 
     /// An activation as a layer.
-    let activation (a: Activation) : Layer =
-        Layer.stateless a.Kind (fun ctx -> Layer.dims ctx a.Kind) (fun _ _ x -> a.F x)
+    let activation (a: Activation) : Layer = Layer.stateless a.Kind (fun ctx -> Layer.dims ctx a.Kind) (fun _ _ x -> a.F x)
 
 /// Every engine activation as a layer.
 [<AutoOpen>]

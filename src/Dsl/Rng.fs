@@ -6,8 +6,7 @@ open Dsl.Engine
 /// initialisation and every dropout mask draws from its own reproducible stream. One seed at the
 /// top determines everything below it.
 [<Struct; StructuredFormatDisplay("Rng({Key})")>]
-type Rng =
-    { Key: uint64 }
+type Rng = { Key: uint64 }
 
 /// Creating, splitting and using random keys.
 module Rng =

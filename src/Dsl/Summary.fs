@@ -5,13 +5,14 @@ open System.Text
 open Dsl.Engine
 
 /// Display choices for `Summary`.
-type SummaryOptions =
-    { /// Show image shapes as Keras does, (None, H, W, C), instead of the tensors' own (None, C, H, W).
-      ChannelsLast: bool
-      /// Show the rows of nested containers (indented) instead of one row per container.
-      Expand: bool
-      /// Table width.
-      Width: int }
+type SummaryOptions = {
+    /// Show image shapes as Keras does, (None, H, W, C), instead of the tensors' own (None, C, H, W).
+    ChannelsLast: bool
+    /// Show the rows of nested containers (indented) instead of one row per container.
+    Expand: bool
+    /// Table width.
+    Width: int
+} with
 
     /// Channels first (the tensors' real layout), containers collapsed, 65 columns as Keras.
     static member Default = { ChannelsLast = false; Expand = false; Width = 65 }
@@ -47,7 +48,8 @@ module Summary =
         line '_'
         sb.AppendLine(" " + cell "Layer (type)" (c1 - 1) + cell "Output Shape" c2 + "Param #") |> ignore
         line '='
-        rs |> List.iteri (fun i (name, shape, n) ->
+        rs
+        |> List.iteri (fun i (name, shape, n) ->
             sb.AppendLine((" " + cell name (c1 - 1) + cell shape c2 + n.ToString("N0", Globalization.CultureInfo.InvariantCulture)).TrimEnd()) |> ignore
             if i < List.length rs - 1 then sb.AppendLine() |> ignore)
         line '='

@@ -8,10 +8,7 @@ open Dsl.Data
 
 /// An L1/L2 penalty on the parameters whose path satisfies `Applies` (Keras's kernel_regularizer):
 /// loss + l1·Σ|w| + l2·Σw².
-type Penalty =
-    { Applies: string -> bool
-      L1: float
-      L2: float }
+type Penalty = { Applies: string -> bool; L1: float; L2: float }
 
 /// Data for `fitData`, `evaluateData` and validation: tensors in memory, or a data set read batch by batch
 /// (an image folder too large for memory, say).
@@ -24,57 +21,74 @@ type DataSource =
     | Dataset of IDataset
 
 /// The options of `fit` (Keras's compile and fit arguments together).
-type FitOptions =
-    { Loss: Loss
-      Optimizer: OptimizerSpec
-      Metrics: Metric list
-      Epochs: int
-      BatchSize: int
-      /// Reshuffles the training data every epoch, from `Seed`.
-      Shuffle: bool
-      /// Seeds shuffling and dropout; the same seed gives a bit-identical history on the CPU.
-      Seed: int64
-      /// Fraction of the data held out for validation: the LAST fraction of the samples, taken before
-      /// any shuffling, as Keras does.
-      ValidationSplit: float option
-      /// Explicit validation data; takes precedence over ValidationSplit.
-      ValidationData: DataSource option
-      /// Per-class weights for the loss (PyTorch semantics: a weighted mean).
-      ClassWeights: float[] option
-      /// Run at Keras's hooks (train, epoch, train batch, test batch: begin and end). The progress display
-      /// (`Progress.callback Verbosity`) runs first and the history last, as in Keras.
-      Callbacks: Callback list
-      Penalties: Penalty list
-      /// Applied to each training batch of inputs (augmentation, e.g. `Transform.Compose(RandomCrop …,
-      /// HorizontalFlip …)`); reproducible from `Seed`, epoch and batch. Validation data is not transformed.
-      Augment: Transform option
-      ClipGradNorm: float option
-      ClipGradValue: float option
-      /// A checkpoint (see `Checkpoint` and `Callback.modelCheckpoint`) to resume from: its parameters, state,
-      /// optimizer state and counters are restored and training continues after its epoch. With the same
-      /// seed, resuming at epoch k and training to n gives the same parameters as training straight to n.
-      ResumeFrom: string option
-      /// A NaN or infinite loss stops training with a message naming the epoch and batch (Keras's
-      /// TerminateOnNaN); the step is not taken, and the weights kept are the last finite ones (those of the
-      /// last finished epoch when the current ones are not finite), or early stopping's best. False trains on.
-      TerminateOnNaN: bool
-      Verbosity: Verbosity }
+type FitOptions = {
+    Loss: Loss
+    Optimizer: OptimizerSpec
+    Metrics: Metric list
+    Epochs: int
+    BatchSize: int
+    /// Reshuffles the training data every epoch, from `Seed`.
+    Shuffle: bool
+    /// Seeds shuffling and dropout; the same seed gives a bit-identical history on the CPU.
+    Seed: int64
+    /// Fraction of the data held out for validation: the LAST fraction of the samples, taken before
+    /// any shuffling, as Keras does.
+    ValidationSplit: float option
+    /// Explicit validation data; takes precedence over ValidationSplit.
+    ValidationData: DataSource option
+    /// Per-class weights for the loss (PyTorch semantics: a weighted mean).
+    ClassWeights: float[] option
+    /// Run at Keras's hooks (train, epoch, train batch, test batch: begin and end). The progress display
+    /// (`Progress.callback Verbosity`) runs first and the history last, as in Keras.
+    Callbacks: Callback list
+    Penalties: Penalty list
+    /// Applied to each training batch of inputs (augmentation, e.g. `Transform.Compose(RandomCrop …,
+    /// HorizontalFlip …)`); reproducible from `Seed`, epoch and batch. Validation data is not transformed.
+    Augment: Transform option
+    ClipGradNorm: float option
+    ClipGradValue: float option
+    /// A checkpoint (see `Checkpoint` and `Callback.modelCheckpoint`) to resume from: its parameters, state,
+    /// optimizer state and counters are restored and training continues after its epoch. With the same
+    /// seed, resuming at epoch k and training to n gives the same parameters as training straight to n.
+    ResumeFrom: string option
+    /// A NaN or infinite loss stops training with a message naming the epoch and batch (Keras's
+    /// TerminateOnNaN); the step is not taken, and the weights kept are the last finite ones (those of the
+    /// last finished epoch when the current ones are not finite), or early stopping's best. False trains on.
+    TerminateOnNaN: bool
+    Verbosity: Verbosity
+} with
 
     /// Cross-entropy, Adam 1e-3, accuracy, 10 epochs, batch 32 (Keras's default batch), shuffled, seed 0,
     /// stop on a non-finite loss.
-    static member Default =
-        { Loss = Loss.crossEntropy; Optimizer = Optimizers.adam 1e-3; Metrics = [ Metric.accuracy ]; Epochs = 10; BatchSize = 32
-          Shuffle = true; Seed = 0L; ValidationSplit = None; ValidationData = None; ClassWeights = None; Callbacks = []
-          Penalties = []; Augment = None; ClipGradNorm = None; ClipGradValue = None; ResumeFrom = None; TerminateOnNaN = true
-          Verbosity = Auto }
+    static member Default = {
+        Loss = Loss.crossEntropy
+        Optimizer = Optimizers.adam 1e-3
+        Metrics = [ Metric.accuracy ]
+        Epochs = 10
+        BatchSize = 32
+        Shuffle = true
+        Seed = 0L
+        ValidationSplit = None
+        ValidationData = None
+        ClassWeights = None
+        Callbacks = []
+        Penalties = []
+        Augment = None
+        ClipGradNorm = None
+        ClipGradValue = None
+        ResumeFrom = None
+        TerminateOnNaN = true
+        Verbosity = Auto
+    }
 
 /// The result of `fit`: the model with trained parameters and state, the per-epoch history, and why training
 /// stopped early when a non-finite loss stopped it.
-type Trained =
-    { Model: Model
-      History: EpochLogs list
-      /// The message printed when a NaN or infinite loss stopped training (FitOptions.TerminateOnNaN).
-      StopReason: string option }
+type Trained = {
+    Model: Model
+    History: EpochLogs list
+    /// The message printed when a NaN or infinite loss stopped training (FitOptions.TerminateOnNaN).
+    StopReason: string option
+} with
 
     /// The values of one metric over the epochs.
     member this.Series(name: string) = this.History |> List.choose (fun l -> l.TryGet name)
@@ -83,9 +97,7 @@ type Trained =
 type Ranked = { Label: string; Probability: float }
 
 /// The LR range test's result: the (learning rate, smoothed loss) curve and the suggested rate.
-type LearningRateFinding =
-    { Curve: (float * float) list
-      Suggested: float }
+type LearningRateFinding = { Curve: (float * float) list; Suggested: float }
 
 /// fit, evaluate, predict: training models the way Keras users expect, reproducibly.
 module Training =
@@ -98,8 +110,7 @@ module Training =
             | Value.T _, t :: rest -> Value.T t, rest
             | Value.T _, [] -> invalidOp "refill: fewer tensors than the value holds"
             | Value.Heads hs, _ ->
-                let filled, rest =
-                    hs |> List.fold (fun (acc, ts) (n, x) -> let y, rest = go x ts in (n, y) :: acc, rest) ([], ts)
+                let filled, rest = hs |> List.fold (fun (acc, ts) (n, x) -> let y, rest = go x ts in (n, y) :: acc, rest) ([], ts)
                 Value.Heads(List.rev filled), rest
         fst (go template ts)
 
@@ -111,11 +122,12 @@ module Training =
     // ---------------------------------------------------------------- data sources as data sets
 
     /// A data source as a data set, with the way its batches' target tensors become a Value.
-    type private Feed =
-        { Dataset: IDataset
-          Targets: Tensor list -> Value
-          /// The source's tensors when it is in memory (evaluation narrows them instead of gathering rows).
-          InMemory: (Tensor * Value) option }
+    type private Feed = {
+        Dataset: IDataset
+        Targets: Tensor list -> Value
+        /// The source's tensors when it is in memory (evaluation narrows them instead of gathering rows).
+        InMemory: (Tensor * Value) option
+    }
 
     let private feedOf (op: string) (what: string) (source: DataSource) : Feed =
         match source with
@@ -125,7 +137,9 @@ module Training =
             for t in Value.tensors y do
                 t.ThrowIfDisposed op
                 if t.Dim = 0 || t.Size 0 <> count x then
-                    invalidArg "y" (sprintf "%s: %d inputs but %d targets in the %s data; they must have the same first dimension" op (count x) (if t.Dim = 0 then 0L else t.Size 0) what)
+                    invalidArg
+                        "y"
+                        (sprintf "%s: %d inputs but %d targets in the %s data; they must have the same first dimension" op (count x) (if t.Dim = 0 then 0L else t.Size 0) what)
             { Dataset = TensorDataset(x, Array.ofList (Value.tensors y), null); Targets = refill y; InMemory = Some(x, y) }
         | DataSource.Dataset ds ->
             let names = List.ofSeq ds.TargetNames
@@ -148,7 +162,7 @@ module Training =
         | None ->
             if f.Dataset.Count <= 0L then invalidArg "data" (sprintf "fit: the %s data set holds no samples" what)
             let struct (x, ts) = f.Dataset.Gather([| 0L .. min 1L (f.Dataset.Count - 1L) |])
-            x, f.Targets (List.ofArray ts)
+            x, f.Targets(List.ofArray ts)
 
     // ---------------------------------------------------------------- checks before the first step
 
@@ -160,14 +174,14 @@ module Training =
         for t in Value.tensors y do
             if t.Size 0 <> n then invalidArg "y" (sprintf "fit: %d inputs but %d targets in the %s data; they must have the same first dimension" n (t.Size 0) what)
         o.Loss.Check model.Output
-        for m in o.Metrics do m.Check model.Output (Value.shape y)
+        for m in o.Metrics do
+            m.Check model.Output (Value.shape y)
         // Class labels must index the model's classes.
         let rec labels (out: Shape) (target: Value) =
             match out, target with
             | Shape.Dims [ c ], Value.T t when (t.DType = DType.Int64 || t.DType = DType.Int32) && c > 1L ->
                 let lo, hi = t.Min().ToInt64(), t.Max().ToInt64()
-                if lo < 0L || hi >= c then
-                    invalidArg "y" (sprintf "fit: %s labels range over [%d, %d] but the model has %d classes (labels must lie in [0, %d))" what lo hi c c)
+                if lo < 0L || hi >= c then invalidArg "y" (sprintf "fit: %s labels range over [%d, %d] but the model has %d classes (labels must lie in [0, %d))" what lo hi c c)
             | Shape.Heads hs, Value.Heads ts ->
                 for (h, s) in hs do
                     match List.tryFind (fst >> (=) h) ts with
@@ -184,13 +198,16 @@ module Training =
         | Some s when not (s > 0.0 && s < 1.0) -> invalidArg "ValidationSplit" (sprintf "fit: validation split must lie in (0, 1), got %g" s)
         | _ -> ()
         if List.isEmpty (Model.trainable model) then
-            invalidArg "model" (sprintf "fit: the model has nothing to train: all %d parameters are frozen (%s). Unfreeze some with Model.unfreeze [ \"path\" ], or build the layers without `frozen`."
-                                    (Tree.count model.Params) (String.concat ", " (List.truncate 5 (Tree.paths model.Params))))
+            invalidArg
+                "model"
+                (sprintf
+                    "fit: the model has nothing to train: all %d parameters are frozen (%s). Unfreeze some with Model.unfreeze [ \"path\" ], or build the layers without `frozen`."
+                    (Tree.count model.Params)
+                    (String.concat ", " (List.truncate 5 (Tree.paths model.Params))))
         validateData "training" o model train
         validation |> Option.iter (validateData "validation" o model)
         match o.ClassWeights, model.Output with
-        | Some w, Shape.Dims [ c ] when int64 w.Length <> c ->
-            invalidArg "ClassWeights" (sprintf "fit: %d class weights for a model with %d classes" w.Length c)
+        | Some w, Shape.Dims [ c ] when int64 w.Length <> c -> invalidArg "ClassWeights" (sprintf "fit: %d class weights for a model with %d classes" w.Length c)
         | Some _, _ when o.Loss.WithClassWeights.IsNone -> invalidArg "ClassWeights" (sprintf "fit: the loss '%s' does not take class weights" o.Loss.Name)
         | _ -> ()
 
@@ -211,16 +228,16 @@ module Training =
     // ---------------------------------------------------------------- evaluation
 
     let private penalty (penalties: Penalty list) (ps: Params) : Tensor option =
-        let terms =
-            [ for p in penalties do
+        let terms = [
+            for p in penalties do
                 for (path, w) in Tree.toList ps do
                     if p.Applies path then
                         if p.L1 <> 0.0 then yield w.Abs().Sum() * p.L1
-                        if p.L2 <> 0.0 then yield w.Square().Sum() * p.L2 ]
+                        if p.L2 <> 0.0 then yield w.Square().Sum() * p.L2
+        ]
         if List.isEmpty terms then None else Some(List.reduce (+) terms)
 
-    let private finish (metrics: Metric list) (sums: float[]) (counts: float[]) =
-        metrics |> List.mapi (fun i m -> m.Name, m.Finish sums.[i] counts.[i])
+    let private finish (metrics: Metric list) (sums: float[]) (counts: float[]) = metrics |> List.mapi (fun i m -> m.Name, m.Finish sums.[i] counts.[i])
 
     /// Running sums of the loss (weighted by batch size) and of every metric.
     type private Tally(metrics: Metric list) =
@@ -231,7 +248,11 @@ module Training =
             lossSum <- lossSum + loss * float len
             seen <- seen + len
             use _ = Autograd.NoGrad()
-            metrics |> List.iteri (fun i m -> let s, c = m.Batch pred target in sums.[i] <- sums.[i] + s; counts.[i] <- counts.[i] + c)
+            metrics
+            |> List.iteri (fun i m ->
+                let s, c = m.Batch pred target in
+                sums.[i] <- sums.[i] + s
+                counts.[i] <- counts.[i] + c)
         /// Loss and metrics so far.
         member _.Values = ("loss", lossSum / float seen) :: finish metrics sums counts
 
@@ -247,15 +268,22 @@ module Training =
                 while start < n do
                     let len = min (int64 batchSize) (n - start)
                     yield (let xb = x.Narrow(0L, start, len) in (if xb.Device = device then xb else xb.To device)), narrowValue y start len
-                    start <- start + len }
+                    start <- start + len
+            }
         | None ->
             let loader = DataLoader(f.Dataset, LoaderOptions(BatchSize = batchSize, Shuffle = false, Device = device, Ownership = BatchOwnership.CurrentScope))
-            loader.Epoch 0 |> Seq.map (fun b -> b.Inputs, f.Targets (List.ofSeq b.Targets))
+            loader.Epoch 0 |> Seq.map (fun b -> b.Inputs, f.Targets(List.ofSeq b.Targets))
 
     /// Loss and metrics of a model on a feed, in Eval mode, by batches, calling `onBatch` before and after
     /// each one (the test-batch hooks).
-    let private evaluateFeed (loss: Loss) (metrics: Metric list) (batchSize: int) (model: Model) (f: Feed)
-                             (hooks: (BatchLogs -> unit) * (BatchLogs -> unit)) : (string * float) list =
+    let private evaluateFeed
+        (loss: Loss)
+        (metrics: Metric list)
+        (batchSize: int)
+        (model: Model)
+        (f: Feed)
+        (hooks: (BatchLogs -> unit) * (BatchLogs -> unit))
+        : (string * float) list =
         if batchSize <= 0 then invalidArg "batchSize" (sprintf "evaluate: batch size must be positive, got %d" batchSize)
         use _ = Autograd.NoGrad()
         let before, after = hooks
@@ -276,7 +304,7 @@ module Training =
                 b <- b + 1
         tally.Values
 
-    let private noHooks : (BatchLogs -> unit) * (BatchLogs -> unit) = ignore, ignore
+    let private noHooks: (BatchLogs -> unit) * (BatchLogs -> unit) = ignore, ignore
 
     /// Loss and metrics of a model on data, in Eval mode, by batches. The loss is the mean of the batch
     /// losses weighted by batch size (as Keras logs it); with class weights each batch loss is PyTorch's
@@ -302,13 +330,14 @@ module Training =
 
     /// What the training step works on: the model's structure and frozen set, the live parameters and state
     /// (copies that training owns), the optimizer over the trainable ones, and the step's options.
-    type private Trainer =
-        { Model: Model
-          Loss: Loss
-          Options: FitOptions
-          Optimizer: Optimizer
-          mutable Params: Params
-          mutable State: Params }
+    type private Trainer = {
+        Model: Model
+        Loss: Loss
+        Options: FitOptions
+        Optimizer: Optimizer
+        mutable Params: Params
+        mutable State: Params
+    } with
 
         /// The model with the live parameters and state.
         member t.Current = { t.Model with Params = t.Params; State = t.State }
@@ -317,7 +346,8 @@ module Training =
     /// optimizer over the trainable ones; requires-grad follows the model's trainability.
     let private trainer (o: FitOptions) (model: Model) : Trainer =
         let copy (isParam: bool) (t: Params) =
-            t |> Tree.mapi (fun path (x: Tensor) ->
+            t
+            |> Tree.mapi (fun path (x: Tensor) ->
                 let c = (use _ = Autograd.NoGrad() in x.Clone()).DetachFromScope()
                 c.RequiresGrad <- isParam && Model.isTrainable path model
                 c)
@@ -340,9 +370,13 @@ module Training =
         let pred, newState = Model.applyWith t.Model t.Params t.State Train rng (Value.T xb)
         let l = t.Loss.Compute pred yb
         let value = l.ToDouble()
-        if t.Options.TerminateOnNaN && not (Double.IsFinite value) then None
+        if t.Options.TerminateOnNaN && not (Double.IsFinite value) then
+            None
         else
-            let total = match penalty t.Options.Penalties t.Params with Some p -> l + p | None -> l
+            let total =
+                match penalty t.Options.Penalties t.Params with
+                | Some p -> l + p
+                | None -> l
             t.Optimizer.ZeroGrad()
             total.Backward()
             t.Options.ClipGradNorm |> Option.iter (fun c -> t.Optimizer.ClipGradNorm c |> ignore)
@@ -362,8 +396,14 @@ module Training =
         DataLoader(
             f.Dataset,
             LoaderOptions(
-                BatchSize = o.BatchSize, Shuffle = shuffle, Seed = int64 (key.Key &&& 0x7fffffffffffffffUL),
-                Transform = Option.toObj o.Augment, Device = model.Device, Ownership = BatchOwnership.CurrentScope))
+                BatchSize = o.BatchSize,
+                Shuffle = shuffle,
+                Seed = int64 (key.Key &&& 0x7fffffffffffffffUL),
+                Transform = Option.toObj o.Augment,
+                Device = model.Device,
+                Ownership = BatchOwnership.CurrentScope
+            )
+        )
 
     let private allFinite (t: Params) =
         use _ = DisposeScope.Enter()
@@ -391,31 +431,51 @@ module Training =
         let callbacks = Progress.callback o.Verbosity :: o.Callbacks @ [ history.Callback ]
         let mutable step' = 0L
         let mutable stop = false
-        let mutable past : EpochLogs list = []
-        let restore (p: Params) (s: Params) = copyInto t.Params p; copyInto t.State s
+        let mutable past: EpochLogs list = []
+        let restore (p: Params) (s: Params) =
+            copyInto t.Params p
+            copyInto t.State s
         let emptyLogs epoch = { Epoch = epoch; Values = []; Seconds = 0.0; LearningRate = t.Optimizer.LearningRate }
-        let context epoch logs =
-            { Model = t.Current; Optimizer = t.Optimizer; Epoch = epoch; Epochs = o.Epochs; Batches = batches; Step = step'
-              Logs = logs; History = past; Stop = (fun () -> stop <- true); Restore = restore }
+        let context epoch logs = {
+            Model = t.Current
+            Optimizer = t.Optimizer
+            Epoch = epoch
+            Epochs = o.Epochs
+            Batches = batches
+            Step = step'
+            Logs = logs
+            History = past
+            Stop = (fun () -> stop <- true)
+            Restore = restore
+        }
         try
-            for c in callbacks do c.OnTrainBegin(context 0 (emptyLogs 0))
+            for c in callbacks do
+                c.OnTrainBegin(context 0 (emptyLogs 0))
             // Resume after OnTrainBegin, so that schedules take the base rate, not the checkpoint's scheduled one.
             let firstEpoch =
                 match o.ResumeFrom with
                 | Some path ->
                     let p, s, info = Checkpoint.load path (Some t.Optimizer)
-                    try restore p s
-                    finally Params.dispose p; Params.dispose s
+                    try
+                        restore p s
+                    finally
+                        Params.dispose p
+                        Params.dispose s
                     step' <- info.Step
                     info.Epoch + 1
                 | None -> 1
             // The weights to fall back on when a non-finite loss leaves non-finite weights: those of the last finished epoch.
-            let lastGood = if o.TerminateOnNaN then Some(Params.clone t.Params |> Tree.map (fun x -> x.DetachFromScope()), Params.clone t.State |> Tree.map (fun x -> x.DetachFromScope())) else None
+            let lastGood =
+                if o.TerminateOnNaN then
+                    Some(Params.clone t.Params |> Tree.map (fun x -> x.DetachFromScope()), Params.clone t.State |> Tree.map (fun x -> x.DetachFromScope()))
+                else
+                    None
             let mutable stopReason = None
             try
                 let mutable epoch = firstEpoch
                 while epoch <= o.Epochs && not stop && stopReason.IsNone do
-                    for c in callbacks do c.OnEpochBegin(context epoch (emptyLogs epoch))
+                    for c in callbacks do
+                        c.OnEpochBegin(context epoch (emptyLogs epoch))
                     let watch = Stopwatch.StartNew()
                     let lr = t.Optimizer.LearningRate
                     let tally = Tally o.Metrics
@@ -424,26 +484,37 @@ module Training =
                     while b < batches && stopReason.IsNone do
                         use scope = DisposeScope.Enter()
                         if not (epochBatches.MoveNext()) then invalidOp "fit: the loader ended the epoch early"
-                        let batch = epochBatches.Current        // its tensors belong to this step's scope
-                        let xb, yb, len = batch.Inputs, train.Targets (List.ofSeq batch.Targets), batch.Count
+                        let batch = epochBatches.Current // its tensors belong to this step's scope
+                        let xb, yb, len = batch.Inputs, train.Targets(List.ofSeq batch.Targets), batch.Count
                         let ctx = context epoch (emptyLogs epoch)
-                        for c in callbacks do c.OnTrainBatchBegin ctx { Batch = b; Size = len; Values = [] }
+                        for c in callbacks do
+                            c.OnTrainBatchBegin ctx { Batch = b; Size = len; Values = [] }
                         match step t scope (Rng.fold (int step') dropoutKey) xb yb with
                         | None ->
                             let kept =
-                                if allFinite t.Params && allFinite t.State then "the weights after the last finite step are kept"
+                                if allFinite t.Params && allFinite t.State then
+                                    "the weights after the last finite step are kept"
                                 else
                                     lastGood |> Option.iter (fun (p, s) -> restore p s)
-                                    if epoch = firstEpoch then "the weights were not finite, so those from the start of training are kept"
-                                    else sprintf "the weights were not finite, so those of epoch %d are kept" (epoch - 1)
+                                    if epoch = firstEpoch then
+                                        "the weights were not finite, so those from the start of training are kept"
+                                    else
+                                        sprintf "the weights were not finite, so those of epoch %d are kept" (epoch - 1)
                             stopReason <-
-                                Some(sprintf "fit: the loss is not finite at epoch %d, batch %d (step %d): training stopped (TerminateOnNaN) and %s. Lower the learning rate, clip gradients (ClipGradNorm) or check the data for NaN and infinity; set TerminateOnNaN = false to train on."
-                                         epoch (b + 1) (step' + 1L) kept)
+                                Some(
+                                    sprintf
+                                        "fit: the loss is not finite at epoch %d, batch %d (step %d): training stopped (TerminateOnNaN) and %s. Lower the learning rate, clip gradients (ClipGradNorm) or check the data for NaN and infinity; set TerminateOnNaN = false to train on."
+                                        epoch
+                                        (b + 1)
+                                        (step' + 1L)
+                                        kept
+                                )
                         | Some(lossValue, pred) ->
                             step' <- step' + 1L
                             tally.Add(lossValue, len, pred, yb)
                             let ctx = context epoch (emptyLogs epoch)
-                            for c in callbacks do c.OnTrainBatchEnd ctx { Batch = b; Size = len; Values = tally.Values }
+                            for c in callbacks do
+                                c.OnTrainBatchEnd ctx { Batch = b; Size = len; Values = tally.Values }
                             b <- b + 1
                     if stopReason.IsNone then
                         let trainValues = tally.Values
@@ -451,20 +522,37 @@ module Training =
                             match validation with
                             | Some v ->
                                 let ctx = context epoch (emptyLogs epoch)
-                                let hooks = (fun l -> for c in callbacks do c.OnTestBatchBegin ctx l), (fun l -> for c in callbacks do c.OnTestBatchEnd ctx l)
+                                let hooks =
+                                    (fun l ->
+                                        for c in callbacks do
+                                            c.OnTestBatchBegin ctx l),
+                                    (fun l ->
+                                        for c in callbacks do
+                                            c.OnTestBatchEnd ctx l)
                                 evaluateFeed t.Loss o.Metrics o.BatchSize t.Current v hooks |> List.map (fun (k, v) -> "val_" + k, v)
                             | None -> []
                         let logs = { Epoch = epoch; Values = trainValues @ valValues; Seconds = watch.Elapsed.TotalSeconds; LearningRate = lr }
-                        for c in callbacks do c.OnEpochEnd(context epoch logs)
+                        for c in callbacks do
+                            c.OnEpochEnd(context epoch logs)
                         past <- history.Epochs
-                        lastGood |> Option.iter (fun (p, s) -> copyInto p t.Params; copyInto s t.State)
+                        lastGood
+                        |> Option.iter (fun (p, s) ->
+                            copyInto p t.Params
+                            copyInto s t.State)
                         epoch <- epoch + 1
                 stopReason |> Option.iter (fun r -> if o.Verbosity <> Silent then Console.WriteLine r)
-                let last = match past with [] -> emptyLogs 0 | h -> List.last h
-                for c in callbacks do c.OnTrainEnd(context last.Epoch last)
+                let last =
+                    match past with
+                    | [] -> emptyLogs 0
+                    | h -> List.last h
+                for c in callbacks do
+                    c.OnTrainEnd(context last.Epoch last)
                 { Model = t.Current; History = history.Epochs; StopReason = stopReason }
             finally
-                lastGood |> Option.iter (fun (p, s) -> Params.dispose p; Params.dispose s)
+                lastGood
+                |> Option.iter (fun (p, s) ->
+                    Params.dispose p
+                    Params.dispose s)
                 t.Optimizer.Dispose()
         with _ ->
             Params.dispose t.Params
@@ -483,12 +571,13 @@ module Training =
         use scope = DisposeScope.Enter()
         use _ = Autograd.NoGrad()
         let n = count x
-        let parts =
-            [ let mutable start = 0L
-              while start < n do
-                  let len = min (int64 batchSize) (n - start)
-                  yield Model.forwardValue model (x.Narrow(0L, start, len))
-                  start <- start + len ]
+        let parts = [
+            let mutable start = 0L
+            while start < n do
+                let len = min (int64 batchSize) (n - start)
+                yield Model.forwardValue model (x.Narrow(0L, start, len))
+                start <- start + len
+        ]
         let rec join (vs: Value list) : Value =
             match List.head vs with
             | Value.T _ -> Value.T(scope.MoveOut(Torch.Cat(vs |> List.map Value.tensor |> Array.ofList, 0L)))
@@ -507,8 +596,7 @@ module Training =
         let struct (values, indices) = probs.TopK(int64 (min k classNames.Length), -1L)
         let v, i = values.ToArray<float32>(), indices.ToArray<int64>()
         let kk = int (values.Size -1)
-        [ for s in 0 .. int (values.Size 0) - 1 ->
-              [ for j in 0 .. kk - 1 -> { Label = classNames.[int i.[s * kk + j]]; Probability = float v.[s * kk + j] } ] ]
+        [ for s in 0 .. int (values.Size 0) - 1 -> [ for j in 0 .. kk - 1 -> { Label = classNames.[int i.[s * kk + j]]; Probability = float v.[s * kk + j] } ] ]
 
     /// Prints ranked predictions as `#1 avocado @ 100.00%`.
     let formatTopK (ranked: Ranked list) : string =
@@ -540,7 +628,7 @@ module Training =
                         let lr = minLr * (maxLr / minLr) ** (float i / float (max 1 (steps - 1)))
                         t.Optimizer.LearningRate <- lr
                         let batch = batches.Current
-                        match step t scope (Rng.fold i stepKey) batch.Inputs (train.Targets (List.ofSeq batch.Targets)) with
+                        match step t scope (Rng.fold i stepKey) batch.Inputs (train.Targets(List.ofSeq batch.Targets)) with
                         | None -> exploded <- true
                         | Some(v, _) ->
                             avg <- 0.98 * avg + 0.02 * v
@@ -553,12 +641,16 @@ module Training =
             let pts = List.ofSeq curve
             if pts.IsEmpty then invalidOp (sprintf "findLearningRate: the loss was not finite at the first step (learning rate %g); check the data and the model" minLr)
             let suggested =
-                if pts.Length < 3 then fst (List.head pts)
+                if pts.Length < 3 then
+                    fst (List.head pts)
                 else
                     // Steepest descent of loss against log(lr), up to the minimum (the exploding tail is ignored).
                     let lowest = pts |> List.indexed |> List.minBy (snd >> snd) |> fst
                     let stable = List.take (lowest + 1) pts
-                    if stable.Length < 2 then fst (List.head pts)
-                    else stable |> List.pairwise |> List.minBy (fun ((l1, v1), (l2, v2)) -> (v2 - v1) / (log l2 - log l1)) |> fst |> fst
+                    if stable.Length < 2 then
+                        fst (List.head pts)
+                    else
+                        stable |> List.pairwise |> List.minBy (fun ((l1, v1), (l2, v2)) -> (v2 - v1) / (log l2 - log l1)) |> fst |> fst
             { Curve = pts; Suggested = suggested }
-        finally release t
+        finally
+            release t

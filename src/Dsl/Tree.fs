@@ -26,8 +26,7 @@ module Tree =
         | Tree.Node kids -> kids |> List.forall (snd >> isEmpty)
 
     /// A node from named children, dropping empty children.
-    let node (children: (string * Tree<'T>) list) : Tree<'T> =
-        Tree.Node(children |> List.filter (snd >> isEmpty >> not))
+    let node (children: (string * Tree<'T>) list) : Tree<'T> = Tree.Node(children |> List.filter (snd >> isEmpty >> not))
 
     let private join (prefix: string) (name: string) = if prefix = "" then name else prefix + "." + name
 
@@ -47,12 +46,16 @@ module Tree =
 
     /// The subtree or leaf at a dotted path.
     let rec tryFindTree (path: string) (t: Tree<'T>) : Tree<'T> option =
-        if path = "" then Some t
+        if path = "" then
+            Some t
         else
             match t with
             | Tree.Leaf _ -> None
             | Tree.Node kids ->
-                let head, rest = match path.IndexOf '.' with -1 -> path, "" | i -> path.[.. i - 1], path.[i + 1 ..]
+                let head, rest =
+                    match path.IndexOf '.' with
+                    | -1 -> path, ""
+                    | i -> path.[.. i - 1], path.[i + 1 ..]
                 kids |> List.tryFind (fst >> (=) head) |> Option.bind (snd >> tryFindTree rest)
 
     /// The leaf at a dotted path, if there is one.
@@ -92,15 +95,22 @@ module Tree =
         let rec go prefix a b =
             match a, b with
             | Tree.Leaf x, Tree.Leaf y -> Tree.Leaf(f x y)
-            | Tree.Node xs, Tree.Node ys when List.map fst xs = List.map fst ys ->
-                Tree.Node(List.map2 (fun (n, x) (_, y) -> n, go (join prefix n) x y) xs ys)
+            | Tree.Node xs, Tree.Node ys when List.map fst xs = List.map fst ys -> Tree.Node(List.map2 (fun (n, x) (_, y) -> n, go (join prefix n) x y) xs ys)
             | _ -> invalidArg "b" (sprintf "Tree.map2: the trees differ in structure at '%s'" prefix)
         go "" a b
 
     /// A copy with the leaf at `path` replaced by `value` (the path must exist).
     let set (path: string) (value: 'T) (t: Tree<'T>) : Tree<'T> =
         let mutable found = false
-        let r = mapi (fun p v -> if p = path then (found <- true; value) else v) t
+        let r =
+            mapi
+                (fun p v ->
+                    if p = path then
+                        (found <- true
+                         value)
+                    else
+                        v)
+                t
         if not found then invalidArg "path" (sprintf "Tree.set: no leaf at '%s'. Paths: %s" path (String.concat ", " (paths t)))
         r
 
@@ -117,7 +127,15 @@ module Tree =
             | [ ([], v) ] -> Tree.Leaf v
             | _ ->
                 let names = items |> List.map (fst >> List.head) |> List.distinct
-                Tree.Node(names |> List.map (fun n -> n, build [ for (p, v) in items do if List.head p = n then yield List.tail p, v ]))
+                Tree.Node(
+                    names
+                    |> List.map (fun n ->
+                        n,
+                        build [
+                            for (p, v) in items do
+                                if List.head p = n then yield List.tail p, v
+                        ])
+                )
         build (pairs |> List.map (fun (p: string, v) -> List.ofArray (p.Split '.'), v))
 
 /// Tensor-specific operations on parameter trees.
@@ -140,5 +158,4 @@ module Params =
     let detach (t: Params) : Params = Tree.map (fun (x: Tensor) -> x.Detach()) t
 
     /// Independent copies (new storage), keeping requires-grad flags.
-    let clone (t: Params) : Params =
-        Tree.map (fun (x: Tensor) -> use _ = Autograd.NoGrad() in x.Clone().RequiresGrad_(x.RequiresGrad)) t
+    let clone (t: Params) : Params = Tree.map (fun (x: Tensor) -> use _ = Autograd.NoGrad() in x.Clone().RequiresGrad_(x.RequiresGrad)) t

@@ -12,13 +12,12 @@ let expectsRefutation (claim: Claim) : bool = Catalog.expectedRefuted.Contains c
 /// becomes a refutation naming it) and passes when the verdict is `Refuted` if `expectRefuted`, and
 /// `Verified` otherwise. A failure prints the claim's table row and its counterexample or evidence.
 let ofClaimExpecting (expectRefuted: bool) (claim: Claim) : Test =
-    testCase (sprintf "%s %s" claim.Id claim.Name) <| fun () ->
+    testCase (sprintf "%s %s" claim.Id claim.Name)
+    <| fun () ->
         let row = Runner.run claim
         match row.Verdict with
-        | Verified e when expectRefuted ->
-            failtestf "%s %s was expected to be refuted but was verified:\n%s\nevidence: %A" claim.Id claim.Name (Runner.render [ row ]) e
-        | Refuted c when not expectRefuted ->
-            failtestf "%s %s: refuted: %O\n%s" claim.Id claim.Name c (Runner.render [ row ])
+        | Verified e when expectRefuted -> failtestf "%s %s was expected to be refuted but was verified:\n%s\nevidence: %A" claim.Id claim.Name (Runner.render [ row ]) e
+        | Refuted c when not expectRefuted -> failtestf "%s %s: refuted: %O\n%s" claim.Id claim.Name c (Runner.render [ row ])
         | _ -> ()
 
 /// One claim as an Expecto test expecting its catalog verdict (`expectsRefutation`): refuted for
@@ -31,4 +30,4 @@ let ofClaims (name: string) (claims: Claim list) : Test = testSequenced (testLis
 
 /// The whole catalog (`Catalog.all`) as the test list "catalog"; a claim of your own joins it with
 /// `testList "mine" [ catalog; ClaimTests.ofClaim myClaim ]`, or `ofClaims "mine" (Catalog.all @ [ myClaim ])`.
-let catalog : Test = ofClaims "catalog" Catalog.all
+let catalog: Test = ofClaims "catalog" Catalog.all

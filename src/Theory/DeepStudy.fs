@@ -22,41 +22,36 @@ type Act =
     | Relu
 
 /// A setting of the study.
-type Setting =
-    { Name: string
-      Weights: Weights
-      Act: Act }
+type Setting = { Name: string; Weights: Weights; Act: Act }
 
 /// The settings of Task 1 for width d.
 let settings (d: int) : Setting list =
     let s = 1.0 / sqrt (float d)
-    [ { Name = "N(0,1), linear"; Weights = Gaussian 1.0; Act = Linear }
-      { Name = "N(0,1)/√d, linear"; Weights = Gaussian s; Act = Linear }
-      { Name = "N(0,1), tanh"; Weights = Gaussian 1.0; Act = Tanh }
-      { Name = "N(0,1)/√d, tanh"; Weights = Gaussian s; Act = Tanh }
-      { Name = "Xavier uniform, tanh"; Weights = XavierUniform; Act = Tanh }
-      { Name = "Kaiming normal (fan_in), ReLU"; Weights = KaimingNormal; Act = Relu }
-      { Name = "Xavier uniform, ReLU"; Weights = XavierUniform; Act = Relu } ]
+    [
+        { Name = "N(0,1), linear"; Weights = Gaussian 1.0; Act = Linear }
+        { Name = "N(0,1)/√d, linear"; Weights = Gaussian s; Act = Linear }
+        { Name = "N(0,1), tanh"; Weights = Gaussian 1.0; Act = Tanh }
+        { Name = "N(0,1)/√d, tanh"; Weights = Gaussian s; Act = Tanh }
+        { Name = "Xavier uniform, tanh"; Weights = XavierUniform; Act = Tanh }
+        { Name = "Kaiming normal (fan_in), ReLU"; Weights = KaimingNormal; Act = Relu }
+        { Name = "Xavier uniform, ReLU"; Weights = XavierUniform; Act = Relu }
+    ]
 
 /// Width, depth, number of independent nets, inputs per net, seed.
-type Spec =
-    { Width: int
-      Depth: int
-      Nets: int
-      Batch: int
-      Seed: int }
+type Spec = { Width: int; Depth: int; Nets: int; Batch: int; Seed: int }
 
 /// What one setting recorded: [net][layer] second moments mean(x_l²) and means mean(x_l) (NaN once
 /// the activations stopped being finite), and per net the first layer with a non-finite activation
 /// and the first with a NaN (0 when none).
-type Record =
-    { Setting: Setting
-      /// Per net, mean(x₀²) of its inputs (the chain's starting value).
-      InputMoment: float[]
-      SecondMoment: float[][]
-      Mean: float[][]
-      FirstNonFinite: int[]
-      FirstNaN: int[] }
+type Record = {
+    Setting: Setting
+    /// Per net, mean(x₀²) of its inputs (the chain's starting value).
+    InputMoment: float[]
+    SecondMoment: float[][]
+    Mean: float[][]
+    FirstNonFinite: int[]
+    FirstNaN: int[]
+}
 
 /// Runs the study. Per net and layer it draws one N(0,1) matrix (shared, scaled, by the Gaussian
 /// settings), one Kaiming and one Xavier matrix (shared by the two Xavier settings) — common random
@@ -71,9 +66,22 @@ let run (spec: Spec) : Record list =
     let mu = Array.init n (fun _ -> Array.init spec.Nets (fun _ -> Array.create spec.Depth nan))
     let firstNonFinite = Array.init n (fun _ -> Array.zeroCreate spec.Nets)
     let firstNaN = Array.init n (fun _ -> Array.zeroCreate spec.Nets)
-    let groupOf (s: Setting) = match s.Weights with Gaussian _ -> 0 | KaimingNormal -> 1 | XavierUniform -> 2
+    let groupOf (s: Setting) =
+        match s.Weights with
+        | Gaussian _ -> 0
+        | KaimingNormal -> 1
+        | XavierUniform -> 2
     let inputMoment = Array.zeroCreate spec.Nets
-    let groups = [ for gi in 0 .. 2 -> gi, [| for i in 0 .. n - 1 do if groupOf ss.[i] = gi then yield i |] ] |> List.filter (fun (_, m) -> m.Length > 0)
+    let groups =
+        [
+            for gi in 0..2 ->
+                gi,
+                [|
+                    for i in 0 .. n - 1 do
+                        if groupOf ss.[i] = gi then yield i
+                |]
+        ]
+        |> List.filter (fun (_, m) -> m.Length > 0)
     use g = new Generator(int64 spec.Seed)
     for net in 0 .. spec.Nets - 1 do
         Engine.scoped (fun () ->
@@ -86,18 +94,34 @@ let run (spec: Spec) : Record list =
                 let kaiming = Init.KaimingNormal(Torch.Empty([| d; d |]), mode = FanMode.FanIn, nonlinearity = Nonlinearity.Relu, generator = g)
                 let xavier = Init.XavierUniform(Torch.Empty([| d; d |]), generator = g)
                 for gi, members in groups do
-                    let w = match gi with 0 -> z | 1 -> kaiming | _ -> xavier
+                    let w =
+                        match gi with
+                        | 0 -> z
+                        | 1 -> kaiming
+                        | _ -> xavier
                     let pre = Functional.Linear(Torch.Cat([| for i in members -> states.[i] |], 0L), w).Split(b, 0L)
                     let ys =
-                        members |> Array.mapi (fun j i ->
-                            let p = match ss.[i].Weights with Gaussian c when c <> 1.0 -> pre.[j] * c | _ -> pre.[j]
-                            match ss.[i].Act with Linear -> p | Tanh -> Functional.Tanh p | Relu -> Functional.Relu p)
+                        members
+                        |> Array.mapi (fun j i ->
+                            let p =
+                                match ss.[i].Weights with
+                                | Gaussian c when c <> 1.0 -> pre.[j] * c
+                                | _ -> pre.[j]
+                            match ss.[i].Act with
+                            | Linear -> p
+                            | Tanh -> Functional.Tanh p
+                            | Relu -> Functional.Relu p)
                     let y = Torch.Stack(ys, 0L).Reshape(int64 members.Length, -1L)
                     let stats =
-                        Engine.values (Torch.Stack([| y.Square().Mean([| 1L |]); y.Mean([| 1L |])
-                                                      y.IsFinite().All([| 1L |]).To(DType.Float32); y.IsNan().Any([| 1L |]).To(DType.Float32) |], 0L))
+                        Engine.values (
+                            Torch.Stack(
+                                [| y.Square().Mean([| 1L |]); y.Mean([| 1L |]); y.IsFinite().All([| 1L |]).To(DType.Float32); y.IsNan().Any([| 1L |]).To(DType.Float32) |],
+                                0L
+                            )
+                        )
                     let k = members.Length
-                    members |> Array.iteri (fun j i ->
+                    members
+                    |> Array.iteri (fun j i ->
                         let finite = stats.[2 * k + j] = 1.0
                         if not finite && firstNonFinite.[i].[net] = 0 then firstNonFinite.[i].[net] <- l + 1
                         if stats.[3 * k + j] = 1.0 && firstNaN.[i].[net] = 0 then firstNaN.[i].[net] <- l + 1
@@ -106,7 +130,9 @@ let run (spec: Spec) : Record list =
                             mu.[i].[net].[l] <- stats.[k + j]
                         states.[i] <- scope.MoveOut ys.[j])
             ())
-    ss |> Array.toList |> List.mapi (fun i s -> { Setting = s; InputMoment = inputMoment; SecondMoment = m2.[i]; Mean = mu.[i]; FirstNonFinite = firstNonFinite.[i]; FirstNaN = firstNaN.[i] })
+    ss
+    |> Array.toList
+    |> List.mapi (fun i s -> { Setting = s; InputMoment = inputMoment; SecondMoment = m2.[i]; Mean = mu.[i]; FirstNonFinite = firstNonFinite.[i]; FirstNaN = firstNaN.[i] })
 
 /// E[tanh(√q·z)^(2j)] for z ~ N(0, 1), by composite Simpson's rule on [−12, 12].
 let tanhMoment (j: int) (q: float) : float =
@@ -133,14 +159,18 @@ let tanhSquareMean (q: float) = tanhMoment 1 q
 let tanhSecondMoments (d: int) (vd: float) (depth: int) : float[] * float[] =
     let meanField = Array.scan (fun p _ -> tanhSquareMean (vd * p)) 1.0 (Array.zeroCreate depth) |> Array.tail
     let closure =
-        Array.scan (fun (m, v) _ ->
-            let q = vd * m
-            let h = 1e-2 * q
-            let g0, gp, gm = tanhSquareMean q, tanhSquareMean (q + h), tanhSquareMean (q - h)
-            let g1, g2 = (gp - gm) / (2.0 * h), (gp - 2.0 * g0 + gm) / (h * h)
-            let vq = vd * vd * v
-            g0 + 0.5 * g2 * vq, g1 * g1 * vq + (tanhMoment 2 q - g0 * g0) / float d) (1.0, 2.0 / float d) (Array.zeroCreate depth)
-        |> Array.tail |> Array.map fst
+        Array.scan
+            (fun (m, v) _ ->
+                let q = vd * m
+                let h = 1e-2 * q
+                let g0, gp, gm = tanhSquareMean q, tanhSquareMean (q + h), tanhSquareMean (q - h)
+                let g1, g2 = (gp - gm) / (2.0 * h), (gp - 2.0 * g0 + gm) / (h * h)
+                let vq = vd * vd * v
+                g0 + 0.5 * g2 * vq, g1 * g1 * vq + (tanhMoment 2 q - g0 * g0) / float d)
+            (1.0, 2.0 / float d)
+            (Array.zeroCreate depth)
+        |> Array.tail
+        |> Array.map fst
     meanField, closure
 
 /// Weight variance of a setting for width d.

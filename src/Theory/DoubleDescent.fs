@@ -12,12 +12,7 @@ open System.Globalization
 open MathNet.Numerics.LinearAlgebra
 
 /// N training samples, D features in all, noise σ, Monte Carlo trials per p, seed.
-type Case =
-    { N: int
-      D: int
-      Sigma: float
-      Trials: int
-      Seed: int }
+type Case = { N: int; D: int; Sigma: float; Trials: int; Seed: int }
 
 let describe (c: Case) = sprintf "N=%d D=%d σ=%.3g trials=%d seed=%d" c.N c.D c.Sigma c.Trials c.Seed
 
@@ -30,8 +25,7 @@ let closedForm (c: Case) (p: int) : float =
     else infinity
 
 /// The numbers of parameters tried: every p within 6 of N, every `step`-th p elsewhere, and D.
-let grid (c: Case) (step: int) : int list =
-    [ 1 .. c.D ] |> List.filter (fun p -> abs (p - c.N) <= 6 || p % step = 0 || p = 1 || p = c.D)
+let grid (c: Case) (step: int) : int list = [ 1 .. c.D ] |> List.filter (fun p -> abs (p - c.N) <= 6 || p % step = 0 || p = 1 || p = c.D)
 
 /// Least squares on the first p columns: the solution itself for p < N, the exact solve for p = N,
 /// the minimum-norm interpolant Xᵀ(XXᵀ)⁻¹y for p > N.
@@ -39,19 +33,24 @@ let fit (x: Matrix<float>) (y: Vector<float>) (p: int) : Vector<float> =
     let n = x.RowCount
     let xp = x.SubMatrix(0, n, 0, p)
     // Normal equations by Cholesky (fast); QR/LU if the Gram matrix is numerically not positive definite.
-    let gramSolve (g: Matrix<float>) (b: Vector<float>) = try g.Cholesky().Solve(b) with :? ArgumentException -> g.LU().Solve(b)
-    if p < n then (try (xp.TransposeThisAndMultiply xp).Cholesky().Solve(xp.TransposeThisAndMultiply y) with :? ArgumentException -> xp.QR().Solve(y))
-    elif p = n then xp.LU().Solve(y)
-    else xp.TransposeThisAndMultiply(gramSolve (xp.TransposeAndMultiply xp) y)
+    let gramSolve (g: Matrix<float>) (b: Vector<float>) =
+        try
+            g.Cholesky().Solve(b)
+        with :? ArgumentException ->
+            g.LU().Solve(b)
+    if p < n then
+        (try
+            (xp.TransposeThisAndMultiply xp).Cholesky().Solve(xp.TransposeThisAndMultiply y)
+         with :? ArgumentException ->
+             xp.QR().Solve(y))
+    elif p = n then
+        xp.LU().Solve(y)
+    else
+        xp.TransposeThisAndMultiply(gramSolve (xp.TransposeAndMultiply xp) y)
 
 /// One point of the curve: p, the Monte Carlo mean test error and its SE, the closed form, and the
 /// largest training MSE over the trials.
-type Point =
-    { P: int
-      TestError: float
-      StandardError: float
-      ClosedForm: float
-      TrainError: float }
+type Point = { P: int; TestError: float; StandardError: float; ClosedForm: float; TrainError: float }
 
 /// The Monte Carlo curve over `ps`. Each trial draws one training set (X, ε) and fits every p on it; the
 /// test error of a fit is computed exactly from β̂: ‖β_p − β̂‖² + ‖β_rest‖² + σ².
@@ -63,13 +62,15 @@ let curve (c: Case) (ps: int list) : Point list =
     for t in 0 .. c.Trials - 1 do
         let x = Matrix<float>.Build.Dense(c.N, c.D, fun _ _ -> Draw.normal r)
         let y = x.RowSums() * beta + Vector<float>.Build.Dense(c.N, fun _ -> c.Sigma * Draw.normal r)
-        ps |> List.iteri (fun i p ->
+        ps
+        |> List.iteri (fun i p ->
             let b = fit x y p
             let err = b |> Seq.sumBy (fun v -> (v - beta) * (v - beta))
             tests.[i].[t] <- err + float (c.D - p) * beta * beta + c.Sigma * c.Sigma
             let resid = y - x.SubMatrix(0, c.N, 0, p) * b
             trains.[i].[t] <- resid.DotProduct resid / float c.N)
-    ps |> List.mapi (fun i p ->
+    ps
+    |> List.mapi (fun i p ->
         let m, se = Stats.meanSe tests.[i]
         { P = p; TestError = m; StandardError = se; ClosedForm = closedForm c p; TrainError = Array.max trains.[i] })
 
@@ -114,23 +115,37 @@ let save (dir: string) : string * string =
     let pts = standard.Force()
     let csv = Path.Combine(dir, "double_descent.csv")
     let inv (x: float) = x.ToString("R", CultureInfo.InvariantCulture)
-    File.WriteAllLines(csv, [ yield "p,test_error_mc,standard_error,closed_form,max_train_mse"
-                              for pt in pts -> sprintf "%d,%s,%s,%s,%s" pt.P (inv pt.TestError) (inv pt.StandardError) (if Double.IsInfinity pt.ClosedForm then "inf" else inv pt.ClosedForm) (inv pt.TrainError) ])
+    File.WriteAllLines(
+        csv,
+        [
+            yield "p,test_error_mc,standard_error,closed_form,max_train_mse"
+            for pt in pts ->
+                sprintf "%d,%s,%s,%s,%s" pt.P (inv pt.TestError) (inv pt.StandardError) (if Double.IsInfinity pt.ClosedForm then "inf" else inv pt.ClosedForm) (inv pt.TrainError)
+        ]
+    )
     let svg = Path.Combine(dir, "double_descent.svg")
-    let closed = [ for p in 1 .. c.D do let v = closedForm c p in if not (Double.IsInfinity v) then yield float p, v ]
-    Svg.save svg 760 460
-        { Title = sprintf "Double descent: min-norm least squares, N = %d, D = %d, σ = %g (%d trials per p)" c.N c.D c.Sigma c.Trials
-          XLabel = "number of parameters p"
-          YLabel = "test error"
-          LogY = true
-          Series =
-            [ { Label = "closed form (Belkin–Hsu–Xu)"; Color = "#1f77b4"; Style = Svg.Line; Points = closed |> List.filter (fun (p, _) -> p < float c.N) }
-              { Label = ""; Color = "#1f77b4"; Style = Svg.Line; Points = closed |> List.filter (fun (p, _) -> p > float c.N) }
-              { Label = "Monte Carlo mean"; Color = "#d62728"; Style = Svg.Markers; Points = [ for pt in pts -> float pt.P, pt.TestError ] } ]
-          VerticalLines = [ float c.N, "p = N (interpolation threshold)" ] }
+    let closed = [
+        for p in 1 .. c.D do
+            let v = closedForm c p in if not (Double.IsInfinity v) then yield float p, v
+    ]
+    Svg.save svg 760 460 {
+        Title = sprintf "Double descent: min-norm least squares, N = %d, D = %d, σ = %g (%d trials per p)" c.N c.D c.Sigma c.Trials
+        XLabel = "number of parameters p"
+        YLabel = "test error"
+        LogY = true
+        Series = [
+            { Label = "closed form (Belkin–Hsu–Xu)"; Color = "#1f77b4"; Style = Svg.Line; Points = closed |> List.filter (fun (p, _) -> p < float c.N) }
+            { Label = ""; Color = "#1f77b4"; Style = Svg.Line; Points = closed |> List.filter (fun (p, _) -> p > float c.N) }
+            { Label = "Monte Carlo mean"; Color = "#d62728"; Style = Svg.Markers; Points = [ for pt in pts -> float pt.P, pt.TestError ] }
+        ]
+        VerticalLines = [ float c.N, "p = N (interpolation threshold)" ]
+    }
     csv, svg
 
-let claim : Claim =
-    { Id = "3"; Name = "Double descent (min-norm least squares)"; Source = "seed 000 Q3"
-      Statement = "test error vs p for fixed N peaks at the interpolation threshold p = N and descends again beyond it"
-      Check = fun () -> checkCurve 1 standardCase (standard.Force()) }
+let claim: Claim = {
+    Id = "3"
+    Name = "Double descent (min-norm least squares)"
+    Source = "seed 000 Q3"
+    Statement = "test error vs p for fixed N peaks at the interpolation threshold p = N and descends again beyond it"
+    Check = fun () -> checkCurve 1 standardCase (standard.Force())
+}

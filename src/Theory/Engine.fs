@@ -8,8 +8,7 @@ open MathNet.Numerics.LinearAlgebra
 let tensor (shape: int64 list) (values: float[]) : Tensor = Torch.From<float>(values, Array.ofList shape)
 
 /// The elements of a tensor as float64.
-let values (t: Tensor) : float[] =
-    if t.DType = DType.Float64 then t.Contiguous().ToArray<float>() else t.To(DType.Float64).Contiguous().ToArray<float>()
+let values (t: Tensor) : float[] = if t.DType = DType.Float64 then t.Contiguous().ToArray<float>() else t.To(DType.Float64).Contiguous().ToArray<float>()
 
 /// A scalar tensor's value.
 let scalar (t: Tensor) : float = t.ToDouble()

@@ -22,7 +22,10 @@ type Phi =
 let compose (a: int[]) (b: int[]) = Array.init a.Length (fun i -> a.[b.[i]])
 
 /// The inverse permutation.
-let inverse (a: int[]) = let inv = Array.zeroCreate a.Length in (a |> Array.iteri (fun i v -> inv.[v] <- i)); inv
+let inverse (a: int[]) =
+    let inv = Array.zeroCreate a.Length in
+    (a |> Array.iteri (fun i v -> inv.[v] <- i))
+    inv
 
 /// Generators: the shift i ↦ i+1; plus the reflection i ↦ −i (dihedral); or a transposition and the
 /// n-cycle (symmetric).
@@ -31,7 +34,13 @@ let generators (g: Group) (n: int) : int[] list =
     match g with
     | Cyclic -> [ shift ]
     | Dihedral -> [ shift; Array.init n (fun i -> (n - i) % n) ]
-    | Symmetric -> [ shift; Array.init n (fun i -> if i = 0 then 1 elif i = 1 then 0 else i) ]
+    | Symmetric -> [
+        shift
+        Array.init n (fun i ->
+            if i = 0 then 1
+            elif i = 1 then 0
+            else i)
+      ]
 
 /// All elements, by closing the generators under composition.
 let elements (g: Group) (n: int) : int[] list =
@@ -67,7 +76,15 @@ let average (els: int[] list) (w: Matrix<float>) : Matrix<float> =
 /// max over τ ∈ H and (i, j) of |W[τ(i), τ(j)] − W[i, j]|: 0 iff W satisfies the condition.
 let conditionDefect (els: int[] list) (w: Matrix<float>) =
     let n = w.RowCount
-    els |> List.map (fun t -> Seq.max (seq { for i in 0 .. n - 1 do for j in 0 .. n - 1 -> abs (w.[t.[i], t.[j]] - w.[i, j]) })) |> List.max
+    els
+    |> List.map (fun t ->
+        Seq.max (
+            seq {
+                for i in 0 .. n - 1 do
+                    for j in 0 .. n - 1 -> abs (w.[t.[i], t.[j]] - w.[i, j])
+            }
+        ))
+    |> List.max
 
 /// max over τ ∈ H and rows of x of |f(τx) − τf(x)|, and a rounding tolerance for it.
 let equivarianceDefect (phi: Phi) (els: int[] list) (w: Matrix<float>) (x: Matrix<float>) : float * float =
@@ -79,11 +96,7 @@ let equivarianceDefect (phi: Phi) (els: int[] list) (w: Matrix<float>) (x: Matri
         defect, Tolerance.rounding w.RowCount scale)
 
 /// A group, a size, a nonlinearity and a seed.
-type Case =
-    { Group: Group
-      N: int
-      Phi: Phi
-      Seed: int }
+type Case = { Group: Group; N: int; Phi: Phi; Seed: int }
 
 let describe (c: Case) = sprintf "%A group on %d points, φ = %A, seed=%d" c.Group c.N c.Phi c.Seed
 
@@ -102,8 +115,10 @@ let checkSufficient (_family: int) (c: Case) : Verdict =
     let w = average els (gaussian r c.N c.N (1.0 / sqrt (float c.N)))
     let x = gaussian r 20 c.N 1.0
     let defect, tol = equivarianceDefect c.Phi els w x
-    Verdict.headline [ Verdict.exact "max |f(τx) − τf(x)| (W averaged over H)" 0.0 defect tol (20 * els.Length)
-                       Verdict.exact "condition defect of W̄" 0.0 (conditionDefect els w) (Tolerance.rounding els.Length 1.0) els.Length ]
+    Verdict.headline [
+        Verdict.exact "max |f(τx) − τf(x)| (W averaged over H)" 0.0 defect tol (20 * els.Length)
+        Verdict.exact "condition defect of W̄" 0.0 (conditionDefect els w) (Tolerance.rounding els.Length 1.0) els.Length
+    ]
     |> Verdict.note (sprintf "|H| = %d" els.Length)
 
 /// Searches for an x with f(τx) ≠ τf(x): first 5 random x, then the basis vectors eⱼ (one of which must
@@ -113,7 +128,7 @@ let findWitness (phi: Phi) (els: int[] list) (w: Matrix<float>) (r: Random) : (s
     let trial (label: string) (x: Matrix<float>) =
         let defect, tol = equivarianceDefect phi els w x
         if defect > 1000.0 * tol then Some(label, defect) else None
-    let randoms = seq { for i in 1 .. 5 -> trial (sprintf "random x #%d" i) (gaussian r 1 n 1.0) }
+    let randoms = seq { for i in 1..5 -> trial (sprintf "random x #%d" i) (gaussian r 1 n 1.0) }
     let basis = seq { for j in 0 .. n - 1 -> trial (sprintf "e_%d" j) (Matrix<float>.Build.Dense(1, n, fun _ k -> if k = j then 1.0 else 0.0)) }
     Seq.append randoms basis |> Seq.tryPick id
 
@@ -127,10 +142,11 @@ let checkNecessary (_family: int) (c: Case) : Verdict =
     let i, j = r.Next c.N, r.Next c.N
     perturbed.[i, j] <- perturbed.[i, j] + (if r.Next 2 = 0 then 1.0 else -1.0) * Draw.uniform r 0.1 1.0
     let candidates = [ sprintf "W̄ with W[%d,%d] changed" i j, perturbed; "random W", gaussian r c.N c.N (1.0 / sqrt (float c.N)) ]
-    let results =
-        [ for name, w in candidates ->
-              let violates = conditionDefect els w > 1e-9
-              name, violates, (if violates then findWitness c.Phi els w r else None) ]
+    let results = [
+        for name, w in candidates ->
+            let violates = conditionDefect els w > 1e-9
+            name, violates, (if violates then findWitness c.Phi els w r else None)
+    ]
     match results |> List.tryFind (fun (_, v, wit) -> v && wit.IsNone) with
     | Some(name, _, _) -> Verdict.fail (sprintf "%s violates the condition but no x was found" name) 1.0 0.0 ""
     | None ->
@@ -142,7 +158,8 @@ let checkNecessary (_family: int) (c: Case) : Verdict =
 let commutantDimension (g: Group) (n: int) : int =
     let gens = generators g n
     let m = Matrix<float>.Build.Dense(gens.Length * n * n, n * n)
-    gens |> List.iteri (fun gi t ->
+    gens
+    |> List.iteri (fun gi t ->
         for i in 0 .. n - 1 do
             for j in 0 .. n - 1 do
                 let row = gi * n * n + i * n + j
@@ -166,8 +183,10 @@ let dimensionFormula (g: Group) (n: int) =
 /// and the formula for the group.
 let checkDimension (_family: int) (c: Case) : Verdict =
     let dim = commutantDimension c.Group c.N
-    Verdict.headline [ Verdict.exact "dim of equivariant W (nullity)" (float (dimensionFormula c.Group c.N)) (float dim) 0.0 (c.N * c.N)
-                       Verdict.exact "Burnside orbit count on pairs" (float dim) (burnside c.Group c.N) 1e-9 1 ]
+    Verdict.headline [
+        Verdict.exact "dim of equivariant W (nullity)" (float (dimensionFormula c.Group c.N)) (float dim) 0.0 (c.N * c.N)
+        Verdict.exact "Burnside orbit count on pairs" (float dim) (burnside c.Group c.N) 1e-9 1
+    ]
 
 /// The circulant matrix W[i, j] = c[(j − i) mod n].
 let circulant (coeffs: float[]) =
@@ -195,27 +214,41 @@ let checkCirculant (_family: int) (c: Case) : Verdict =
             let y = Functional.Conv1d(padded, Engine.tensor [ 1L; 1L; int64 n ] coeffs).Squeeze(1L)
             (y - Functional.Linear(xt, Engine.ofMatrix w)).Abs().Max().ToDouble())
     let scale = (coeffs |> Array.sumBy abs) * (x.Enumerate() |> Seq.map abs |> Seq.max)
-    Verdict.headline [ Verdict.exact "max |W·x − conv1d(x, c)| (circulant W)" 0.0 convDefect (Tolerance.rounding n scale) 8
-                       Verdict.exact "orbit average − circulant" 0.0 circDefect (Tolerance.rounding els.Length 4.0) (n * n)
-                       Verdict.exact "condition defect of a circulant" 0.0 (conditionDefect els w) 0.0 (n * n)
-                       Verdict.exact "dim of cyclic-equivariant W" (float n) (float (commutantDimension Cyclic n)) 0.0 (n * n) ]
+    Verdict.headline [
+        Verdict.exact "max |W·x − conv1d(x, c)| (circulant W)" 0.0 convDefect (Tolerance.rounding n scale) 8
+        Verdict.exact "orbit average − circulant" 0.0 circDefect (Tolerance.rounding els.Length 4.0) (n * n)
+        Verdict.exact "condition defect of a circulant" 0.0 (conditionDefect els w) 0.0 (n * n)
+        Verdict.exact "dim of cyclic-equivariant W" (float n) (float (commutantDimension Cyclic n)) 0.0 (n * n)
+    ]
 
-let claimSufficient : Claim =
-    { Id = "6a"; Name = "Equivariance (⇐): W[τi,τj] = W[i,j]"; Source = "seed 000 Q5"
-      Statement = "if W[i,j] = W[τ(i),τ(j)] ∀τ ∈ H then f_W(τx) = τf_W(x) (cyclic, dihedral, symmetric groups; φ = tanh, leaky ReLU)"
-      Check = fun () -> Sweep.run 30 601 random describe checkSufficient }
+let claimSufficient: Claim = {
+    Id = "6a"
+    Name = "Equivariance (⇐): W[τi,τj] = W[i,j]"
+    Source = "seed 000 Q5"
+    Statement = "if W[i,j] = W[τ(i),τ(j)] ∀τ ∈ H then f_W(τx) = τf_W(x) (cyclic, dihedral, symmetric groups; φ = tanh, leaky ReLU)"
+    Check = fun () -> Sweep.run 30 601 random describe checkSufficient
+}
 
-let claimNecessary : Claim =
-    { Id = "6b"; Name = "Equivariance (⇒): violations have witnesses"; Source = "seed 000 Q5"
-      Statement = "if W violates W[i,j] = W[τ(i),τ(j)] for some τ ∈ H, some x has f_W(τx) ≠ τf_W(x) (φ injective)"
-      Check = fun () -> Sweep.run 30 602 random describe checkNecessary }
+let claimNecessary: Claim = {
+    Id = "6b"
+    Name = "Equivariance (⇒): violations have witnesses"
+    Source = "seed 000 Q5"
+    Statement = "if W violates W[i,j] = W[τ(i),τ(j)] for some τ ∈ H, some x has f_W(τx) ≠ τf_W(x) (φ injective)"
+    Check = fun () -> Sweep.run 30 602 random describe checkNecessary
+}
 
-let claimCirculant : Claim =
-    { Id = "6c"; Name = "Cyclic-equivariant W = circulant = conv1d"; Source = "seed 000 Q5"
-      Statement = "for the cyclic group the equivariant W are exactly the circulant matrices, i.e. circular 1-D convolutions"
-      Check = fun () -> Sweep.run 12 603 (fun r -> { random r with Group = Cyclic; N = Draw.int r 2 12 }) describe checkCirculant }
+let claimCirculant: Claim = {
+    Id = "6c"
+    Name = "Cyclic-equivariant W = circulant = conv1d"
+    Source = "seed 000 Q5"
+    Statement = "for the cyclic group the equivariant W are exactly the circulant matrices, i.e. circular 1-D convolutions"
+    Check = fun () -> Sweep.run 12 603 (fun r -> { random r with Group = Cyclic; N = Draw.int r 2 12 }) describe checkCirculant
+}
 
-let claimDimension : Claim =
-    { Id = "6d"; Name = "Dimension of equivariant W"; Source = "seed 000 Q5"
-      Statement = "dim{W equivariant} = #orbits of H on pairs (Burnside) = n (cyclic), ⌊n/2⌋+1 (dihedral), 2 (symmetric)"
-      Check = fun () -> Sweep.run 30 604 random describe checkDimension }
+let claimDimension: Claim = {
+    Id = "6d"
+    Name = "Dimension of equivariant W"
+    Source = "seed 000 Q5"
+    Statement = "dim{W equivariant} = #orbits of H on pairs (Burnside) = n (cyclic), ⌊n/2⌋+1 (dihedral), 2 (symmetric)"
+    Check = fun () -> Sweep.run 30 604 random describe checkDimension
+}

@@ -58,9 +58,11 @@ let probes (a: Arch) : int[][] =
     | 2 ->
         let h = (a.Q - 1) / 2
         let r = max 1 (2 * a.D1 * h * h)
-        [| for x in -r .. r do
-               for y in -r .. r do
-                   if gcd x y = 1 then yield [| x; y |] |]
+        [|
+            for x in -r .. r do
+                for y in -r .. r do
+                    if gcd x y = 1 then yield [| x; y |]
+        |]
     | d -> invalidArg "a" (sprintf "probes: exact equality is implemented for d₀ ∈ {1, 2}, got %d" d)
 
 /// The values of f_w on the probes: two networks compute the same function iff their signatures agree.
@@ -106,10 +108,7 @@ let distinctFunctions (a: Arch) : int =
     seen.Count
 
 /// A tiny case: architecture, d₁* < d₁, seed.
-type Case =
-    { Arch: Arch
-      D1Star: int
-      Seed: int }
+type Case = { Arch: Arch; D1Star: int; Seed: int }
 
 let describe (c: Case) = sprintf "d₀=%d d₁=%d d₁*=%d q=%d seed=%d" c.Arch.D0 c.Arch.D1 c.D1Star c.Arch.Q c.Seed
 
@@ -130,7 +129,7 @@ let checkExactHit (family: int) (c: Case) : Verdict =
     let p = 1.0 / float (power a.Q k)
     let n = int (min 2_000_000.0 (ceil (400.0 / p)))
     let mutable hits = 0
-    for _ in 1 .. n do
+    for _ in 1..n do
         let mutable j = 0
         while j < k && r.Next a.Q = wStar.[j] do
             j <- j + 1
@@ -150,8 +149,7 @@ let checkPStar (_family: int) (c: Case) : Verdict =
     let wStar = teacher a c.D1Star (Random c.Seed)
     let count, total = exactPStar a wStar
     let bound = float a.Q ** -(float (a.D0 * c.D1Star + a.D1))
-    Verdict.atLeast "p* ≥ q^−(d₀d₁*+d₁)" false bound (float count / float total) (int total)
-    |> Verdict.note (sprintf "p* = %d/%d" count total)
+    Verdict.atLeast "p* ≥ q^−(d₀d₁*+d₁)" false bound (float count / float total) (int total) |> Verdict.note (sprintf "p* = %d/%d" count total)
 
 // ---------------------------------------------------------------- (c) stopping time
 
@@ -171,41 +169,44 @@ let checkStoppingTime (family: int) (c: Case) : Verdict =
     let fits = Array.init (int total) (fun i -> let w = decode a (int64 i) in Array.forall2 (fun x y -> output a w x = y) data labels)
     let pS = float (fits |> Array.filter id |> Array.length) / float total
     let runs = 3000
-    let times = Array.init runs (fun _ -> let mutable t = 1 in (while not fits.[r.Next(int total)] do t <- t + 1); t)
+    let times =
+        Array.init runs (fun _ ->
+            let mutable t = 1 in
+            (while not fits.[r.Next(int total)] do
+                t <- t + 1)
+            t)
     let k = Tolerance.familyWise (3 * family)
     let logQ = log (1.0 - pStar)
-    let checks =
-        [ for level in [ 0.6; 0.3; 0.1 ] ->
-              let T = (if pS >= 1.0 then 0.0 else floor (log level / log (1.0 - pS))) + 0.5
-              let fT = floor T
-              let closed = (1.0 - pS) ** fT
-              let est = float (times |> Array.filter (fun t -> float t > T) |> Array.length) / float runs
-              let se = Stats.bernoulliSe closed runs
-              let agree = Verdict.monteCarlo (sprintf "P(t > %.1f)" T) k closed est se runs
-              let exactBound = Verdict.atLeast "p_S ≥ p* (so the exact tail obeys the bound)" false pStar pS (int total)
-              let mcBound = if pStar = 1.0 || est <= (1.0 - pStar) ** fT + k * se then exactBound else Verdict.fail (sprintf "simulated P(t > %.1f) ≤ (1−p*)^⌊T⌋" T) ((1.0 - pStar) ** fT) est "simulated tail above the bound"
-              let ratio = if est > 0.0 && pStar < 1.0 then log est / logQ else infinity
-              Verdict.headline [ agree; mcBound ] |> Verdict.note (sprintf "⌊T⌋ = %g ≤ log P̂/log(1−p*) = %.3g" fT ratio) ]
+    let checks = [
+        for level in [ 0.6; 0.3; 0.1 ] ->
+            let T = (if pS >= 1.0 then 0.0 else floor (log level / log (1.0 - pS))) + 0.5
+            let fT = floor T
+            let closed = (1.0 - pS) ** fT
+            let est = float (times |> Array.filter (fun t -> float t > T) |> Array.length) / float runs
+            let se = Stats.bernoulliSe closed runs
+            let agree = Verdict.monteCarlo (sprintf "P(t > %.1f)" T) k closed est se runs
+            let exactBound = Verdict.atLeast "p_S ≥ p* (so the exact tail obeys the bound)" false pStar pS (int total)
+            let mcBound =
+                if pStar = 1.0 || est <= (1.0 - pStar) ** fT + k * se then
+                    exactBound
+                else
+                    Verdict.fail (sprintf "simulated P(t > %.1f) ≤ (1−p*)^⌊T⌋" T) ((1.0 - pStar) ** fT) est "simulated tail above the bound"
+            let ratio = if est > 0.0 && pStar < 1.0 then log est / logQ else infinity
+            Verdict.headline [ agree; mcBound ] |> Verdict.note (sprintf "⌊T⌋ = %g ≤ log P̂/log(1−p*) = %.3g" fT ratio)
+    ]
     Verdict.all checks |> Verdict.note (sprintf "p_S = %.4g ≥ p* = %.4g" pS pStar)
 
 // ---------------------------------------------------------------- (d) bound (3) < bound (4)
 
 /// Sizes for the comparison of the two generalisation bounds.
-type Sizes =
-    { D0: int
-      D1: int
-      D1Star: int
-      Q: int
-      N: int
-      Delta: float }
+type Sizes = { D0: int; D1: int; D1Star: int; Q: int; N: int; Delta: float }
 
 let describeSizes (s: Sizes) = sprintf "d₀=%d d₁=%d d₁*=%d q=%d N=%d δ=%.3g" s.D0 s.D1 s.D1Star s.Q s.N s.Delta
 
 /// Random sizes: d₀ ≤ 64, d₁ ≤ 256, d₁* < d₁, odd q ≤ 255, N ≤ 10⁶, δ ∈ [10⁻⁶, 0.5].
 let randomSizes (r: Random) : Sizes =
     let d1 = Draw.int r 1 256
-    { D0 = Draw.int r 1 64; D1 = d1; D1Star = Draw.int r 0 (d1 - 1); Q = 2 * Draw.int r 1 127 + 1
-      N = Draw.int r 1 1_000_000; Delta = Draw.logUniform r 1e-6 0.5 }
+    { D0 = Draw.int r 1 64; D1 = d1; D1Star = Draw.int r 0 (d1 - 1); Q = 2 * Draw.int r 1 127 + 1; N = Draw.int r 1 1_000_000; Delta = Draw.logUniform r 1e-6 0.5 }
 
 /// Bound (3) without the log log(1/η) term: ((d₀d₁* + d₁) log q + log(1/δ))/N.
 let bound3 (s: Sizes) = (float (s.D0 * s.D1Star + s.D1) * log (float s.Q) + log (1.0 / s.Delta)) / float s.N
@@ -217,8 +218,10 @@ let bound4 (s: Sizes) = (float (s.D0 * s.D1 + s.D1) * log (float s.Q) + log (1.0
 let checkBounds (_family: int) (s: Sizes) : Verdict =
     let diff = bound4 s - bound3 s
     let closed = float s.D0 * float (s.D1 - s.D1Star) * log (float s.Q) / float s.N
-    if diff > 0.0 then Verdict.exact "bound(4) − bound(3)" closed diff (Tolerance.rounding 8 (bound4 s)) 1
-    else Verdict.fail "bound(3) < bound(4)" (bound3 s) (bound4 s) "bound (3) is not smaller"
+    if diff > 0.0 then
+        Verdict.exact "bound(4) − bound(3)" closed diff (Tolerance.rounding 8 (bound4 s)) 1
+    else
+        Verdict.fail "bound(3) < bound(4)" (bound3 s) (bound4 s) "bound (3) is not smaller"
 
 // ---------------------------------------------------------------- (e) with |F| the number of distinct functions
 
@@ -227,15 +230,22 @@ let checkBounds (_family: int) (s: Sizes) : Verdict =
 /// increasing q^k, then d₁*; the first failure is the smallest counterexample.
 let distinctCounterexample () : Verdict =
     let candidates =
-        [ for d0 in 1 .. 2 do
-              for d1 in 1 .. 3 do
-                  for q in [ 3; 5 ] do
-                      let a = { Arch.D0 = d0; D1 = d1; Q = q }
-                      if feasible a then
-                          for d1s in 0 .. d1 - 1 -> a, d1s ]
+        [
+            for d0 in 1..2 do
+                for d1 in 1..3 do
+                    for q in [ 3; 5 ] do
+                        let a = { Arch.D0 = d0; D1 = d1; Q = q }
+                        if feasible a then for d1s in 0 .. d1 - 1 -> a, d1s
+        ]
         |> List.sortBy (fun (a, d1s) -> power a.Q (paramCount a), d1s)
     let cache = Dictionary<Arch, int>()
-    let distinct a = match cache.TryGetValue a with | true, v -> v | _ -> (let v = distinctFunctions a in cache.[a] <- v; v)
+    let distinct a =
+        match cache.TryGetValue a with
+        | true, v -> v
+        | _ ->
+            (let v = distinctFunctions a in
+             cache.[a] <- v
+             v)
     let strict = candidates |> List.tryFind (fun (a, d1s) -> power a.Q (a.D0 * d1s + a.D1) > int64 (distinct a))
     let strictNote =
         match strict with
@@ -244,35 +254,62 @@ let distinctCounterexample () : Verdict =
     match candidates |> List.tryFind (fun (a, d1s) -> power a.Q (a.D0 * d1s + a.D1) >= int64 (distinct a)) with
     | Some(a, d1s) ->
         let e = a.D0 * d1s + a.D1
-        Refuted { Input = sprintf "d₀=%d d₁=%d d₁*=%d q=%d: q^(d₀d₁*+d₁) = %d is not below |F| = %d distinct functions (of q^k = %d parameter vectors)" a.D0 a.D1 d1s a.Q (power a.Q e) (distinct a) (power a.Q (paramCount a))
-                  Claimed = float (power a.Q e); Actual = float (distinct a)
-                  ShrinkSteps = 0
-                  Note = sprintf "so bound (4) with the true |F| is at least as good as bound (3); smallest case by exhaustive search%s" strictNote }
+        Refuted {
+            Input =
+                sprintf
+                    "d₀=%d d₁=%d d₁*=%d q=%d: q^(d₀d₁*+d₁) = %d is not below |F| = %d distinct functions (of q^k = %d parameter vectors)"
+                    a.D0
+                    a.D1
+                    d1s
+                    a.Q
+                    (power a.Q e)
+                    (distinct a)
+                    (power a.Q (paramCount a))
+            Claimed = float (power a.Q e)
+            Actual = float (distinct a)
+            ShrinkSteps = 0
+            Note = sprintf "so bound (4) with the true |F| is at least as good as bound (3); smallest case by exhaustive search%s" strictNote
+        }
     | None -> Verdict.exact "bound (3) < bound (4) with distinct |F|" 0.0 0.0 0.0 candidates.Length
 
 // ---------------------------------------------------------------- claims
 
-let claimExactHit : Claim =
-    { Id = "2a"; Name = "Guess & check: P(w = w*)"; Source = "seed 000 Q2.1"
-      Statement = "P_{w~P_W}(w = w*) = q^(−k) for k parameters uniform on q levels"
-      Check = fun () -> Sweep.run 12 201 randomSmall describe checkExactHit }
+let claimExactHit: Claim = {
+    Id = "2a"
+    Name = "Guess & check: P(w = w*)"
+    Source = "seed 000 Q2.1"
+    Statement = "P_{w~P_W}(w = w*) = q^(−k) for k parameters uniform on q levels"
+    Check = fun () -> Sweep.run 12 201 randomSmall describe checkExactHit
+}
 
-let claimPStar : Claim =
-    { Id = "2b"; Name = "Guess & check: p* lower bound"; Source = "seed 000 Q2.2"
-      Statement = "p* = P(∀x: f_w(x) = f_w*(x)) ≥ q^(−(d₀d₁* + d₁)) (exhaustive enumeration, exact function equality)"
-      Check = fun () -> Sweep.run 25 202 random describe checkPStar }
+let claimPStar: Claim = {
+    Id = "2b"
+    Name = "Guess & check: p* lower bound"
+    Source = "seed 000 Q2.2"
+    Statement = "p* = P(∀x: f_w(x) = f_w*(x)) ≥ q^(−(d₀d₁* + d₁)) (exhaustive enumeration, exact function equality)"
+    Check = fun () -> Sweep.run 25 202 random describe checkPStar
+}
 
-let claimStoppingTime : Claim =
-    { Id = "2c"; Name = "Guess & check: stopping-time tail"; Source = "seed 000 Q2.3"
-      Statement = "⌊T⌋ ≤ log P(t > T)/log(1 − p*) for the stopping time t of guess and check"
-      Check = fun () -> Sweep.run 12 203 random describe checkStoppingTime }
+let claimStoppingTime: Claim = {
+    Id = "2c"
+    Name = "Guess & check: stopping-time tail"
+    Source = "seed 000 Q2.3"
+    Statement = "⌊T⌋ ≤ log P(t > T)/log(1 − p*) for the stopping time t of guess and check"
+    Check = fun () -> Sweep.run 12 203 random describe checkStoppingTime
+}
 
-let claimBounds : Claim =
-    { Id = "2d"; Name = "Bound (3) < bound (4)"; Source = "seed 000 Q2.5"
-      Statement = "((d₀d₁*+d₁)log q + log 1/δ)/N < (log|F| + log 1/δ)/N with |F| = q^k, whenever d₁* < d₁"
-      Check = fun () -> Sweep.run 1000 204 randomSizes describeSizes checkBounds }
+let claimBounds: Claim = {
+    Id = "2d"
+    Name = "Bound (3) < bound (4)"
+    Source = "seed 000 Q2.5"
+    Statement = "((d₀d₁*+d₁)log q + log 1/δ)/N < (log|F| + log 1/δ)/N with |F| = q^k, whenever d₁* < d₁"
+    Check = fun () -> Sweep.run 1000 204 randomSizes describeSizes checkBounds
+}
 
-let claimDistinct : Claim =
-    { Id = "2e"; Name = "Bound (3) < (4) with |F| = #distinct functions"; Source = "seed 000 Q2.5 (refinement)"
-      Statement = "bound (3) also beats bound (4) when |F| counts distinct functions f_w (not parameter vectors)"
-      Check = distinctCounterexample }
+let claimDistinct: Claim = {
+    Id = "2e"
+    Name = "Bound (3) < (4) with |F| = #distinct functions"
+    Source = "seed 000 Q2.5 (refinement)"
+    Statement = "bound (3) also beats bound (4) when |F| counts distinct functions f_w (not parameter vectors)"
+    Check = distinctCounterexample
+}

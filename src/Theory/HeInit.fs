@@ -46,10 +46,7 @@ let sample (r: Random) (d: Dist) =
     | Mixture(m, s) -> (if r.Next 2 = 0 then m else -m) + Normal.Sample(r, 0.0, s)
 
 /// A distribution and a sample size.
-type SymmetricCase =
-    { Dist: Dist
-      Samples: int
-      Seed: int }
+type SymmetricCase = { Dist: Dist; Samples: int; Seed: int }
 
 let describeSymmetric (c: SymmetricCase) = sprintf "%s, n=%d, seed=%d" (describeDist c.Dist) c.Samples c.Seed
 
@@ -75,17 +72,11 @@ let checkSymmetric (family: int) (c: SymmetricCase) : Verdict =
 
 /// A ReLU net: equal widths d, L layers, `Nets` independent networks (each with its own inputs) of
 /// `Batch` standard normal inputs each.
-type DepthCase =
-    { Width: int
-      Depth: int
-      Nets: int
-      Batch: int
-      Seed: int }
+type DepthCase = { Width: int; Depth: int; Nets: int; Batch: int; Seed: int }
 
 let describeDepth (c: DepthCase) = sprintf "d=%d L=%d nets=%d batch=%d seed=%d" c.Width c.Depth c.Nets c.Batch c.Seed
 
-let randomDepth (r: Random) : DepthCase =
-    { Width = Draw.int r 32 192; Depth = Draw.int r 2 10; Nets = 24; Batch = 8; Seed = r.Next() }
+let randomDepth (r: Random) : DepthCase = { Width = Draw.int r 32 192; Depth = Draw.int r 2 10; Nets = 24; Batch = 8; Seed = r.Next() }
 
 /// Per net: mean(x₀²) of the inputs, and per layer the pre-activation second moment mean(u_l²), for
 /// weights N(0, σ²) (float32, engine).
@@ -97,7 +88,8 @@ let secondMoments (c: DepthCase) (sigma: float) (seed: int64) : float[] * float[
                 let d = int64 c.Width
                 let mutable x = Torch.Randn([| int64 c.Batch; d |], g)
                 let m0 = x.Square().Mean().ToDouble()
-                m0, Array.init c.Depth (fun _ ->
+                m0,
+                Array.init c.Depth (fun _ ->
                     let w = Torch.Empty([| d; d |]).Normal_(0.0, sigma, g)
                     let u = Functional.Linear(x, w)
                     x <- Functional.Relu u
@@ -115,24 +107,32 @@ let settings (d: int) = [ "He σ=√(2/d)", 2.0 / float d; "σ=√(1/d)", 1.0 / 
 let checkDepth (family: int) (c: DepthCase) : Verdict =
     let d = float c.Width
     let perSetting =
-        settings c.Width |> List.mapi (fun si (name, v) ->
+        settings c.Width
+        |> List.mapi (fun si (name, v) ->
             let m0, ms = secondMoments c (sqrt v) (int64 c.Seed * 7L + int64 si)
             let factor = v * d / 2.0
-            let layers =
-                [ for l in 1 .. c.Depth ->
-                      let closed = v * d * factor ** float (l - 1)
-                      let est, seLog, dof = Stats.chainEstimate m0 ms l
-                      Verdict.monteCarloLog (sprintf "%s: E[u_%d²]" name l) (Tolerance.student (family * 3 * c.Depth) dof) closed est seLog c.Nets ]
+            let layers = [
+                for l in 1 .. c.Depth ->
+                    let closed = v * d * factor ** float (l - 1)
+                    let est, seLog, dof = Stats.chainEstimate m0 ms l
+                    Verdict.monteCarloLog (sprintf "%s: E[u_%d²]" name l) (Tolerance.student (family * 3 * c.Depth) dof) closed est seLog c.Nets
+            ]
             let ratio = (Array.averageBy (fun (a: float[]) -> a.[c.Depth - 1]) ms) / (Array.averageBy (fun (a: float[]) -> a.[0]) ms)
             List.last layers |> Verdict.note (sprintf "%s: E[u_L²]/E[u_1²] = %.4g (closed form %.4g)" name ratio (factor ** float (c.Depth - 1))), Verdict.all layers)
     Verdict.headline ((perSetting |> List.map fst) @ (perSetting |> List.map snd))
 
-let claimSymmetric : Claim =
-    { Id = "4a"; Name = "E[ReLU(u)²] = Var(u)/2"; Source = "seed 000 Q4.1"
-      Statement = "for u symmetric about 0, E[ReLU(u)²] = Var(u)/2 (Gaussian, uniform, Laplace, Student t, Rademacher, Gaussian mixture)"
-      Check = fun () -> Sweep.run 24 401 randomSymmetric describeSymmetric checkSymmetric }
+let claimSymmetric: Claim = {
+    Id = "4a"
+    Name = "E[ReLU(u)²] = Var(u)/2"
+    Source = "seed 000 Q4.1"
+    Statement = "for u symmetric about 0, E[ReLU(u)²] = Var(u)/2 (Gaussian, uniform, Laplace, Student t, Rademacher, Gaussian mixture)"
+    Check = fun () -> Sweep.run 24 401 randomSymmetric describeSymmetric checkSymmetric
+}
 
-let claimDepth : Claim =
-    { Id = "4b"; Name = "He init keeps E[u_l²] constant"; Source = "seed 000 Q4.2"
-      Statement = "in a ReLU net with N(0, σ²) weights, E[u_l²] is multiplied by σ²d/2 per layer: σ = √(2/d) keeps it constant, √(1/d) halves it, σ = 1 explodes (×d/2)"
-      Check = fun () -> checkDepth 1 { Width = 256; Depth = 12; Nets = 40; Batch = 8; Seed = 402 } }
+let claimDepth: Claim = {
+    Id = "4b"
+    Name = "He init keeps E[u_l²] constant"
+    Source = "seed 000 Q4.2"
+    Statement = "in a ReLU net with N(0, σ²) weights, E[u_l²] is multiplied by σ²d/2 per layer: σ = √(2/d) keeps it constant, √(1/d) halves it, σ = 1 explodes (×d/2)"
+    Check = fun () -> checkDepth 1 { Width = 256; Depth = 12; Nets = 40; Batch = 8; Seed = 402 }
+}

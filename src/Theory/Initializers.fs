@@ -19,10 +19,7 @@ type Kind =
     | Orthogonal of gain: float
 
 /// A weight shape ([out, in] or [out, in, kh, kw]), an initialiser and a seed.
-type Case =
-    { Kind: Kind
-      Shape: int64[]
-      Seed: int }
+type Case = { Kind: Kind; Shape: int64[]; Seed: int }
 
 let describe (c: Case) = sprintf "%A on [%s], seed=%d" c.Kind (c.Shape |> Array.map string |> String.concat "×") c.Seed
 
@@ -47,9 +44,12 @@ let moments (c: Case) : float * float =
     match c.Kind with
     | Uniform(lo, hi) -> (lo + hi) / 2.0, (hi - lo) * (hi - lo) / 12.0
     | Normal(m, s) -> m, s * s
-    | XavierUniform g | XavierNormal g -> 0.0, g * g * 2.0 / (fi + fo)
-    | KaimingUniform(a, mode, nl) | KaimingNormal(a, mode, nl) -> 0.0, gain nl a ** 2.0 / fan mode
-    | LecunUniform | LecunNormal -> 0.0, 1.0 / fi
+    | XavierUniform g
+    | XavierNormal g -> 0.0, g * g * 2.0 / (fi + fo)
+    | KaimingUniform(a, mode, nl)
+    | KaimingNormal(a, mode, nl) -> 0.0, gain nl a ** 2.0 / fan mode
+    | LecunUniform
+    | LecunNormal -> 0.0, 1.0 / fi
     | TorchDefault -> 0.0, 1.0 / (3.0 * fi)
     | Orthogonal g ->
         let rows = float c.Shape.[0]
@@ -74,9 +74,12 @@ let fill (c: Case) (g: Generator) : Tensor =
 /// A random case: a dense [out, in] or conv [out, in, kh, kw] shape with at least 4,000 entries.
 let rec random (r: Random) : Case =
     let shape =
-        if r.Next 2 = 0 then [| int64 (Draw.int r 8 300); int64 (Draw.int r 8 300) |]
-        else [| int64 (Draw.int r 4 64); int64 (Draw.int r 1 32); int64 (Draw.int r 1 5); int64 (Draw.int r 1 5) |]
-    if Array.fold (*) 1L shape < 4000L then random r
+        if r.Next 2 = 0 then
+            [| int64 (Draw.int r 8 300); int64 (Draw.int r 8 300) |]
+        else
+            [| int64 (Draw.int r 4 64); int64 (Draw.int r 1 32); int64 (Draw.int r 1 5); int64 (Draw.int r 1 5) |]
+    if Array.fold (*) 1L shape < 4000L then
+        random r
     else
         let nl = Draw.pick r [| Nonlinearity.Linear; Nonlinearity.Conv; Nonlinearity.Sigmoid; Nonlinearity.Tanh; Nonlinearity.Relu; Nonlinearity.LeakyRelu; Nonlinearity.Selu |]
         let mode = if r.Next 2 = 0 then FanMode.FanIn else FanMode.FanOut
@@ -119,7 +122,11 @@ let check (family: int) (c: Case) : Verdict =
             let v, seV = Stats.meanSe (w |> Array.map (fun x -> (x - mean) * (x - mean)))
             Verdict.headline [ Verdict.monteCarlo "Var(w)" k var v seV n; Verdict.monteCarlo "E[w]" k mean m seM n; fansV ])
 
-let claim : Claim =
-    { Id = "5h"; Name = "Engine initialisers have their variances"; Source = "seed 000 Task 1.5–1.6"
-      Statement = "Dsl.Engine.Init: uniform, normal, Xavier, Kaiming (fan_in/fan_out, every gain), LeCun, PyTorch default, orthogonal have the stated mean and variance; conv fan_in = C_in·k_h·k_w"
-      Check = fun () -> Sweep.run 40 505 random describe check }
+let claim: Claim = {
+    Id = "5h"
+    Name = "Engine initialisers have their variances"
+    Source = "seed 000 Task 1.5–1.6"
+    Statement =
+        "Dsl.Engine.Init: uniform, normal, Xavier, Kaiming (fan_in/fan_out, every gain), LeCun, PyTorch default, orthogonal have the stated mean and variance; conv fan_in = C_in·k_h·k_w"
+    Check = fun () -> Sweep.run 40 505 random describe check
+}

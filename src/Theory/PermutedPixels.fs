@@ -7,35 +7,25 @@ open Dsl
 open Dsl.Engine
 
 /// n pixels, a hidden layer, classes, a batch, gradient-descent steps, seed.
-type Case =
-    { Pixels: int
-      Hidden: int
-      Classes: int
-      Batch: int
-      Steps: int
-      Seed: int }
+type Case = { Pixels: int; Hidden: int; Classes: int; Batch: int; Steps: int; Seed: int }
 
 let describe (c: Case) = sprintf "n=%d hidden=%d classes=%d batch=%d steps=%d seed=%d" c.Pixels c.Hidden c.Classes c.Batch c.Steps c.Seed
 
-let random (r: Random) : Case =
-    { Pixels = Draw.int r 2 64; Hidden = Draw.int r 1 32; Classes = Draw.int r 2 6; Batch = Draw.int r 1 16; Steps = 8; Seed = r.Next() }
+let random (r: Random) : Case = { Pixels = Draw.int r 2 64; Hidden = Draw.int r 1 32; Classes = Draw.int r 2 6; Batch = Draw.int r 1 16; Steps = 8; Seed = r.Next() }
 
 /// The MLP dense → ReLU → dense, built by the DSL in float64.
 let build (c: Case) : Model =
-    Model.buildWith { BuildOptions.Default with Seed = int64 c.Seed; DType = DType.Float64 } (Shape.Dims [ int64 c.Pixels ])
-        (serial [ dense c.Hidden; relu; dense c.Classes ])
+    Model.buildWith { BuildOptions.Default with Seed = int64 c.Seed; DType = DType.Float64 } (Shape.Dims [ int64 c.Pixels ]) (serial [ dense c.Hidden; relu; dense c.Classes ])
 
 /// The model's output for parameters ps.
-let forward (m: Model) (ps: Params) (x: Tensor) : Tensor =
-    Model.applyWith m ps m.State Eval (Rng.seed 0L) (Value.T x) |> fst |> Value.tensor
+let forward (m: Model) (ps: Params) (x: Tensor) : Tensor = Model.applyWith m ps m.State Eval (Rng.seed 0L) (Value.T x) |> fst |> Value.tensor
 
 /// The path of the first layer's weight.
 let firstWeight (ps: Params) = Tree.paths ps |> List.find (fun p -> p.EndsWith "weight")
 
 /// The first-layer weight with its columns permuted: W'[:, i] = W[:, π(i)], so that W'·(Px) = W·x for
 /// (Px)[i] = x[π(i)].
-let permuteParams (perm: int[]) (ps: Params) : Params =
-    Tree.update (firstWeight ps) (fun w -> w.IndexSelect(1L, Engine.indices perm)) ps
+let permuteParams (perm: int[]) (ps: Params) : Params = Tree.update (firstWeight ps) (fun w -> w.IndexSelect(1L, Engine.indices perm)) ps
 
 /// An upper bound on the magnitude of every partial sum in the forward pass (the net with |weights| on |x|).
 let magnitude (ps: Params) (x: Tensor) : float =
@@ -91,18 +81,26 @@ let checkTrajectory (_family: int) (c: Case) : Verdict =
         let tol = Tolerance.rounding (c.Steps * (c.Pixels + c.Hidden + c.Batch)) (1.0 + scale) * 100.0
         let baseline, _ = descend m m.Params xp y 0.5 c.Steps
         let apart = List.map2 (fun a b -> treeGap (permuteParams perm a) b) traj baseline |> List.max
-        Verdict.headline [ Verdict.exact "max |θ'_t − P(θ_t)| over steps" 0.0 deviation tol (c.Steps * int (Params.numel m.Params))
-                           Verdict.exact "max |L'_t − L_t|" 0.0 lossDev tol c.Steps ]
+        Verdict.headline [
+            Verdict.exact "max |θ'_t − P(θ_t)| over steps" 0.0 deviation tol (c.Steps * int (Params.numel m.Params))
+            Verdict.exact "max |L'_t − L_t|" 0.0 lossDev tol c.Steps
+        ]
         |> Verdict.note (sprintf "GD on Px from the unpermuted init ends %.3g away" apart))
 
 /// k×k windows (valid convolution, stride 1) of an h×w image, as pixel index lists.
-let windows (h: int) (w: int) (k: int) =
-    [ for i in 0 .. h - k do
-          for j in 0 .. w - k -> [ for a in 0 .. k - 1 do for b in 0 .. k - 1 -> (i + a) * w + (j + b) ] ]
+let windows (h: int) (w: int) (k: int) = [
+    for i in 0 .. h - k do
+        for j in 0 .. w - k ->
+            [
+                for a in 0 .. k - 1 do
+                    for b in 0 .. k - 1 -> (i + a) * w + (j + b)
+            ]
+]
 
 /// A window whose pixels P scatters beyond any k×k box: such a P cannot be absorbed by a CNN.
 let scatteredWindow (h: int) (w: int) (k: int) (perm: int[]) =
-    windows h w k |> List.tryFind (fun win ->
+    windows h w k
+    |> List.tryFind (fun win ->
         let moved = win |> List.map (fun p -> perm.[p])
         let rows, cols = moved |> List.map (fun p -> p / w), moved |> List.map (fun p -> p % w)
         List.max rows - List.min rows >= k || List.max cols - List.min cols >= k)
@@ -120,17 +118,22 @@ let unabsorbableFraction (h: int) (w: int) (k: int) (perm: int[]) (win: int list
 /// an image, a kernel size k ≥ 2 and a transposition of two pixels that scatters some window.
 let smallestCounterexample () =
     seq {
-        for area in 2 .. 16 do
-            for h in 1 .. area do
+        for area in 2..16 do
+            for h in 1..area do
                 if area % h = 0 then
                     let w = area / h
                     for k in 2 .. min h w do
                         for a in 0 .. area - 1 do
                             for b in a + 1 .. area - 1 do
-                                let perm = Array.init area (fun i -> if i = a then b elif i = b then a else i)
+                                let perm =
+                                    Array.init area (fun i ->
+                                        if i = a then b
+                                        elif i = b then a
+                                        else i)
                                 match scatteredWindow h w k perm with
                                 | Some win -> yield h, w, k, a, b, perm, win
-                                | None -> () }
+                                | None -> ()
+    }
     |> Seq.head
 
 /// 11c: "a CNN has no such property". A one-conv-layer CNN (conv k×k, any number of filters → ReLU →
@@ -146,22 +149,41 @@ let checkCnn () : Verdict =
     let px p = sprintf "(%d,%d)" (p / w) (p % w)
     let mlp = checkForward 1 { Pixels = h * w; Hidden = 8; Classes = 3; Batch = 4; Steps = 0; Seed = 1104 }
     let flipAbsorbed = (scatteredWindow 5 5 3 (Array.init 25 (fun p -> (p / 5) * 5 + (4 - p % 5)))).IsNone
-    Verdict.headline [ Verdict.atLeast "‖K‖² share outside every k×k box" true 0.0 fraction 1
-                       mlp |> Verdict.inCase "the MLP with the same P" ]
-    |> Verdict.note (sprintf "absorbing P needs that share to be 0; smallest counterexample: %d×%d image, %d×%d kernel, P swaps pixels %s ↔ %s; the window {%s} becomes {%s}; 1×1 kernels and 2×2 images absorb every P; a horizontal flip is absorbed (flipped kernel): %b"
-                         h w k k (px a) (px b) (win |> List.map px |> String.concat ",") (win |> List.map (fun p -> px perm.[p]) |> String.concat ",") flipAbsorbed)
+    Verdict.headline [ Verdict.atLeast "‖K‖² share outside every k×k box" true 0.0 fraction 1; mlp |> Verdict.inCase "the MLP with the same P" ]
+    |> Verdict.note (
+        sprintf
+            "absorbing P needs that share to be 0; smallest counterexample: %d×%d image, %d×%d kernel, P swaps pixels %s ↔ %s; the window {%s} becomes {%s}; 1×1 kernels and 2×2 images absorb every P; a horizontal flip is absorbed (flipped kernel): %b"
+            h
+            w
+            k
+            k
+            (px a)
+            (px b)
+            (win |> List.map px |> String.concat ",")
+            (win |> List.map (fun p -> px perm.[p]) |> String.concat ",")
+            flipAbsorbed
+    )
 
-let claimForward : Claim =
-    { Id = "11a"; Name = "Permuted MLP computes the same"; Source = "seed 004 Task 2"
-      Statement = "an MLP whose first-layer weights are permuted by P (W₁Pᵀ) computes on Px exactly what the original computes on x"
-      Check = fun () -> Sweep.run 40 1101 random describe checkForward }
+let claimForward: Claim = {
+    Id = "11a"
+    Name = "Permuted MLP computes the same"
+    Source = "seed 004 Task 2"
+    Statement = "an MLP whose first-layer weights are permuted by P (W₁Pᵀ) computes on Px exactly what the original computes on x"
+    Check = fun () -> Sweep.run 40 1101 random describe checkForward
+}
 
-let claimTrajectory : Claim =
-    { Id = "11b"; Name = "Permuted MLP follows the permuted GD path"; Source = "seed 004 Task 2"
-      Statement = "gradient descent from the permuted initialisation on permuted data follows the permuted trajectory step by step"
-      Check = fun () -> Sweep.run 12 1102 random describe checkTrajectory }
+let claimTrajectory: Claim = {
+    Id = "11b"
+    Name = "Permuted MLP follows the permuted GD path"
+    Source = "seed 004 Task 2"
+    Statement = "gradient descent from the permuted initialisation on permuted data follows the permuted trajectory step by step"
+    Check = fun () -> Sweep.run 12 1102 random describe checkTrajectory
+}
 
-let claimCnn : Claim =
-    { Id = "11c"; Name = "A CNN cannot absorb a pixel permutation"; Source = "seed 004 Task 2"
-      Statement = "a CNN has no such property: some pixel permutation P cannot be absorbed by any weights of conv k×k → ReLU → flatten → dense"
-      Check = checkCnn }
+let claimCnn: Claim = {
+    Id = "11c"
+    Name = "A CNN cannot absorb a pixel permutation"
+    Source = "seed 004 Task 2"
+    Statement = "a CNN has no such property: some pixel permutation P cannot be absorbed by any weights of conv k×k → ReLU → flatten → dense"
+    Check = checkCnn
+}

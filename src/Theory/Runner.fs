@@ -5,10 +5,7 @@ open System
 open System.Globalization
 
 /// One row of the table.
-type Row =
-    { Claim: Claim
-      Verdict: Verdict
-      Seconds: float }
+type Row = { Claim: Claim; Verdict: Verdict; Seconds: float }
 
 let private num (x: float) =
     if Double.IsNaN x then "NaN"
@@ -28,7 +25,8 @@ let closedFormCell (v: Verdict) =
 let numericCell (v: Verdict) =
     match v with
     | Verified e when e.Kind = Bound -> sprintf "%s (%d check%s)" (num e.Estimate) e.Cases (if e.Cases = 1 then "" else "s")
-    | Verified e when e.StandardError > 0.0 -> sprintf "%s ± %s (n=%s, %d check%s)" (num e.Estimate) (num e.StandardError) (num (float e.Samples)) e.Cases (if e.Cases = 1 then "" else "s")
+    | Verified e when e.StandardError > 0.0 ->
+        sprintf "%s ± %s (n=%s, %d check%s)" (num e.Estimate) (num e.StandardError) (num (float e.Samples)) e.Cases (if e.Cases = 1 then "" else "s")
     | Verified e -> sprintf "%s (exact, %d check%s)" (num e.Estimate) e.Cases (if e.Cases = 1 then "" else "s")
     | Refuted c -> sprintf "actual %s" (num c.Actual)
 
@@ -48,8 +46,10 @@ let verdictCell (v: Verdict) =
 let run (c: Claim) : Row =
     let sw = Diagnostics.Stopwatch.StartNew()
     let v =
-        try c.Check()
-        with e -> Verdict.fail "the check threw" 0.0 nan (e.GetType().Name + ": " + e.Message)
+        try
+            c.Check()
+        with e ->
+            Verdict.fail "the check threw" 0.0 nan (e.GetType().Name + ": " + e.Message)
     { Claim = c; Verdict = v; Seconds = sw.Elapsed.TotalSeconds }
 
 let private clip (w: int) (s: string) = if s.Length <= w then s.PadRight w else s.Substring(0, w - 1) + "…"
@@ -63,23 +63,31 @@ let render (rows: Row list) : string =
     let w4 = cells |> List.map (fun (_, _, _, d, _) -> d.Length) |> List.fold max 7 |> min 44
     let line (a: string) b c d e = sprintf "%s | %s | %s | %s | %s" (clip w1 a) (clip w2 b) (clip w3 c) (clip w4 d) e
     let sep = String('-', w1) + "-+-" + String('-', w2) + "-+-" + String('-', w3) + "-+-" + String('-', w4) + "-+-" + String('-', 30)
-    [ yield line "claim" "source" "closed form" "numeric" "verdict"
-      yield sep
-      for (a, b, c, d, e) in cells -> line a b c d e ]
-    |> String.concat Environment.NewLine
+    [ yield line "claim" "source" "closed form" "numeric" "verdict"; yield sep; for (a, b, c, d, e) in cells -> line a b c d e ] |> String.concat Environment.NewLine
 
 /// The notes of each verified claim (sub-checks and findings) as text.
 let notes (rows: Row list) : string =
     rows
-    |> List.choose (fun r -> match r.Verdict with Verified e when e.Note <> "" -> Some(sprintf "  %-4s %s" r.Claim.Id e.Note) | _ -> None)
+    |> List.choose (fun r ->
+        match r.Verdict with
+        | Verified e when e.Note <> "" -> Some(sprintf "  %-4s %s" r.Claim.Id e.Note)
+        | _ -> None)
     |> String.concat Environment.NewLine
 
 /// Runs the claims, printing each row as it completes, then the table; returns the rows.
 let runAll (claims: Claim list) : Row list =
     let rows =
-        claims |> List.map (fun c ->
+        claims
+        |> List.map (fun c ->
             let r = run c
-            eprintfn "  [%5.1fs] %s %s: %s" r.Seconds c.Id c.Name (match r.Verdict with Verified _ -> "verified" | Refuted _ -> "refuted")
+            eprintfn
+                "  [%5.1fs] %s %s: %s"
+                r.Seconds
+                c.Id
+                c.Name
+                (match r.Verdict with
+                 | Verified _ -> "verified"
+                 | Refuted _ -> "refuted")
             r)
     printfn "%s" (render rows)
     rows

@@ -9,9 +9,7 @@ open Dsl
 open Dsl.Engine
 
 /// Logits and a class.
-type Case =
-    { Logits: float[]
-      Label: int }
+type Case = { Logits: float[]; Label: int }
 
 let describe (c: Case) = sprintf "x = %A, y = %d" c.Logits c.Label
 
@@ -20,7 +18,11 @@ let random (r: Random) : Case =
     { Logits = Array.init n (fun _ -> 3.0 * Draw.normal r); Label = r.Next n }
 
 /// softmax in F#.
-let softmax (x: float[]) = let m = Array.max x in let e = x |> Array.map (fun v -> exp (v - m)) in let s = Array.sum e in e |> Array.map (fun v -> v / s)
+let softmax (x: float[]) =
+    let m = Array.max x in
+    let e = x |> Array.map (fun v -> exp (v - m)) in
+    let s = Array.sum e in
+    e |> Array.map (fun v -> v / s)
 
 /// ∂/∂x of −log softmax(x)_y by the engine's cross-entropy and autograd.
 let nllGradient (c: Case) : float[] =
@@ -64,8 +66,13 @@ let refuteDerivativeIsOne (seed: int) : Verdict =
     | Some _ ->
         let x, steps = Shrink.minimize (derivativeIsOneFails >> Option.isSome) (Shrink.floats 1 2) start
         let i, d = (derivativeIsOneFails x).Value
-        Refuted { Input = sprintf "x = %s, i = %d" (show x) (i + 1); Claimed = 1.0; Actual = d; ShrinkSteps = steps
-                  Note = sprintf "∂pᵢ/∂xᵢ = pᵢ(1 − pᵢ) ≤ 1/4 always; the Jacobian is diag(p) − ppᵀ (from %s)" (show start) }
+        Refuted {
+            Input = sprintf "x = %s, i = %d" (show x) (i + 1)
+            Claimed = 1.0
+            Actual = d
+            ShrinkSteps = steps
+            Note = sprintf "∂pᵢ/∂xᵢ = pᵢ(1 − pᵢ) ≤ 1/4 always; the Jacobian is diag(p) − ppᵀ (from %s)" (show start)
+        }
 
 /// "The derivative of ½‖t − p‖² is ‖t − p‖²" read componentwise: ∂L/∂pᵢ = ‖t − p‖² for every i. The
 /// input is interleaved [t₁; p₁; t₂; p₂; …]. Returns the first i where autograd disagrees.
@@ -91,26 +98,42 @@ let refuteL2Derivative (seed: int) : Verdict =
         let tp, steps = Shrink.minimize (l2DerivativeFails >> Option.isSome) (Shrink.floats 2 1) start
         let i, claimed, actual = (l2DerivativeFails tp).Value
         let n = tp.Length / 2
-        Refuted { Input = sprintf "t = %s, p = %s, i = %d" (show (Array.init n (fun k -> tp.[2 * k]))) (show (Array.init n (fun k -> tp.[2 * k + 1]))) (i + 1)
-                  Claimed = claimed; Actual = actual; ShrinkSteps = steps
-                  Note = "∂(½‖t − p‖²)/∂p = p − t (a vector, odd in p − t); the statement's ‖t − p‖² agrees only where p − t ∈ {0, 1}" }
+        Refuted {
+            Input = sprintf "t = %s, p = %s, i = %d" (show (Array.init n (fun k -> tp.[2 * k]))) (show (Array.init n (fun k -> tp.[2 * k + 1]))) (i + 1)
+            Claimed = claimed
+            Actual = actual
+            ShrinkSteps = steps
+            Note = "∂(½‖t − p‖²)/∂p = p − t (a vector, odd in p − t); the statement's ‖t − p‖² agrees only where p − t ∈ {0, 1}"
+        }
 
-let claimNll : Claim =
-    { Id = "10a"; Name = "Softmax + NLL: ∂L/∂x = p − y"; Source = "seed 002 Q1"
-      Statement = "for L = −log softmax(x)_y, ∂L/∂xᵢ = pᵢ − yᵢ (the report's pᵢ − 1 for the true class)"
-      Check = fun () -> Sweep.run 100 1001 random describe checkNll }
+let claimNll: Claim = {
+    Id = "10a"
+    Name = "Softmax + NLL: ∂L/∂x = p − y"
+    Source = "seed 002 Q1"
+    Statement = "for L = −log softmax(x)_y, ∂L/∂xᵢ = pᵢ − yᵢ (the report's pᵢ − 1 for the true class)"
+    Check = fun () -> Sweep.run 100 1001 random describe checkNll
+}
 
-let claimJacobian : Claim =
-    { Id = "10b"; Name = "Softmax Jacobian = diag(p) − ppᵀ"; Source = "seed 002 Q1"
-      Statement = "∂softmax(x)/∂x = diag(p) − ppᵀ"
-      Check = fun () -> Sweep.run 100 1002 random describe checkJacobian }
+let claimJacobian: Claim = {
+    Id = "10b"
+    Name = "Softmax Jacobian = diag(p) − ppᵀ"
+    Source = "seed 002 Q1"
+    Statement = "∂softmax(x)/∂x = diag(p) − ppᵀ"
+    Check = fun () -> Sweep.run 100 1002 random describe checkJacobian
+}
 
-let claimDerivativeIsOne : Claim =
-    { Id = "10c"; Name = "\"softmax's derivative is one\""; Source = "seed 002 Q1 (report's statement)"
-      Statement = "∂softmax(x)ᵢ/∂xᵢ = 1 (the report: \"softmax's derivation is one\")"
-      Check = fun () -> refuteDerivativeIsOne 1003 }
+let claimDerivativeIsOne: Claim = {
+    Id = "10c"
+    Name = "\"softmax's derivative is one\""
+    Source = "seed 002 Q1 (report's statement)"
+    Statement = "∂softmax(x)ᵢ/∂xᵢ = 1 (the report: \"softmax's derivation is one\")"
+    Check = fun () -> refuteDerivativeIsOne 1003
+}
 
-let claimL2 : Claim =
-    { Id = "10d"; Name = "\"d/dp ½‖t−p‖² = ‖t−p‖²\""; Source = "seed 002 Q1 (report's statement)"
-      Statement = "the derivative of the L2 loss ½‖t − p‖² is ‖t − p‖² (the report's L2 class)"
-      Check = fun () -> refuteL2Derivative 1004 }
+let claimL2: Claim = {
+    Id = "10d"
+    Name = "\"d/dp ½‖t−p‖² = ‖t−p‖²\""
+    Source = "seed 002 Q1 (report's statement)"
+    Statement = "the derivative of the L2 loss ½‖t − p‖² is ‖t − p‖² (the report's L2 class)"
+    Check = fun () -> refuteL2Derivative 1004
+}

@@ -8,7 +8,8 @@ let mean (xs: float[]) = Array.average xs
 let meanSe (xs: float[]) : float * float =
     let n = float xs.Length
     let m = Array.average xs
-    if xs.Length < 2 then m, nan
+    if xs.Length < 2 then
+        m, nan
     else
         let v = (xs |> Array.sumBy (fun x -> (x - m) * (x - m))) / (n - 1.0)
         m, sqrt (v / n)
@@ -17,8 +18,7 @@ let meanSe (xs: float[]) : float * float =
 let bernoulliSe (p: float) (n: int) = sqrt (p * (1.0 - p) / float n)
 
 /// Largest absolute difference between two arrays of the same length.
-let maxAbsDiff (a: float[]) (b: float[]) =
-    if a.Length <> b.Length then infinity else Array.fold2 (fun m x y -> max m (abs (x - y))) 0.0 a b
+let maxAbsDiff (a: float[]) (b: float[]) = if a.Length <> b.Length then infinity else Array.fold2 (fun m x y -> max m (abs (x - y))) 0.0 a b
 
 /// An unbiased estimate of E[m_l] for a multiplicative chain (the second moment of a deep net's
 /// activations), with the standard error of its logarithm. m0.[k] is replicate k's starting value and
@@ -31,14 +31,14 @@ let maxAbsDiff (a: float[]) (b: float[]) =
 let chainEstimate (m0: float[]) (ms: float[][]) (l: int) : float * float * float =
     let n = float m0.Length
     let m0bar, se0 = meanSe m0
-    let vs =
-        [ yield (se0 / m0bar) ** 2.0
-          for j in 1 .. l do
-              let rs = Array.init m0.Length (fun k -> ms.[k].[j - 1] / (if j = 1 then m0.[k] else ms.[k].[j - 2]))
-              let r, se = meanSe rs
-              yield (se / r) ** 2.0 ]
-    let logEst =
-        log m0bar + List.sum [ for j in 1 .. l -> log (Array.init m0.Length (fun k -> ms.[k].[j - 1] / (if j = 1 then m0.[k] else ms.[k].[j - 2])) |> Array.average) ]
+    let vs = [
+        yield (se0 / m0bar) ** 2.0
+        for j in 1..l do
+            let rs = Array.init m0.Length (fun k -> ms.[k].[j - 1] / (if j = 1 then m0.[k] else ms.[k].[j - 2]))
+            let r, se = meanSe rs
+            yield (se / r) ** 2.0
+    ]
+    let logEst = log m0bar + List.sum [ for j in 1..l -> log (Array.init m0.Length (fun k -> ms.[k].[j - 1] / (if j = 1 then m0.[k] else ms.[k].[j - 2])) |> Array.average) ]
     let var = List.sum vs
     let dof = var * var / (vs |> List.sumBy (fun v -> v * v / (n - 1.0)))
     exp logEst, sqrt var, dof

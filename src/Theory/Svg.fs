@@ -12,20 +12,10 @@ type Style =
     | Markers
 
 /// One series of a chart.
-type Series =
-    { Label: string
-      Color: string
-      Style: Style
-      Points: (float * float) list }
+type Series = { Label: string; Color: string; Style: Style; Points: (float * float) list }
 
 /// A chart: title, axis labels, series, vertical reference lines (x, label) and whether y is logarithmic.
-type Chart =
-    { Title: string
-      XLabel: string
-      YLabel: string
-      LogY: bool
-      Series: Series list
-      VerticalLines: (float * string) list }
+type Chart = { Title: string; XLabel: string; YLabel: string; LogY: bool; Series: Series list; VerticalLines: (float * string) list }
 
 let private f (x: float) = x.ToString("0.##", CultureInfo.InvariantCulture)
 
@@ -67,7 +57,13 @@ let render (width: int) (height: int) (c: Chart) : string =
         add (sprintf "<line x1=\"%s\" y1=\"%s\" x2=\"%s\" y2=\"%s\" stroke=\"#ddd\"/>" (f left) (f (pyRaw t)) (f (left + w)) (f (pyRaw t)))
         add (sprintf "<text x=\"%s\" y=\"%s\" text-anchor=\"end\">%s</text>" (f (left - 6.0)) (f (pyRaw t + 4.0)) label)
     add (sprintf "<text x=\"%s\" y=\"%d\" text-anchor=\"middle\">%s</text>" (f (left + w / 2.0)) (height - 12) (esc c.XLabel))
-    add (sprintf "<text x=\"16\" y=\"%s\" text-anchor=\"middle\" transform=\"rotate(-90 16 %s)\">%s</text>" (f (top + h / 2.0)) (f (top + h / 2.0)) (esc (c.YLabel + (if c.LogY then " (log scale)" else ""))))
+    add (
+        sprintf
+            "<text x=\"16\" y=\"%s\" text-anchor=\"middle\" transform=\"rotate(-90 16 %s)\">%s</text>"
+            (f (top + h / 2.0))
+            (f (top + h / 2.0))
+            (esc (c.YLabel + (if c.LogY then " (log scale)" else "")))
+    )
     for (x, label) in c.VerticalLines do
         add (sprintf "<line x1=\"%s\" y1=\"%s\" x2=\"%s\" y2=\"%s\" stroke=\"gray\" stroke-dasharray=\"5,4\"/>" (f (px x)) (f top) (f (px x)) (f (top + h)))
         add (sprintf "<text x=\"%s\" y=\"%s\" fill=\"gray\">%s</text>" (f (px x + 4.0)) (f (top + 14.0)) (esc label))
@@ -86,7 +82,9 @@ let render (width: int) (height: int) (c: Chart) : string =
                 add (sprintf "<circle cx=\"%s\" cy=\"%s\" r=\"2.5\" fill=\"%s\"/>" (f (px x)) (f (py y)) s.Color)
     add "</g>"
     // legend
-    c.Series |> List.filter (fun s -> s.Label <> "") |> List.iteri (fun i s ->
+    c.Series
+    |> List.filter (fun s -> s.Label <> "")
+    |> List.iteri (fun i s ->
         let y = top + 14.0 + 16.0 * float i
         let x = left + w - 230.0
         match s.Style with
@@ -97,5 +95,4 @@ let render (width: int) (height: int) (c: Chart) : string =
     sb.ToString()
 
 /// Writes the chart to `path` as SVG.
-let save (path: string) (width: int) (height: int) (c: Chart) =
-    IO.File.WriteAllText(path, render width height c)
+let save (path: string) (width: int) (height: int) (c: Chart) = IO.File.WriteAllText(path, render width height c)

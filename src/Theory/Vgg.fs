@@ -16,10 +16,33 @@ type Spec =
     | Softmax
 
 /// The seed's VGG-11 (conv 3×3 with padding 1, 2×2 max pooling, three FC layers, softmax).
-let vgg11 =
-    [ Conv 64; ReLU; Pool; Conv 128; ReLU; Pool; Conv 256; ReLU; Conv 256; ReLU; Pool
-      Conv 512; ReLU; Conv 512; ReLU; Pool; Conv 512; ReLU; Conv 512; ReLU; Pool
-      FC 4096; FC 4096; FC 1000; Softmax ]
+let vgg11 = [
+    Conv 64
+    ReLU
+    Pool
+    Conv 128
+    ReLU
+    Pool
+    Conv 256
+    ReLU
+    Conv 256
+    ReLU
+    Pool
+    Conv 512
+    ReLU
+    Conv 512
+    ReLU
+    Pool
+    Conv 512
+    ReLU
+    Conv 512
+    ReLU
+    Pool
+    FC 4096
+    FC 4096
+    FC 1000
+    Softmax
+]
 
 /// The seed's row label.
 let label (s: Spec) =
@@ -43,7 +66,12 @@ let layer (s: Spec) : Layer =
 
 /// The specs with a flatten inserted before the first FC layer (the DSL needs it; it has no parameters).
 let withFlatten (specs: Spec list) =
-    match specs |> List.tryFindIndex (function FC _ -> true | _ -> false) with
+    match
+        specs
+        |> List.tryFindIndex (function
+            | FC _ -> true
+            | _ -> false)
+    with
     | Some i -> List.take i specs @ [ Flatten ] @ List.skip i specs
     | None -> specs
 
@@ -67,12 +95,7 @@ let showDims (d: int64 list) =
 
 /// One row of the filled table: the seed's label, output dimension and parameters from the DSL summary,
 /// and the closed form's.
-type Row =
-    { Label: string
-      Output: string
-      Params: int64
-      ClosedOutput: string
-      ClosedParams: int64 }
+type Row = { Label: string; Output: string; Params: int64; ClosedOutput: string; ClosedParams: int64 }
 
 /// Builds the model with the DSL and fills the table from `Summary.table`.
 let fill (input: int64 list) (specs: Spec list) : Row list =
@@ -80,21 +103,33 @@ let fill (input: int64 list) (specs: Spec list) : Row list =
     let model = Model.build input (serial (specs |> List.map layer))
     try
         let rows = Summary.table model
-        List.map2 (fun (s, d, p) (_, _, shape: Shape, n) ->
-            let dims = match shape with Shape.Dims ds -> ds | _ -> []
-            { Label = label s; Output = showDims dims; Params = n; ClosedOutput = showDims d; ClosedParams = p })
-            (closedForm input specs) rows
-    finally Model.dispose model
+        List.map2
+            (fun (s, d, p) (_, _, shape: Shape, n) ->
+                let dims =
+                    match shape with
+                    | Shape.Dims ds -> ds
+                    | _ -> []
+                { Label = label s; Output = showDims dims; Params = n; ClosedOutput = showDims d; ClosedParams = p })
+            (closedForm input specs)
+            rows
+    finally
+        Model.dispose model
 
 /// The FC layers' share of all parameters, in percent.
 let fcShare (specs: Spec list) (rows: Row list) =
-    let fc = List.zip (withFlatten specs) rows |> List.sumBy (fun (s, r) -> match s with FC _ -> r.Params | _ -> 0L)
+    let fc =
+        List.zip (withFlatten specs) rows
+        |> List.sumBy (fun (s, r) ->
+            match s with
+            | FC _ -> r.Params
+            | _ -> 0L)
     100.0 * float fc / float (rows |> List.sumBy (fun r -> r.Params))
 
 /// Checks a table: every row's output and count equal the closed form.
 let checkRows (rows: Row list) : Verdict =
     match rows |> List.tryFind (fun r -> r.Output <> r.ClosedOutput || r.Params <> r.ClosedParams) with
-    | Some r -> Verdict.fail (sprintf "%s: DSL %s, %d params; closed form %s, %d" r.Label r.Output r.Params r.ClosedOutput r.ClosedParams) (float r.ClosedParams) (float r.Params) ""
+    | Some r ->
+        Verdict.fail (sprintf "%s: DSL %s, %d params; closed form %s, %d" r.Label r.Output r.Params r.ClosedOutput r.ClosedParams) (float r.ClosedParams) (float r.Params) ""
     | None ->
         let total, closed = rows |> List.sumBy (fun r -> r.Params), rows |> List.sumBy (fun r -> r.ClosedParams)
         Verdict.exact "total parameters" (float closed) (float total) 0.0 rows.Length
@@ -116,23 +151,30 @@ let checkVgg11 () : Verdict =
     let rows = standard.Force()
     let share = fcShare vgg11 rows
     let closedShare = 100.0 * float ((25088L + 1L) * 4096L + (4096L + 1L) * 4096L + (4096L + 1L) * 1000L) / 132863336.0
-    Verdict.headline [ (match checkRows rows with Verified _ -> Verdict.exact "total parameters (DSL summary)" 132863336.0 (float (rows |> List.sumBy (fun r -> r.Params))) 0.0 rows.Length | r -> r)
-                       Verdict.exact "FC share of parameters (%)" closedShare share 1e-9 3 ]
+    Verdict.headline [
+        (match checkRows rows with
+         | Verified _ -> Verdict.exact "total parameters (DSL summary)" 132863336.0 (float (rows |> List.sumBy (fun r -> r.Params))) 0.0 rows.Length
+         | r -> r)
+        Verdict.exact "FC share of parameters (%)" closedShare share 1e-9 3
+    ]
     |> Verdict.note (sprintf "FC layers hold %.2f%% of the parameters" share)
 
 /// A random small VGG-like network for property tests.
-type SmallCase =
-    { Input: int64 list
-      Specs: Spec list }
+type SmallCase = { Input: int64 list; Specs: Spec list }
 
 let random (r: Random) : SmallCase =
     let c = int64 (Draw.int r 1 3)
     let h = Draw.int r 4 40
     let blocks = Draw.int r 1 3
     let rec build size i acc =
-        if i = blocks || size < 2 then acc, size
+        if i = blocks || size < 2 then
+            acc, size
         else
-            let convs = [ for _ in 1 .. Draw.int r 1 2 do yield Conv(Draw.int r 1 12); yield ReLU ]
+            let convs = [
+                for _ in 1 .. Draw.int r 1 2 do
+                    yield Conv(Draw.int r 1 12)
+                    yield ReLU
+            ]
             build (size / 2) (i + 1) (acc @ convs @ [ Pool ])
     let convPart, _ = build h 0 []
     let fcs = [ for _ in 1 .. Draw.int r 1 3 -> FC(Draw.int r 1 24) ]
@@ -142,7 +184,11 @@ let describeSmall (c: SmallCase) = sprintf "input %A, layers %s" c.Input (c.Spec
 
 let checkSmall (_family: int) (c: SmallCase) : Verdict = checkRows (fill c.Input c.Specs)
 
-let claim : Claim =
-    { Id = "7"; Name = "VGG-11 parameter table"; Source = "seed 000 Q6"
-      Statement = "VGG-11 (conv3 pad 1, pool 2, FC 4096-4096-1000, softmax) on 224×224×3 has 132,863,336 parameters with biases, 93.06% in the FC layers; per-layer output and counts as the DSL summary"
-      Check = checkVgg11 }
+let claim: Claim = {
+    Id = "7"
+    Name = "VGG-11 parameter table"
+    Source = "seed 000 Q6"
+    Statement =
+        "VGG-11 (conv3 pad 1, pool 2, FC 4096-4096-1000, softmax) on 224×224×3 has 132,863,336 parameters with biases, 93.06% in the FC layers; per-layer output and counts as the DSL summary"
+    Check = checkVgg11
+}

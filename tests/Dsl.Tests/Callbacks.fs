@@ -21,8 +21,14 @@ let private overfitting () =
     let model = Model.buildSeeded 1L [ 2L ] (dense 128 >-> relu >-> dense 128 >-> relu >-> dense 2)
     x, y, vx, vy, model
 
-let private overfitOptions (vx: Tensor) (vy: Tensor) callbacks =
-    { quiet with Optimizer = Optimizers.adam 0.002; Epochs = 60; BatchSize = 8; ValidationData = Some(DataSource.Tensors(vx, Value.T vy)); Callbacks = callbacks }
+let private overfitOptions (vx: Tensor) (vy: Tensor) callbacks = {
+    quiet with
+        Optimizer = Optimizers.adam 0.002
+        Epochs = 60
+        BatchSize = 8
+        ValidationData = Some(DataSource.Tensors(vx, Value.T vy))
+        Callbacks = callbacks
+}
 
 /// Index of the first minimum.
 let private argminFirst (xs: float list) = xs |> List.indexed |> List.minBy (fun (i, v) -> v, i) |> fst
@@ -44,14 +50,18 @@ let private lrData () = blobs 3 10 3.0 0.5 1L
 let tests =
     testList "Callbacks" [
         // ---------------------------------------------------------------- 3. early stopping
-        testCase "early stopping with restoreBest returns the parameters of the best epoch's checkpoint" <| fun () ->
+        testCase "early stopping with restoreBest returns the parameters of the best epoch's checkpoint"
+        <| fun () ->
             scoped (fun () ->
                 withTempDir (fun dir ->
                     let x, y, vx, vy, model = overfitting ()
                     let patience = 3
                     let template = Path.Combine(dir, "ckpt-{epoch:02d}")
-                    let o = overfitOptions vx vy [ Callback.modelCheckpoint { ModelCheckpoint.Default with Path = template; Monitor = "val_loss"; Mode = Min }
-                                                   Callback.earlyStopping { EarlyStopping.Default with Monitor = "val_loss"; Mode = Min; Patience = patience; RestoreBestWeights = true } ]
+                    let o =
+                        overfitOptions vx vy [
+                            Callback.modelCheckpoint { ModelCheckpoint.Default with Path = template; Monitor = "val_loss"; Mode = Min }
+                            Callback.earlyStopping { EarlyStopping.Default with Monitor = "val_loss"; Mode = Min; Patience = patience; RestoreBestWeights = true }
+                        ]
                     let t = Training.fit o model x (Value.T y)
                     let vals = t.Series "val_loss"
                     let best = argminFirst vals + 1
@@ -73,43 +83,60 @@ let tests =
                     let ev = Training.evaluate o t.Model vx (Value.T vy) |> List.head |> snd
                     Expect.floatClose (within 1e-6) ev (List.min vals) "ev"))
 
-        testCase "early stopping without restoreBest returns the last epoch's parameters" <| fun () ->
+        testCase "early stopping without restoreBest returns the last epoch's parameters"
+        <| fun () ->
             scoped (fun () ->
                 withTempDir (fun dir ->
                     let x, y, vx, vy, model = overfitting ()
                     let template = Path.Combine(dir, "e{epoch}")
-                    let o = overfitOptions vx vy [ Callback.modelCheckpoint { ModelCheckpoint.Default with Path = template; Monitor = "val_loss"; Mode = Min }
-                                                   Callback.earlyStopping { EarlyStopping.Default with Monitor = "val_loss"; Mode = Min; Patience = 2 } ]
+                    let o =
+                        overfitOptions vx vy [
+                            Callback.modelCheckpoint { ModelCheckpoint.Default with Path = template; Monitor = "val_loss"; Mode = Min }
+                            Callback.earlyStopping { EarlyStopping.Default with Monitor = "val_loss"; Mode = Min; Patience = 2 }
+                        ]
                     let t = Training.fit o model x (Value.T y)
                     Expect.isLessThan t.History.Length o.Epochs "training stopped early"
                     Expect.equal t.History.Length (argminFirst (t.Series "val_loss") + 1 + 2) "t.History.Length"
                     let last, _, _ = Checkpoint.load (Path.Combine(dir, sprintf "e%d" t.History.Length)) None
                     expectSameParams "returned model vs last checkpoint" last t.Model.Params))
 
-        testCase "modelCheckpoint with bestOnly saves only improving epochs" <| fun () ->
+        testCase "modelCheckpoint with bestOnly saves only improving epochs"
+        <| fun () ->
             scoped (fun () ->
                 withTempDir (fun dir ->
                     let x, y, vx, vy, model = overfitting ()
-                    let o = { overfitOptions vx vy [ Callback.modelCheckpoint { ModelCheckpoint.Default with Path = Path.Combine(dir, "best-{epoch:03d}-{val_loss:.3f}"); Mode = Min; SaveBestOnly = true } ] with Epochs = 12 }
+                    let o = {
+                        overfitOptions vx vy [
+                            Callback.modelCheckpoint { ModelCheckpoint.Default with Path = Path.Combine(dir, "best-{epoch:03d}-{val_loss:.3f}"); Mode = Min; SaveBestOnly = true }
+                        ] with
+                            Epochs = 12
+                    }
                     let t = Training.fit o model x (Value.T y)
                     let vals = t.Series "val_loss"
-                    let improving =
-                        vals |> List.indexed |> List.filter (fun (i, v) -> i = 0 || v < List.min (List.take i vals)) |> List.map (fun (i, v) -> i + 1, v)
-                    let expected =
-                        improving |> List.map (fun (e, v) -> sprintf "best-%03d-%s.json" e (v.ToString("F3", Globalization.CultureInfo.InvariantCulture))) |> List.sort
+                    let improving = vals |> List.indexed |> List.filter (fun (i, v) -> i = 0 || v < List.min (List.take i vals)) |> List.map (fun (i, v) -> i + 1, v)
+                    let expected = improving |> List.map (fun (e, v) -> sprintf "best-%03d-%s.json" e (v.ToString("F3", Globalization.CultureInfo.InvariantCulture))) |> List.sort
                     let files = DirectoryInfo(dir).GetFiles("*.json") |> Array.map (fun f -> f.Name) |> List.ofArray |> List.sort
                     expectEqual "checkpoint files" expected files))
 
-        testCase "a callback monitoring a metric that is not logged fails naming it" <| fun () ->
+        testCase "a callback monitoring a metric that is not logged fails naming it"
+        <| fun () ->
             scoped (fun () ->
                 let x, y = blobs 2 10 3.0 0.5 1L
                 let model = Model.buildSeeded 1L [ 2L ] (dense 2)
-                let e = expectCatch (fun () -> Training.fit { quiet with Epochs = 2; Callbacks = [ Callback.earlyStopping { EarlyStopping.Default with Patience = 1; RestoreBestWeights = true } ] } model x (Value.T y) |> ignore)
+                let e =
+                    expectCatch (fun () ->
+                        Training.fit
+                            { quiet with Epochs = 2; Callbacks = [ Callback.earlyStopping { EarlyStopping.Default with Patience = 1; RestoreBestWeights = true } ] }
+                            model
+                            x
+                            (Value.T y)
+                        |> ignore)
                 expectContains "val_loss" e.Message
                 expectContains "loss" e.Message)
 
         // ---------------------------------------------------------------- 9. schedules
-        testCase "constant, step, multiStep and exponential follow their formulas" <| fun () ->
+        testCase "constant, step, multiStep and exponential follow their formulas"
+        <| fun () ->
             expectRates Schedule.constant 0.1 [ 0, 0.1; 7, 0.1; 100, 0.1 ]
             // StepLR(step_size=3, gamma=0.5): lr·0.5^⌊e/3⌋.
             expectRates (Schedule.step 3 0.5) 0.1 [ 0, 0.1; 2, 0.1; 3, 0.05; 5, 0.05; 6, 0.025; 10, 0.0125 ]
@@ -118,7 +145,8 @@ let tests =
             // ExponentialLR(gamma=0.9): lr·0.9^e.
             expectRates (Schedule.exponential 0.9) 0.2 [ 0, 0.2; 1, 0.18; 3, 0.2 * 0.729; 10, 0.2 * 0.9 ** 10.0 ]
 
-        testCase "cosine warms up linearly and then anneals to minLr at the last epoch" <| fun () ->
+        testCase "cosine warms up linearly and then anneals to minLr at the last epoch"
+        <| fun () ->
             let lr, minLr = 0.1, 0.001
             let s = Schedule.cosine 10 2 minLr
             // Warm-up: lr·(e+1)/warmup.
@@ -131,7 +159,8 @@ let tests =
             let plain = Schedule.cosine 4 0 0.0
             expectRates plain 1.0 [ 0, 1.0; 1, 0.5 * (1.0 + cos (Math.PI / 4.0)); 2, 0.5; 4, 0.0 ]
 
-        testCase "oneCycle goes from lr/25 up to lr and down to lr/25/1e4 at the last epoch, as OneCycleLR" <| fun () ->
+        testCase "oneCycle goes from lr/25 up to lr and down to lr/25/1e4 at the last epoch, as OneCycleLR"
+        <| fun () ->
             // torch.optim.lr_scheduler.OneCycleLR(max_lr=lr, total_steps=10, pct_start=0.3, anneal_strategy='cos',
             // div_factor=25, final_div_factor=1e4), one step per epoch: the peak is at step 0.3·10 − 1 = 2 and the
             // minimum at step total − 1 = 9.
@@ -140,8 +169,7 @@ let tests =
             let cosAnneal a b t = b + (a - b) * 0.5 * (1.0 + cos (Math.PI * t))
             let torch e =
                 let peak = 0.3 * float total - 1.0
-                if float e <= peak then cosAnneal initial lr (float e / peak)
-                else cosAnneal lr final ((float e - peak) / (float total - 1.0 - peak))
+                if float e <= peak then cosAnneal initial lr (float e / peak) else cosAnneal lr final ((float e - peak) / (float total - 1.0 - peak))
             let s = Schedule.oneCycle total
             Expect.floatClose (within 1e-15) (rate s lr 0) initial "starts at lr/25"
             Expect.floatClose (within 1e-15) ([ 0 .. total - 1 ] |> List.map (rate s lr) |> List.max) lr "peaks at lr"
@@ -150,7 +178,8 @@ let tests =
                 Expect.floatClose (within 1e-12) (rate s lr e) (torch e) (sprintf "epoch %d" e)
 
         // ---------------------------------------------------------------- 9. learning-rate callbacks
-        testCase "learningRateScheduler sets the optimizer's rate each epoch and logs it" <| fun () ->
+        testCase "learningRateScheduler sets the optimizer's rate each epoch and logs it"
+        <| fun () ->
             scoped (fun () ->
                 let x, y = lrData ()
                 let seen = Collections.Generic.List<float>()
@@ -161,11 +190,13 @@ let tests =
                 expectEqual "EpochLogs.LearningRate" expected (t.History |> List.map (fun l -> l.LearningRate))
                 expectEqual "optimizer rate during each epoch" expected (List.ofSeq seen))
 
-        testCase "the scheduled rate is the one the optimizer uses" <| fun () ->
+        testCase "the scheduled rate is the one the optimizer uses"
+        <| fun () ->
             scoped (fun () ->
                 let x, y = lrData ()
                 let net = dense 8 >-> relu >-> dense 3
-                let run epochs cbs = Training.fit { quiet with Optimizer = Optimizers.sgd 0.1; Epochs = epochs; BatchSize = 5; Callbacks = cbs } (Model.buildSeeded 1L [ 2L ] net) x (Value.T y)
+                let run epochs cbs =
+                    Training.fit { quiet with Optimizer = Optimizers.sgd 0.1; Epochs = epochs; BatchSize = 5; Callbacks = cbs } (Model.buildSeeded 1L [ 2L ] net) x (Value.T y)
                 // exponential 0: lr for the first epoch, 0 afterwards, so later epochs leave the parameters alone.
                 let frozenAfterOne = run 3 [ Callback.learningRateScheduler (Schedule.exponential 0.0) ]
                 let one = run 1 []
@@ -174,27 +205,44 @@ let tests =
                 // A constant schedule changes nothing.
                 expectSameParams "constant schedule vs none" (run 3 []).Model.Params (run 3 [ Callback.learningRateScheduler Schedule.constant ]).Model.Params)
 
-        testCase "reduceLROnPlateau multiplies the rate by factor after patience epochs without improvement, down to minLr" <| fun () ->
+        testCase "reduceLROnPlateau multiplies the rate by factor after patience epochs without improvement, down to minLr"
+        <| fun () ->
             scoped (fun () ->
                 let x, y = lrData ()
                 // A metric that never changes: every epoch after the first is a bad epoch.
                 let flat = Metric.ofFunction "flat" (fun p _ -> Torch.Ones([| p.Size 0 |]))
-                let o = { quiet with Optimizer = Optimizers.sgd 0.1; Epochs = 8; BatchSize = 10; Metrics = [ flat ]; Callbacks = [ Callback.reduceLROnPlateau { ReduceLROnPlateau.Default with Monitor = "flat"; Factor = 0.5; Patience = 2; MinLr = 0.03 } ] }
+                let o = {
+                    quiet with
+                        Optimizer = Optimizers.sgd 0.1
+                        Epochs = 8
+                        BatchSize = 10
+                        Metrics = [ flat ]
+                        Callbacks = [ Callback.reduceLROnPlateau { ReduceLROnPlateau.Default with Monitor = "flat"; Factor = 0.5; Patience = 2; MinLr = 0.03 } ]
+                }
                 let t = Training.fit o (Model.buildSeeded 1L [ 2L ] (dense 3)) x (Value.T y)
                 // Epoch 1 sets the best; epochs 2–3 are bad → ×0.5 for epoch 4; 4–5 bad → 0.025 clipped to 0.03; 6–7 → stays 0.03.
                 let rates = t.History |> List.map (fun l -> l.LearningRate)
                 Expect.isTrue (close 1e-15 0.0 (Array.ofList rates) [| 0.1; 0.1; 0.1; 0.05; 0.05; 0.03; 0.03; 0.03 |]) (sprintf "rates %A" rates))
 
-        testCase "reduceLROnPlateau keeps the rate while the monitored loss improves" <| fun () ->
+        testCase "reduceLROnPlateau keeps the rate while the monitored loss improves"
+        <| fun () ->
             scoped (fun () ->
                 let x, y = lrData ()
-                let o = { quiet with Optimizer = Optimizers.sgd 0.05; Epochs = 5; BatchSize = 10; Shuffle = false; Callbacks = [ Callback.reduceLROnPlateau { ReduceLROnPlateau.Default with Monitor = "loss"; Patience = 1 } ] }
+                let o = {
+                    quiet with
+                        Optimizer = Optimizers.sgd 0.05
+                        Epochs = 5
+                        BatchSize = 10
+                        Shuffle = false
+                        Callbacks = [ Callback.reduceLROnPlateau { ReduceLROnPlateau.Default with Monitor = "loss"; Patience = 1 } ]
+                }
                 let t = Training.fit o (Model.buildSeeded 1L [ 2L ] (dense 3)) x (Value.T y)
                 let losses = t.Series "loss"
                 if not (List.pairwise losses |> List.forall (fun (a, b) -> b < a - 1e-4)) then skiptest (sprintf "losses %A should decrease" losses)
                 expectEqual "rates" (List.replicate 5 0.05) (t.History |> List.map (fun l -> l.LearningRate)))
 
-        testCase "csvLogger writes a header and one row per epoch with the logged values" <| fun () ->
+        testCase "csvLogger writes a header and one row per epoch with the logged values"
+        <| fun () ->
             scoped (fun () ->
                 withTempDir (fun dir ->
                     let x, y = blobs 3 12 3.0 0.5 1L
@@ -214,14 +262,13 @@ let tests =
                         Expect.equal (Double.Parse(cells.[5], inv)) h.LearningRate "Double.Parse(cells.[5], inv)"
                         Expect.equal (Double.Parse(cells.[6], inv)) h.Seconds "Double.Parse(cells.[6], inv)"))
 
-        testCase "formatPath fills the epoch and logged metrics" <| fun () ->
+        testCase "formatPath fills the epoch and logged metrics"
+        <| fun () ->
             scoped (fun () ->
                 let model = Model.buildSeeded 1L [ 2L ] (dense 2)
                 use opt = (Optimizers.sgd 0.1).Create(Tree.leaves model.Params)
                 let logs = { Epoch = 7; Values = [ "loss", 0.123456; "val_loss", 2.5 ]; Seconds = 1.0; LearningRate = 0.1 }
-                let ctx =
-                    { Model = model; Optimizer = opt; Epoch = 7; Epochs = 10; Batches = 10; Step = 70L; Logs = logs; History = []
-                      Stop = ignore; Restore = fun _ _ -> () }
+                let ctx = { Model = model; Optimizer = opt; Epoch = 7; Epochs = 10; Batches = 10; Step = 70L; Logs = logs; History = []; Stop = ignore; Restore = fun _ _ -> () }
                 Expect.equal (Callback.formatPath "m-{epoch:02d}-{val_loss:.2f}" ctx) "m-07-2.50" "Callback.formatPath \"m-{epoch:02d}-{val_loss:.2f}\" ctx"
                 Expect.equal (Callback.formatPath "m-{epoch}-{loss:.4f}-{unknown}" ctx) "m-7-0.1235-{unknown}" "Callback.formatPath \"m-{epoch}-{loss:.4f}-{unknown}\" ctx"
                 Expect.equal (Callback.formatPath "{epoch:03d}" ctx) "007" "Callback.formatPath \"{epoch:03d}\" ctx")

@@ -14,15 +14,16 @@ let private net = dense 32 >-> batchNorm >-> relu >-> dropout 0.2 >-> dense 3
 
 let private data () = blobs 3 20 2.0 1.0 21L
 
-let private options (dir: string) (callbacks: Callback list) =
-    { quiet with
+let private options (dir: string) (callbacks: Callback list) = {
+    quiet with
         Optimizer = Optimizers.adam 0.01
         Epochs = 6
         BatchSize = 8
         Shuffle = true
         Seed = 17L
         ValidationSplit = Some 0.2
-        Callbacks = Callback.modelCheckpoint { ModelCheckpoint.Default with Path = Path.Combine(dir, "ckpt-{epoch:02d}") } :: callbacks }
+        Callbacks = Callback.modelCheckpoint { ModelCheckpoint.Default with Path = Path.Combine(dir, "ckpt-{epoch:02d}") } :: callbacks
+}
 
 let private expectSameHistory (what: string) (expected: EpochLogs list) (actual: EpochLogs list) =
     expectEqual (what + ": epochs") (expected |> List.map (fun l -> l.Epoch)) (actual |> List.map (fun l -> l.Epoch))
@@ -34,7 +35,8 @@ let private expectSameHistory (what: string) (expected: EpochLogs list) (actual:
 [<Tests>]
 let tests =
     testList "Checkpoints" [
-        testCase "resuming from epoch k and training to n equals training straight to n" <| fun () ->
+        testCase "resuming from epoch k and training to n equals training straight to n"
+        <| fun () ->
             scoped (fun () ->
                 withTempDir (fun dir ->
                     let x, y = data ()
@@ -53,7 +55,8 @@ let tests =
                         let _, _, straightInfo = Checkpoint.load (Path.Combine(straightDir, "ckpt-06")) None
                         Expect.equal info straightInfo (sprintf "counters after resuming at %d" k)))
 
-        testCase "resuming with a learning-rate schedule continues the schedule of the base rate" <| fun () ->
+        testCase "resuming with a learning-rate schedule continues the schedule of the base rate"
+        <| fun () ->
             scoped (fun () ->
                 withTempDir (fun dir ->
                     let x, y = data ()
@@ -66,7 +69,8 @@ let tests =
                     expectSameHistory "resumed at 3 with a schedule" (straight.History |> List.skip 3) resumed.History
                     expectSameParams "parameters" straight.Model.Params resumed.Model.Params))
 
-        testCase "resuming from the last epoch trains nothing and returns the checkpoint's parameters" <| fun () ->
+        testCase "resuming from the last epoch trains nothing and returns the checkpoint's parameters"
+        <| fun () ->
             scoped (fun () ->
                 withTempDir (fun dir ->
                     let x, y = data ()
@@ -76,7 +80,8 @@ let tests =
                     Expect.isEmpty resumed.History "resumed.History"
                     expectSameParams "parameters" straight.Model.Params resumed.Model.Params))
 
-        testCase "save and load round-trip parameters, state, counters and optimizer state" <| fun () ->
+        testCase "save and load round-trip parameters, state, counters and optimizer state"
+        <| fun () ->
             scoped (fun () ->
                 withTempDir (fun dir ->
                     let x, y = data ()
@@ -101,15 +106,19 @@ let tests =
                     expectEqual "optimizer state names" (a |> Seq.map (fun kv -> kv.Key) |> List.ofSeq) (b |> Seq.map (fun kv -> kv.Key) |> List.ofSeq)
                     for ka, kb in Seq.zip a b do
                         Expect.isTrue (ka.Value.Equal kb.Value) (sprintf "optimizer state %s" ka.Key)
-                    expectEqual "optimizer scalars" (sa |> Seq.map (fun kv -> kv.Key, kv.Value) |> List.ofSeq |> List.sort) (sb |> Seq.map (fun kv -> kv.Key, kv.Value) |> List.ofSeq |> List.sort)))
+                    expectEqual
+                        "optimizer scalars"
+                        (sa |> Seq.map (fun kv -> kv.Key, kv.Value) |> List.ofSeq |> List.sort)
+                        (sb |> Seq.map (fun kv -> kv.Key, kv.Value) |> List.ofSeq |> List.sort)))
 
-        testCase "loading a checkpoint that does not exist names the missing file" <| fun () ->
+        testCase "loading a checkpoint that does not exist names the missing file"
+        <| fun () ->
             withTempDir (fun dir ->
                 let path = Path.Combine(dir, "nothing-here")
-                let e = expectThrows<FileNotFoundException> (fun () -> Checkpoint.load path None |> ignore)
+                let e = expectThrows<FileNotFoundException>(fun () -> Checkpoint.load path None |> ignore)
                 expectContains "nothing-here.json" e.Message
                 let resume = { quiet with ResumeFrom = Some path }
                 scoped (fun () ->
                     let x, y = data ()
-                    expectThrows<FileNotFoundException> (fun () -> Training.fit resume (Model.buildSeeded 1L [ 2L ] net) x (Value.T y) |> ignore) |> ignore))
+                    expectThrows<FileNotFoundException>(fun () -> Training.fit resume (Model.buildSeeded 1L [ 2L ] net) x (Value.T y) |> ignore) |> ignore))
     ]

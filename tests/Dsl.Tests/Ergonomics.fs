@@ -10,13 +10,15 @@ open Dsl.Tests.Helpers
 open Dsl.Tests.Generators
 
 /// Two vectors of the same length; values in [−2, 2] away from 0 (so 1/x is tame).
-let private pairArb : Arbitrary<float[] * float[]> =
+let private pairArb: Arbitrary<float[] * float[]> =
     let nonZero = Gen.oneof [ genValue -200 -10; genValue 10 200 ]
-    let g = gen {
-        let! n = Gen.choose (1, 8)
-        let! a = Gen.arrayOfLength n nonZero
-        let! b = Gen.arrayOfLength n nonZero
-        return a, b }
+    let g =
+        gen {
+            let! n = Gen.choose (1, 8)
+            let! a = Gen.arrayOfLength n nonZero
+            let! b = Gen.arrayOfLength n nonZero
+            return a, b
+        }
     Arb.fromGenShrink (g, fun (a, b) -> seq { if a.Length > 1 then yield Array.tail a, Array.tail b })
 
 let private matches (expected: float -> float) (xs: float[]) (t: Tensor) =
@@ -28,7 +30,8 @@ let private matches (expected: float -> float) (xs: float[]) (t: Tensor) =
 [<Tests>]
 let tests =
     testList "Ergonomics" [
-        testPropertyWithConfig (maxTest 100) "scalar and tensor operators give elementwise values" <| fun () ->
+        testPropertyWithConfig (maxTest 100) "scalar and tensor operators give elementwise values"
+        <| fun () ->
             Prop.forAll pairArb (fun (xs, ys) ->
                 scoped (fun () ->
                     let x = f64 [ int64 xs.Length ] xs
@@ -47,7 +50,8 @@ let tests =
                     matches (fun v -> 1.0 / v) xs recip
                     true))
 
-        testPropertyWithConfig (maxTest 100) "F# math functions work on tensors" <| fun () ->
+        testPropertyWithConfig (maxTest 100) "F# math functions work on tensors"
+        <| fun () ->
             Prop.forAll pairArb (fun (xs, _) ->
                 scoped (fun () ->
                     let x = f64 [ int64 xs.Length ] xs
@@ -62,7 +66,8 @@ let tests =
                     matches (fun v -> v ** 2.0) xs sq
                     true))
 
-        testCase "expressions mix operators and functions on float32 tensors" <| fun () ->
+        testCase "expressions mix operators and functions on float32 tensors"
+        <| fun () ->
             scoped (fun () ->
                 let x = f32 [ 3L ] [| 1.0f; 2.0f; 4.0f |]
                 let y: Tensor = (2.0 * x + 1.0) ** 2.0 / x - sqrt x * exp (-x) + tanh (x - 2.0)

@@ -7,8 +7,7 @@ open FsCheck.FSharp
 open Dsl
 
 /// Smaller candidates for an int, towards `lo`.
-let shrinkInt (lo: int) (x: int) : int list =
-    [ lo; lo + (x - lo) / 2; x - 1 ] |> List.distinct |> List.filter (fun v -> v >= lo && v < x)
+let shrinkInt (lo: int) (x: int) : int list = [ lo; lo + (x - lo) / 2; x - 1 ] |> List.distinct |> List.filter (fun v -> v >= lo && v < x)
 
 /// Fails the current case with a message (FsCheck reports the message of the smallest failing case).
 let ensure (cond: bool) (message: string) = if not cond then failwith message
@@ -41,8 +40,7 @@ let step (shape: int64 list) (spec: LayerSpec) : int64 list option =
     | _ -> None
 
 /// The output shape of a stack, or None when some layer cannot take its input.
-let outShape (input: int64 list) (specs: LayerSpec list) : int64 list option =
-    List.fold (fun s spec -> Option.bind (fun s -> step s spec) s) (Some input) specs
+let outShape (input: int64 list) (specs: LayerSpec list) : int64 list option = List.fold (fun s spec -> Option.bind (fun s -> step s spec) s) (Some input) specs
 
 /// The DSL layer of a spec.
 let toLayer (spec: LayerSpec) : Layer =
@@ -54,10 +52,7 @@ let toLayer (spec: LayerSpec) : Layer =
     | Dense u -> dense u
 
 /// A stack of at least three layers valid for its input image, and a seed choosing a random bracketing.
-type Stack =
-    { Input: int64 list
-      Layers: LayerSpec list
-      Bracketing: int }
+type Stack = { Input: int64 list; Layers: LayerSpec list; Bracketing: int }
 
 let private genPadding = Gen.oneof [ Gen.constant Valid; Gen.constant Same; Gen.choose (0, 2) |> Gen.map Pad ]
 
@@ -67,11 +62,15 @@ let private genImageLayer (shape: int64 list) : Gen<LayerSpec> =
         let! f = Gen.choose (1, 4)
         let! k = Gen.choose (1, 3)
         let! pad = genPadding
-        let spec = match kind with 0 -> Conv(f, k, pad) | 1 -> Pool 2 | _ -> Relu
+        let spec =
+            match kind with
+            | 0 -> Conv(f, k, pad)
+            | 1 -> Pool 2
+            | _ -> Relu
         return if (step shape spec).IsSome then spec else Relu
     }
 
-let genStack : Gen<Stack> =
+let genStack: Gen<Stack> =
     gen {
         let! c = Gen.choose (1, 3)
         let! h = Gen.choose (3, 10)
@@ -80,7 +79,8 @@ let genStack : Gen<Stack> =
         let! n = Gen.choose (1, 4)
         let rec image i shape acc =
             gen {
-                if i = 0 then return List.rev acc
+                if i = 0 then
+                    return List.rev acc
                 else
                     let! spec = genImageLayer shape
                     return! image (i - 1) (Option.get (step shape spec)) (spec :: acc)
@@ -89,7 +89,11 @@ let genStack : Gen<Stack> =
         let! tailKind = Gen.choose (0, 2)
         let! u1 = Gen.choose (1, 6)
         let! u2 = Gen.choose (1, 6)
-        let tail = match tailKind with 0 -> [] | 1 -> [ Flatten; Dense u1 ] | _ -> [ Flatten; Dense u1; Relu; Dense u2 ]
+        let tail =
+            match tailKind with
+            | 0 -> []
+            | 1 -> [ Flatten; Dense u1 ]
+            | _ -> [ Flatten; Dense u1; Relu; Dense u2 ]
         let layers = img @ tail
         let layers = if List.length layers < 3 then layers @ List.replicate (3 - List.length layers) Relu else layers
         let! b = Gen.choose (0, 1000)
@@ -98,20 +102,21 @@ let genStack : Gen<Stack> =
 
 let private shrinkSpec (spec: LayerSpec) : LayerSpec list =
     match spec with
-    | Conv(f, k, pad) ->
-        [ yield Relu
-          for f' in shrinkInt 1 f -> Conv(f', k, pad)
-          for k' in shrinkInt 1 k -> Conv(f, k', pad)
-          if pad <> Valid then yield Conv(f, k, Valid) ]
+    | Conv(f, k, pad) -> [
+        yield Relu
+        for f' in shrinkInt 1 f -> Conv(f', k, pad)
+        for k' in shrinkInt 1 k -> Conv(f, k', pad)
+        if pad <> Valid then yield Conv(f, k, Valid)
+      ]
     | Dense u -> [ for u' in shrinkInt 1 u -> Dense u' ]
     | Pool _ -> [ Relu ]
-    | Relu | Flatten -> []
+    | Relu
+    | Flatten -> []
 
 let shrinkStack (s: Stack) : seq<Stack> =
     seq {
         let n = List.length s.Layers
-        if n > 3 then
-            for i in 0 .. n - 1 -> { s with Layers = List.removeAt i s.Layers }
+        if n > 3 then for i in 0 .. n - 1 -> { s with Layers = List.removeAt i s.Layers }
         for i in 0 .. n - 1 do
             for spec in shrinkSpec s.Layers.[i] -> { s with Layers = List.updateAt i spec s.Layers }
         match s.Input with
@@ -124,18 +129,20 @@ let shrinkStack (s: Stack) : seq<Stack> =
     }
     |> Seq.filter (fun s -> (outShape s.Input s.Layers).IsSome)
 
-let stackArb : Arbitrary<Stack> = Arb.fromGenShrink (genStack, shrinkStack)
+let stackArb: Arbitrary<Stack> = Arb.fromGenShrink (genStack, shrinkStack)
 
 // ---------------------------------------------------------------- dense and conv configurations
 
 type DenseCase = { In: int; Units: int; Bias: bool }
 
-let denseArb : Arbitrary<DenseCase> =
-    let g = gen {
-        let! i = Gen.choose (1, 100)
-        let! u = Gen.choose (1, 100)
-        let! b = Gen.elements [ true; false ]
-        return { In = i; Units = u; Bias = b } }
+let denseArb: Arbitrary<DenseCase> =
+    let g =
+        gen {
+            let! i = Gen.choose (1, 100)
+            let! u = Gen.choose (1, 100)
+            let! b = Gen.elements [ true; false ]
+            return { In = i; Units = u; Bias = b }
+        }
     let shrink (c: DenseCase) =
         seq {
             for i in shrinkInt 1 c.In -> { c with In = i }
@@ -144,35 +151,48 @@ let denseArb : Arbitrary<DenseCase> =
         }
     Arb.fromGenShrink (g, shrink)
 
-type ConvCase =
-    { Groups: int
-      InPerGroup: int
-      OutPerGroup: int
-      KernelH: int
-      KernelW: int
-      Stride: int
-      Padding: Padding
-      Bias: bool
-      Height: int
-      Width: int }
+type ConvCase = {
+    Groups: int
+    InPerGroup: int
+    OutPerGroup: int
+    KernelH: int
+    KernelW: int
+    Stride: int
+    Padding: Padding
+    Bias: bool
+    Height: int
+    Width: int
+} with
 
     member c.Channels = c.Groups * c.InPerGroup
     member c.Filters = c.Groups * c.OutPerGroup
 
-let convArb : Arbitrary<ConvCase> =
-    let g = gen {
-        let! groups = Gen.choose (1, 3)
-        let! cin = Gen.choose (1, 3)
-        let! cout = Gen.choose (1, 3)
-        let! kh = Gen.choose (1, 4)
-        let! kw = Gen.choose (1, 4)
-        let! stride = Gen.choose (1, 2)
-        let! pad = genPadding
-        let! bias = Gen.elements [ true; false ]
-        let! dh = Gen.choose (0, 6)
-        let! dw = Gen.choose (0, 6)
-        return { Groups = groups; InPerGroup = cin; OutPerGroup = cout; KernelH = kh; KernelW = kw; Stride = stride
-                 Padding = pad; Bias = bias; Height = kh + dh; Width = kw + dw } }
+let convArb: Arbitrary<ConvCase> =
+    let g =
+        gen {
+            let! groups = Gen.choose (1, 3)
+            let! cin = Gen.choose (1, 3)
+            let! cout = Gen.choose (1, 3)
+            let! kh = Gen.choose (1, 4)
+            let! kw = Gen.choose (1, 4)
+            let! stride = Gen.choose (1, 2)
+            let! pad = genPadding
+            let! bias = Gen.elements [ true; false ]
+            let! dh = Gen.choose (0, 6)
+            let! dw = Gen.choose (0, 6)
+            return {
+                Groups = groups
+                InPerGroup = cin
+                OutPerGroup = cout
+                KernelH = kh
+                KernelW = kw
+                Stride = stride
+                Padding = pad
+                Bias = bias
+                Height = kh + dh
+                Width = kw + dw
+            }
+        }
     let shrink (c: ConvCase) =
         seq {
             for v in shrinkInt 1 c.Groups -> { c with Groups = v }
@@ -201,29 +221,32 @@ let private shrinkValue (v: float) : float list =
 /// Shrinks an array by dropping elements (keeping at least `minLen`) and moving values towards 0.
 let shrinkArray (minLen: int) (a: float[]) : seq<float[]> =
     seq {
-        if a.Length > minLen then
-            for i in 0 .. a.Length - 1 -> Array.removeAt i a
+        if a.Length > minLen then for i in 0 .. a.Length - 1 -> Array.removeAt i a
         for i in 0 .. a.Length - 1 do
             for v in shrinkValue a.[i] -> Array.updateAt i v a
     }
 
 /// A vector of 1..maxLen values in [−2, 2].
 let vectorArb (maxLen: int) : Arbitrary<float[]> =
-    let g = gen {
-        let! n = Gen.choose (1, maxLen)
-        return! Gen.arrayOfLength n (genValue -200 200) }
+    let g =
+        gen {
+            let! n = Gen.choose (1, maxLen)
+            return! Gen.arrayOfLength n (genValue -200 200)
+        }
     Arb.fromGenShrink (g, shrinkArray 1)
 
 /// A vector x of length n and a matrix of m·n values (row-major), values in [−2, 2].
 type VecMat = { X: float[]; Rows: int; M: float[] }
 
 let vecMatArb (square: bool) : Arbitrary<VecMat> =
-    let g = gen {
-        let! n = Gen.choose (1, 5)
-        let! m = if square then Gen.constant n else Gen.choose (1, 4)
-        let! x = Gen.arrayOfLength n (genValue -200 200)
-        let! a = Gen.arrayOfLength (m * n) (genValue -200 200)
-        return { X = x; Rows = m; M = a } }
+    let g =
+        gen {
+            let! n = Gen.choose (1, 5)
+            let! m = if square then Gen.constant n else Gen.choose (1, 4)
+            let! x = Gen.arrayOfLength n (genValue -200 200)
+            let! a = Gen.arrayOfLength (m * n) (genValue -200 200)
+            return { X = x; Rows = m; M = a }
+        }
     let shrink (c: VecMat) =
         seq {
             for i in 0 .. c.X.Length - 1 do
@@ -263,8 +286,7 @@ and private shrinkNode (t: Tree<int>) : seq<Tree<int>> =
     seq {
         match t with
         | Tree.Node kids ->
-            if List.length kids > 1 then
-                for i in 0 .. List.length kids - 1 -> Tree.Node(List.removeAt i kids)
+            if List.length kids > 1 then for i in 0 .. List.length kids - 1 -> Tree.Node(List.removeAt i kids)
             for i in 0 .. List.length kids - 1 do
                 let n, k = kids.[i]
                 for k' in shrinkTree k -> Tree.Node(List.updateAt i (n, k') kids)
@@ -272,4 +294,4 @@ and private shrinkNode (t: Tree<int>) : seq<Tree<int>> =
     }
 
 /// A tree rooted at a node (as model parameters are).
-let treeArb : Arbitrary<Tree<int>> = Arb.fromGenShrink (genNode 3, shrinkNode)
+let treeArb: Arbitrary<Tree<int>> = Arb.fromGenShrink (genNode 3, shrinkNode)

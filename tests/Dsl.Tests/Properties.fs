@@ -23,22 +23,27 @@ let rec private bracket (rnd: System.Random) (layers: Layer list) : Layer =
 /// Every way of writing the stack: serial list, left- and right-nested >->, and a random bracketing.
 let private groupings (s: Stack) : (string * Layer) list =
     let ls = List.map toLayer s.Layers
-    [ "serial", serial ls
-      "left", List.reduce (>->) ls
-      "right", List.reduceBack (>->) ls
-      "random", bracket (System.Random s.Bracketing) ls ]
+    [ "serial", serial ls; "left", List.reduce (>->) ls; "right", List.reduceBack (>->) ls; "random", bracket (System.Random s.Bracketing) ls ]
 
 // ---------------------------------------------------------------- dropout
 
 type DropoutCase = { Rate: float; Seed: int }
 
-let private dropoutArb : Arbitrary<DropoutCase> =
-    let g = gen {
-        let! r = Gen.frequency [ 1, Gen.constant 0; 9, Gen.choose (1, 95) ]
-        let! s = Gen.choose (0, 100000)
-        return { Rate = float r / 100.0; Seed = s } }
-    Arb.fromGenShrink (g, fun c -> seq { if c.Rate <> 0.5 then yield { c with Rate = 0.5 }
-                                         if c.Seed <> 0 then yield { c with Seed = 0 } })
+let private dropoutArb: Arbitrary<DropoutCase> =
+    let g =
+        gen {
+            let! r = Gen.frequency [ 1, Gen.constant 0; 9, Gen.choose (1, 95) ]
+            let! s = Gen.choose (0, 100000)
+            return { Rate = float r / 100.0; Seed = s }
+        }
+    Arb.fromGenShrink (
+        g,
+        fun c ->
+            seq {
+                if c.Rate <> 0.5 then yield { c with Rate = 0.5 }
+                if c.Seed <> 0 then yield { c with Seed = 0 }
+            }
+    )
 
 let private dropoutN = 20000L
 
@@ -50,14 +55,16 @@ let private runDropout (rate: float) (mode: Mode) (rng: Rng) (x: Tensor) =
 
 type BnCase = { Channels: int; Rest: int list; Batch: int; Seed: int }
 
-let private bnArb : Arbitrary<BnCase> =
-    let g = gen {
-        let! c = Gen.choose (1, 4)
-        let! rank = Gen.choose (0, 2)
-        let! rest = Gen.listOfLength rank (Gen.choose (1, 4))
-        let! n = Gen.choose (2, 5)
-        let! s = Gen.choose (0, 100000)
-        return { Channels = c; Rest = rest; Batch = n; Seed = s } }
+let private bnArb: Arbitrary<BnCase> =
+    let g =
+        gen {
+            let! c = Gen.choose (1, 4)
+            let! rank = Gen.choose (0, 2)
+            let! rest = Gen.listOfLength rank (Gen.choose (1, 4))
+            let! n = Gen.choose (2, 5)
+            let! s = Gen.choose (0, 100000)
+            return { Channels = c; Rest = rest; Batch = n; Seed = s }
+        }
     let shrink (c: BnCase) =
         seq {
             for v in shrinkInt 1 c.Channels -> { c with Channels = v }
@@ -121,14 +128,16 @@ let private checkGradAndHessian (f: Tensor -> Tensor) (xs: float[]) =
 
 type FrozenCase = { In: int; Hidden: int; Out: int; Batch: int; Seed: int }
 
-let private frozenArb : Arbitrary<FrozenCase> =
-    let g = gen {
-        let! i = Gen.choose (1, 6)
-        let! h = Gen.choose (1, 6)
-        let! o = Gen.choose (1, 4)
-        let! b = Gen.choose (1, 4)
-        let! s = Gen.choose (0, 100000)
-        return { In = i; Hidden = h; Out = o; Batch = b; Seed = s } }
+let private frozenArb: Arbitrary<FrozenCase> =
+    let g =
+        gen {
+            let! i = Gen.choose (1, 6)
+            let! h = Gen.choose (1, 6)
+            let! o = Gen.choose (1, 4)
+            let! b = Gen.choose (1, 4)
+            let! s = Gen.choose (0, 100000)
+            return { In = i; Hidden = h; Out = o; Batch = b; Seed = s }
+        }
     let shrink (c: FrozenCase) =
         seq {
             for v in shrinkInt 1 c.In -> { c with In = v }
@@ -140,8 +149,7 @@ let private frozenArb : Arbitrary<FrozenCase> =
 
 // ---------------------------------------------------------------- seeds
 
-let private seedNet =
-    serial [ conv2dWith { ConvOptions.Default with Padding = Same } 4 (3, 3); maxPool 2; conv2d 4 3; flatten; dense 8; dense 8 ]
+let private seedNet = serial [ conv2dWith { ConvOptions.Default with Padding = Same } 4 (3, 3); maxPool 2; conv2d 4 3; flatten; dense 8; dense 8 ]
 
 let private seedArb = Arb.fromGenShrink (Gen.choose (0, 1000000), shrinkInt 0 >> Seq.ofList)
 
@@ -150,7 +158,8 @@ let private seedArb = Arb.fromGenShrink (Gen.choose (0, 1000000), shrinkInt 0 >>
 let tests =
     testList "Properties" [
         // ---------------------------------------------------------------- serial composition
-        testPropertyWithConfig (maxTest 100) "serial composition infers the same shape and paths however it is grouped" <| fun () ->
+        testPropertyWithConfig (maxTest 100) "serial composition infers the same shape and paths however it is grouped"
+        <| fun () ->
             Prop.forAll stackArb (fun s ->
                 scoped (fun () ->
                     let expected = Option.get (outShape s.Input s.Layers)
@@ -163,7 +172,8 @@ let tests =
                         ensure (Summary.table m = Summary.table reference) (sprintf "%s: summary rows %A <> %A" name (Summary.table m) (Summary.table reference))
                     true))
 
-        testPropertyWithConfig (maxTest 100) "serial composition initialises the same values however it is grouped" <| fun () ->
+        testPropertyWithConfig (maxTest 100) "serial composition initialises the same values however it is grouped"
+        <| fun () ->
             Prop.forAll stackArb (fun s ->
                 scoped (fun () ->
                     let models = groupings s |> List.map (fun (n, l) -> n, Model.buildSeeded 11L s.Input l)
@@ -174,7 +184,8 @@ let tests =
                     true))
 
         // ---------------------------------------------------------------- parameter counts
-        testPropertyWithConfig (maxTest 100) "dense has in*units + units parameters (in*units without bias)" <| fun () ->
+        testPropertyWithConfig (maxTest 100) "dense has in*units + units parameters (in*units without bias)"
+        <| fun () ->
             Prop.forAll denseArb (fun c ->
                 scoped (fun () ->
                     let m = Model.build [ int64 c.In ] (denseWith { DenseOptions.Default with Bias = c.Bias } c.Units)
@@ -186,7 +197,8 @@ let tests =
                     ensure ((Tree.find "weight" m.Params).Shape = [| int64 c.Units; int64 c.In |]) "weight is [units, in]"
                     true))
 
-        testPropertyWithConfig (maxTest 100) "conv2d has filters*(C/groups)*kh*kw + filters parameters and infers its output size" <| fun () ->
+        testPropertyWithConfig (maxTest 100) "conv2d has filters*(C/groups)*kh*kw + filters parameters and infers its output size"
+        <| fun () ->
             Prop.forAll convArb (fun c ->
                 scoped (fun () ->
                     let o = { ConvOptions.Default with Groups = c.Groups; Stride = c.Stride; Padding = c.Padding; Bias = c.Bias }
@@ -210,7 +222,8 @@ let tests =
                     true))
 
         // ---------------------------------------------------------------- dropout
-        testPropertyWithConfig (maxTest 100) "dropout in Eval returns its input unchanged" <| fun () ->
+        testPropertyWithConfig (maxTest 100) "dropout in Eval returns its input unchanged"
+        <| fun () ->
             Prop.forAll dropoutArb (fun c ->
                 scoped (fun () ->
                     use g = Rng.generator Device.Cpu (Rng.seed (int64 c.Seed))
@@ -218,7 +231,8 @@ let tests =
                     let y = runDropout c.Rate Eval (Rng.seed (int64 c.Seed)) x
                     y.Equal x))
 
-        testPropertyWithConfig (maxTest 100) "dropout in Train keeps a 1-p fraction (binomial tolerance) scaled by 1/(1-p)" <| fun () ->
+        testPropertyWithConfig (maxTest 100) "dropout in Train keeps a 1-p fraction (binomial tolerance) scaled by 1/(1-p)"
+        <| fun () ->
             Prop.forAll dropoutArb (fun c ->
                 scoped (fun () ->
                     let p = c.Rate
@@ -232,12 +246,12 @@ let tests =
                     // 5 binomial standard errors: a false alarm has probability ≈ 6e-7 per case.
                     let tol = 5.0 * sqrt (p * (1.0 - p) / float dropoutN)
                     ensure (abs (frac - (1.0 - p)) <= tol) (sprintf "kept fraction %g, expected %g ± %g" frac (1.0 - p) tol)
-                    let scaleOk =
-                        Array.forall2 (fun xv yv -> yv = 0.0 || abs (yv - xv / (1.0 - p)) <= 1e-5 * abs (xv / (1.0 - p))) xs ys
+                    let scaleOk = Array.forall2 (fun xv yv -> yv = 0.0 || abs (yv - xv / (1.0 - p)) <= 1e-5 * abs (xv / (1.0 - p))) xs ys
                     ensure scaleOk "kept values are not x/(1-p)"
                     true))
 
-        testPropertyWithConfig (maxTest 100) "dropout masks are reproducible from the same Rng and differ for another" <| fun () ->
+        testPropertyWithConfig (maxTest 100) "dropout masks are reproducible from the same Rng and differ for another"
+        <| fun () ->
             Prop.forAll dropoutArb (fun c ->
                 scoped (fun () ->
                     let p = max 0.05 c.Rate
@@ -254,7 +268,8 @@ let tests =
                     true))
 
         // ---------------------------------------------------------------- batch norm
-        testPropertyWithConfig (maxTest 100) "batchNorm in Eval normalises with the running statistics set in its state" <| fun () ->
+        testPropertyWithConfig (maxTest 100) "batchNorm in Eval normalises with the running statistics set in its state"
+        <| fun () ->
             Prop.forAll bnArb (fun c ->
                 scoped (fun () ->
                     let m, ps, st, x, rest = bnSetup c
@@ -267,7 +282,8 @@ let tests =
                     ensure (List.forall2 (fun (a: Tensor) (b: Tensor) -> a.Equal b) (Tree.leaves st') (Tree.leaves st)) "Eval changed the running statistics"
                     true))
 
-        testPropertyWithConfig (maxTest 100) "batchNorm in Train returns updated running statistics and leaves the old state alone" <| fun () ->
+        testPropertyWithConfig (maxTest 100) "batchNorm in Train returns updated running statistics and leaves the old state alone"
+        <| fun () ->
             Prop.forAll bnArb (fun c ->
                 scoped (fun () ->
                     let m, ps, st, x, rest = bnSetup c
@@ -291,10 +307,10 @@ let tests =
                     true))
 
         // ---------------------------------------------------------------- autodiff against finite differences
-        testPropertyWithConfig (maxTest 100) "grad and hessian of sum(sin x · x²) match finite differences" <| fun () ->
-            Prop.forAll (vectorArb 5) (checkGradAndHessian sinX2)
+        testPropertyWithConfig (maxTest 100) "grad and hessian of sum(sin x · x²) match finite differences" <| fun () -> Prop.forAll (vectorArb 5) (checkGradAndHessian sinX2)
 
-        testPropertyWithConfig (maxTest 100) "grad and hessian of logsumexp match finite differences" <| fun () ->
+        testPropertyWithConfig (maxTest 100) "grad and hessian of logsumexp match finite differences"
+        <| fun () ->
             Prop.forAll (vectorArb 5) (fun xs ->
                 checkGradAndHessian lse xs
                 && scoped (fun () ->
@@ -303,7 +319,8 @@ let tests =
                     let softmax = e |> Array.map (fun v -> v / Array.sum e)
                     close 1e-12 1e-12 (values (grad lse (vec xs))) softmax))
 
-        testPropertyWithConfig (maxTest 100) "grad and hessian of x·Ax match finite differences and (A + Aᵀ)" <| fun () ->
+        testPropertyWithConfig (maxTest 100) "grad and hessian of x·Ax match finite differences and (A + Aᵀ)"
+        <| fun () ->
             Prop.forAll (vecMatArb true) (fun c ->
                 let n = c.X.Length
                 let quad (x: Tensor) = x.Dot((f64 [ int64 n; int64 n ] c.M).Matmul x)
@@ -315,7 +332,8 @@ let tests =
                     ensure (close 1e-12 1e-12 (values (grad quad (vec c.X))) exactGrad) "grad of x·Ax is not (A + Aᵀ)x"
                     true))
 
-        testPropertyWithConfig (maxTest 100) "the jacobian of an elementwise function is diagonal" <| fun () ->
+        testPropertyWithConfig (maxTest 100) "the jacobian of an elementwise function is diagonal"
+        <| fun () ->
             Prop.forAll (vectorArb 6) (fun xs ->
                 scoped (fun () ->
                     let n = xs.Length
@@ -326,11 +344,14 @@ let tests =
                     for r in 0 .. n - 1 do
                         for c in 0 .. n - 1 do
                             let v = js.[r * n + c]
-                            if r = c then ensure (abs (v - diag.[r]) <= 1e-12) (sprintf "J[%d,%d] = %g, expected %g" r c v diag.[r])
-                            else ensure (v = 0.0) (sprintf "off-diagonal J[%d,%d] = %g" r c v)
+                            if r = c then
+                                ensure (abs (v - diag.[r]) <= 1e-12) (sprintf "J[%d,%d] = %g, expected %g" r c v diag.[r])
+                            else
+                                ensure (v = 0.0) (sprintf "off-diagonal J[%d,%d] = %g" r c v)
                     true))
 
-        testPropertyWithConfig (maxTest 100) "jvp and vjp agree with the jacobian" <| fun () ->
+        testPropertyWithConfig (maxTest 100) "jvp and vjp agree with the jacobian"
+        <| fun () ->
             Prop.forAll (vecMatArb false) (fun c ->
                 scoped (fun () ->
                     let n, m = c.X.Length, c.Rows
@@ -351,7 +372,8 @@ let tests =
                     true))
 
         // ---------------------------------------------------------------- frozen layers
-        testPropertyWithConfig (maxTest 100) "a frozen layer gets no gradient and counts as non-trainable" <| fun () ->
+        testPropertyWithConfig (maxTest 100) "a frozen layer gets no gradient and counts as non-trainable"
+        <| fun () ->
             Prop.forAll frozenArb (fun c ->
                 scoped (fun () ->
                     let m = Model.buildSeeded (int64 c.Seed) [ int64 c.In ] (frozen (dense c.Hidden) >-> dense c.Out)
@@ -364,18 +386,23 @@ let tests =
                     ensure (Tree.paths g = Tree.paths m.Params) (sprintf "gradient paths %A" (Tree.paths g))
                     let isZero (t: Tensor) = values t |> Array.forall ((=) 0.0)
                     for p, t in Tree.toList g do
-                        if p.StartsWith "dense." then ensure (isZero t) (sprintf "frozen %s has a nonzero gradient" p)
-                        else ensure (not (isZero t)) (sprintf "trainable %s has a zero gradient" p)
+                        if p.StartsWith "dense." then
+                            ensure (isZero t) (sprintf "frozen %s has a nonzero gradient" p)
+                        else
+                            ensure (not (isZero t)) (sprintf "trainable %s has a zero gradient" p)
                     let frozenCount = int64 (c.In * c.Hidden + c.Hidden)
                     let trainCount = int64 (c.Hidden * c.Out + c.Out)
                     ensure (Model.nonTrainableParams m = frozenCount) (sprintf "nonTrainableParams %d, expected %d" (Model.nonTrainableParams m) frozenCount)
                     ensure (Model.trainableParams m = trainCount) (sprintf "trainableParams %d, expected %d" (Model.trainableParams m) trainCount)
                     ensure (Model.countParams m = frozenCount + trainCount) "countParams"
-                    ensure ((Summary.render m).Contains(sprintf "Non-trainable params: %s" (frozenCount.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)))) "summary non-trainable line"
+                    ensure
+                        ((Summary.render m).Contains(sprintf "Non-trainable params: %s" (frozenCount.ToString("N0", System.Globalization.CultureInfo.InvariantCulture))))
+                        "summary non-trainable line"
                     true))
 
         // ---------------------------------------------------------------- seeds
-        testPropertyWithConfig (maxTest 100) "the same seed gives bit-identical parameters and another seed different ones" <| fun () ->
+        testPropertyWithConfig (maxTest 100) "the same seed gives bit-identical parameters and another seed different ones"
+        <| fun () ->
             Prop.forAll seedArb (fun seed ->
                 scoped (fun () ->
                     let build s = Model.buildSeeded s [ 2L; 8L; 8L ] seedNet
@@ -390,7 +417,8 @@ let tests =
                     true))
 
         // ---------------------------------------------------------------- trees
-        testPropertyWithConfig (maxTest 200) "Tree.ofList inverts Tree.toList, and paths and count agree with it" <| fun () ->
+        testPropertyWithConfig (maxTest 200) "Tree.ofList inverts Tree.toList, and paths and count agree with it"
+        <| fun () ->
             Prop.forAll treeArb (fun t ->
                 Tree.ofList (Tree.toList t) = t
                 && Tree.paths t = List.map fst (Tree.toList t)
@@ -398,13 +426,19 @@ let tests =
                 && Tree.count t = List.length (Tree.paths t)
                 && List.length (List.distinct (Tree.paths t)) = Tree.count t)
 
-        testPropertyWithConfig (maxTest 200) "Tree.find and tryFind return every leaf at its path, and nothing elsewhere" <| fun () ->
+        testPropertyWithConfig (maxTest 200) "Tree.find and tryFind return every leaf at its path, and nothing elsewhere"
+        <| fun () ->
             Prop.forAll treeArb (fun t ->
                 Tree.toList t |> List.forall (fun (p, v) -> Tree.find p t = v && Tree.tryFind p t = Some v)
                 && Tree.tryFind "no.such.path" t = None
-                && (try Tree.find "no.such.path" t |> ignore; false with :? System.ArgumentException -> true))
+                && (try
+                        Tree.find "no.such.path" t |> ignore
+                        false
+                    with :? System.ArgumentException ->
+                        true))
 
-        testPropertyWithConfig (maxTest 200) "Tree.set replaces one leaf and nothing else; update is set of f of find" <| fun () ->
+        testPropertyWithConfig (maxTest 200) "Tree.set replaces one leaf and nothing else; update is set of f of find"
+        <| fun () ->
             Prop.forAll treeArb (fun t ->
                 let copy = Tree.map id t
                 Tree.toList t
@@ -415,9 +449,14 @@ let tests =
                     && List.forall2 (fun (q, a) (_, b) -> q = p || a = b) (Tree.toList t') (Tree.toList t)
                     && Tree.update p (fun x -> x * 3 - 1) t = Tree.set p (v * 3 - 1) t)
                 && t = copy
-                && (try Tree.set "no.such.path" 0 t |> ignore; false with :? System.ArgumentException -> true))
+                && (try
+                        Tree.set "no.such.path" 0 t |> ignore
+                        false
+                    with :? System.ArgumentException ->
+                        true))
 
-        testPropertyWithConfig (maxTest 200) "Tree.map, mapi and map2 keep the structure" <| fun () ->
+        testPropertyWithConfig (maxTest 200) "Tree.map, mapi and map2 keep the structure"
+        <| fun () ->
             Prop.forAll treeArb (fun t ->
                 let f x = 2 * x + 1
                 let g x = x - 7

@@ -34,7 +34,16 @@ let private reproNet = dense 32 >-> relu >-> dropout 0.3 >-> dense 3
 
 let private reproRun (seed: int64) =
     let x, y = blobs 3 20 2.0 1.0 9L
-    let o = { quiet with Optimizer = Optimizers.adam 0.01; Epochs = 4; BatchSize = 8; Shuffle = true; Seed = seed; ValidationSplit = Some 0.25; Metrics = [ Metric.accuracy; Metric.topK 2 ] }
+    let o = {
+        quiet with
+            Optimizer = Optimizers.adam 0.01
+            Epochs = 4
+            BatchSize = 8
+            Shuffle = true
+            Seed = seed
+            ValidationSplit = Some 0.25
+            Metrics = [ Metric.accuracy; Metric.topK 2 ]
+    }
     Training.fit o (Model.buildSeeded 1L [ 2L ] reproNet) x (Value.T y)
 
 let private sameHistory (a: Trained) (b: Trained) =
@@ -59,7 +68,8 @@ let private expectEpochLines (verbosity: Verbosity) =
         | Ok t ->
             let ls = lines text
             Expect.equal ls.Length 3 (sprintf "one line per epoch; output:\n%s" text)
-            ls |> List.iteri (fun i l ->
+            ls
+            |> List.iteri (fun i l ->
                 let m = (epochLine 3).Match l
                 Expect.isTrue m.Success (sprintf "line %d does not match the epoch format: %s" (i + 1) l)
                 Expect.equal (m.Groups.[1].Value) (string (i + 1)) l
@@ -74,13 +84,15 @@ let private expectEpochLines (verbosity: Verbosity) =
 type private WeightedCase = { Classes: int; Logits: float[]; Labels: int[]; Weights: float[] }
 
 let private weightedArb =
-    let g = gen {
-        let! c = Gen.choose (2, 5)
-        let! n = Gen.choose (1, 12)
-        let! logits = Gen.arrayOfLength (n * c) (genValue -300 300)
-        let! labels = Gen.arrayOfLength n (Gen.choose (0, c - 1))
-        let! weights = Gen.arrayOfLength c (genValue 10 500)
-        return { Classes = c; Logits = logits; Labels = labels; Weights = weights } }
+    let g =
+        gen {
+            let! c = Gen.choose (2, 5)
+            let! n = Gen.choose (1, 12)
+            let! logits = Gen.arrayOfLength (n * c) (genValue -300 300)
+            let! labels = Gen.arrayOfLength n (Gen.choose (0, c - 1))
+            let! weights = Gen.arrayOfLength c (genValue 10 500)
+            return { Classes = c; Logits = logits; Labels = labels; Weights = weights }
+        }
     Arb.fromGen g
 
 let private weightedExpected (c: WeightedCase) =
@@ -118,7 +130,8 @@ let private someInputs (n: int) : Tensor =
 let tests =
     testList "Training" [
         // ---------------------------------------------------------------- 1. convergence, evaluate, predict
-        testCase "fit reaches 100% training accuracy on separable blobs and leaves the given model unchanged" <| fun () ->
+        testCase "fit reaches 100% training accuracy on separable blobs and leaves the given model unchanged"
+        <| fun () ->
             scoped (fun () ->
                 let x, y = blobs 3 30 3.0 0.5 1L
                 let model = Model.buildSeeded 1L [ 2L ] blobNet
@@ -126,7 +139,7 @@ let tests =
                 let o = { quiet with Optimizer = Optimizers.adam 0.05; Epochs = 30; BatchSize = 16; Metrics = [ Metric.accuracy; Metric.topK 2 ] }
                 let t = Training.fit o model x (Value.T y)
                 Expect.equal t.History.Length 30 "t.History.Length"
-                expectEqual "epoch numbers" [ 1 .. 30 ] (t.History |> List.map (fun l -> l.Epoch))
+                expectEqual "epoch numbers" [ 1..30 ] (t.History |> List.map (fun l -> l.Epoch))
                 expectEqual "logged names" [ "loss"; "accuracy"; "top2_accuracy" ] ((List.last t.History).Values |> List.map fst)
                 Expect.equal (logged "accuracy" (List.last t.History)) 1.0 "training accuracy of the last epoch"
                 let ev = Training.evaluate o t.Model x (Value.T y)
@@ -138,7 +151,8 @@ let tests =
                 Expect.isLessThan (get "loss") (logged "loss" t.History.Head) "the loss went down"
                 expectSameParams "the model passed to fit" before model.Params)
 
-        testCase "evaluate returns the loss and every metric as computed from predict" <| fun () ->
+        testCase "evaluate returns the loss and every metric as computed from predict"
+        <| fun () ->
             scoped (fun () ->
                 let x, y = blobs 3 20 3.0 1.0 2L
                 let model = Model.buildSeeded 3L [ 2L ] blobNet
@@ -152,7 +166,8 @@ let tests =
                 let expLoss = Array.map2 crossEntropyOf logits labels |> Array.average
                 let argmax (r: float[]) = Array.findIndex ((=) (Array.max r)) r
                 let expAcc = float (Array.map2 (fun r l -> if argmax r = l then 1 else 0) logits labels |> Array.sum) / n
-                let expTop2 = float (Array.map2 (fun (r: float[]) l -> if (r |> Array.filter (fun v -> v > r.[l]) |> Array.length) < 2 then 1 else 0) logits labels |> Array.sum) / n
+                let expTop2 =
+                    float (Array.map2 (fun (r: float[]) l -> if (r |> Array.filter (fun v -> v > r.[l]) |> Array.length) < 2 then 1 else 0) logits labels |> Array.sum) / n
                 let expMax = logits |> Array.averageBy Array.max
                 let got = Map.ofList ev
                 Expect.floatClose (within 1e-5) got.["loss"] expLoss "loss"
@@ -164,7 +179,8 @@ let tests =
                 for (n1, v1), (_, v2) in List.zip ev whole do
                     Expect.floatClose (within 1e-5) v1 v2 (sprintf "%s with batch 7 vs 60" n1))
 
-        testCase "predict returns one row of class scores per sample, equal to the model's forward" <| fun () ->
+        testCase "predict returns one row of class scores per sample, equal to the model's forward"
+        <| fun () ->
             scoped (fun () ->
                 let x, _ = blobs 3 11 3.0 0.5 4L
                 let model = Model.buildSeeded 1L [ 2L ] blobNet
@@ -178,7 +194,8 @@ let tests =
                     expectEqual "head b shape" [| 33L; 1L |] b.Shape
                 | v -> failtest (sprintf "expected heads a and b, got %A" (Value.shape v)))
 
-        testCase "predictTopK and formatTopK name the classes with their probabilities" <| fun () ->
+        testCase "predictTopK and formatTopK name the classes with their probabilities"
+        <| fun () ->
             scoped (fun () ->
                 let x, y = blobs 3 30 3.0 0.5 1L
                 let model = Model.buildSeeded 1L [ 2L ] blobNet
@@ -202,24 +219,33 @@ let tests =
                     expectEqual "every class once" (List.sort fruit) (r |> List.map (fun v -> v.Label) |> List.sort)
                     Expect.floatClose (within 1e-5) (r |> List.sumBy (fun v -> v.Probability)) 1.0 "r |> List.sumBy (fun v -> v.Probability)")
 
-        testCase "predictTopK rejects a list of class names that does not match the model's classes" <| fun () ->
+        testCase "predictTopK rejects a list of class names that does not match the model's classes"
+        <| fun () ->
             scoped (fun () ->
                 let x, _ = blobs 3 4 3.0 0.5 1L
                 let model = Model.buildSeeded 1L [ 2L ] (dense 3)
                 for names in [ [ "apple"; "avocado" ]; [ "apple"; "avocado"; "banana"; "cherry" ] ] do
-                    match (try Training.predictTopK 2 names model x |> ignore; None with e -> Some e) with
+                    match
+                        (try
+                            Training.predictTopK 2 names model x |> ignore
+                            None
+                         with e ->
+                             Some e)
+                    with
                     | None -> failtest (sprintf "%d class names for a 3-class model were accepted" names.Length)
                     | Some e ->
                         Expect.isTrue (e :? ArgumentException) e.Message
                         expectContains (sprintf "%d class names" names.Length) e.Message
                         expectContains "3 classes" e.Message)
 
-        testCase "formatTopK prints one ranked line per class" <| fun () ->
+        testCase "formatTopK prints one ranked line per class"
+        <| fun () ->
             let text = Training.formatTopK [ { Label = "avocado"; Probability = 1.0 }; { Label = "apple"; Probability = 0.123456 }; { Label = "fig"; Probability = 0.0 } ]
             Expect.equal text "#1 avocado @ 100.00%\n#2 apple @ 12.35%\n#3 fig @ 0.00%" "text"
 
         // ---------------------------------------------------------------- 2. reproducibility
-        testPropertyWithConfig (maxTest 4) "the same seed gives a bit-identical history and parameters (shuffle and dropout on)" <| fun () ->
+        testPropertyWithConfig (maxTest 4) "the same seed gives a bit-identical history and parameters (shuffle and dropout on)"
+        <| fun () ->
             Prop.forAll (Arb.fromGen (Gen.choose (0, 1000))) (fun seed ->
                 scoped (fun () ->
                     let a, b = reproRun (int64 seed), reproRun (int64 seed)
@@ -227,20 +253,29 @@ let tests =
                         ensure (p.Values = q.Values) (sprintf "seed %d epoch %d: %A <> %A" seed p.Epoch p.Values q.Values)
                     ensure (sameHistory a b) "histories differ"
                     ensure (sameParams a.Model.Params b.Model.Params) "final parameters differ"
-                    ensure ((List.head a.History).Values |> List.map fst = [ "loss"; "accuracy"; "top2_accuracy"; "val_loss"; "val_accuracy"; "val_top2_accuracy" ]) "logged names"
+                    ensure
+                        ((List.head a.History).Values |> List.map fst = [ "loss"; "accuracy"; "top2_accuracy"; "val_loss"; "val_accuracy"; "val_top2_accuracy" ])
+                        "logged names"
                     true))
 
-        testCase "a different seed gives a different history" <| fun () ->
+        testCase "a different seed gives a different history"
+        <| fun () ->
             scoped (fun () ->
                 let a, b = reproRun 1L, reproRun 2L
                 Expect.isFalse (sameHistory a b) "seeds 1 and 2 gave the same history"
                 Expect.notEqual (logged "loss" a.History.Head) (logged "loss" b.History.Head) "first-epoch training loss"
                 Expect.isFalse (sameParams a.Model.Params b.Model.Params) "seeds 1 and 2 gave the same parameters")
 
-        testCase "dropout uses the seed: without shuffling, seeds still differ, and eval-mode val_loss is unaffected at epoch 0" <| fun () ->
+        testCase "dropout uses the seed: without shuffling, seeds still differ, and eval-mode val_loss is unaffected at epoch 0"
+        <| fun () ->
             scoped (fun () ->
                 let x, y = blobs 3 20 2.0 1.0 9L
-                let run seed = Training.fit { quiet with Optimizer = Optimizers.sgd 0.0; Epochs = 1; BatchSize = 8; Shuffle = false; Seed = seed; ValidationSplit = Some 0.25 } (Model.buildSeeded 1L [ 2L ] reproNet) x (Value.T y)
+                let run seed =
+                    Training.fit
+                        { quiet with Optimizer = Optimizers.sgd 0.0; Epochs = 1; BatchSize = 8; Shuffle = false; Seed = seed; ValidationSplit = Some 0.25 }
+                        (Model.buildSeeded 1L [ 2L ] reproNet)
+                        x
+                        (Value.T y)
                 let a, b = run 1L, run 2L
                 // With lr 0 the parameters never change: training loss differs only through the dropout masks,
                 // validation (Eval mode, no dropout) is identical.
@@ -250,19 +285,22 @@ let tests =
         // ---------------------------------------------------------------- 5. progress lines
         testCase "Lines prints exactly one Keras-style line per epoch" <| fun () -> expectEpochLines Lines
 
-        testCase "Auto prints one line per epoch when output is redirected" <| fun () ->
+        testCase "Auto prints one line per epoch when output is redirected"
+        <| fun () ->
             if not Console.IsOutputRedirected then skiptest "stdout of the test host is a terminal"
             if Progress.isTerminal () then skiptest "Progress.isTerminal () is true"
             expectEpochLines Verbosity.Auto
 
-        testCase "Silent prints nothing" <| fun () ->
+        testCase "Silent prints nothing"
+        <| fun () ->
             scoped (fun () ->
                 let r, text = progressRun Silent
                 Expect.isTrue (Result.isOk r) "Result.isOk r"
                 Expect.isEmpty text "text")
 
         // ---------------------------------------------------------------- 6. class weights
-        testPropertyWithConfig (maxTest 60) "weighted cross-entropy is sum w[y]·(−log p[y]) / sum w[y], as PyTorch's" <| fun () ->
+        testPropertyWithConfig (maxTest 60) "weighted cross-entropy is sum w[y]·(−log p[y]) / sum w[y], as PyTorch's"
+        <| fun () ->
             Prop.forAll weightedArb (fun c ->
                 scoped (fun () ->
                     let n = c.Labels.Length
@@ -278,7 +316,8 @@ let tests =
                     ensure (abs (plain - plainExpected) <= 1e-5 + 1e-5 * abs plainExpected) (sprintf "plain loss %g, expected %g" plain plainExpected)
                     true))
 
-        testCase "fit with class weights follows a different trajectory; unit weights follow the same one" <| fun () ->
+        testCase "fit with class weights follows a different trajectory; unit weights follow the same one"
+        <| fun () ->
             scoped (fun () ->
                 let x, y = blobs 3 20 2.0 1.0 5L
                 let run w =
@@ -286,10 +325,13 @@ let tests =
                 let plain, weighted, ones = run None, run (Some [| 1.0; 8.0; 0.2 |]), run (Some [| 1.0; 1.0; 1.0 |])
                 Expect.notEqual (plain.Series "loss") (weighted.Series "loss") "class weights change the loss"
                 Expect.isFalse (sameParams plain.Model.Params weighted.Model.Params) "class weights change the parameters"
-                Expect.isTrue (close 1e-5 1e-5 (Array.ofList (ones.Series "loss")) (Array.ofList (plain.Series "loss"))) (sprintf "unit weights: %A vs %A" (ones.Series "loss") (plain.Series "loss")))
+                Expect.isTrue
+                    (close 1e-5 1e-5 (Array.ofList (ones.Series "loss")) (Array.ofList (plain.Series "loss")))
+                    (sprintf "unit weights: %A vs %A" (ones.Series "loss") (plain.Series "loss")))
 
         // ---------------------------------------------------------------- 7. bad input
-        testCase "labels outside [0, classes) are rejected before training" <| fun () ->
+        testCase "labels outside [0, classes) are rejected before training"
+        <| fun () ->
             scoped (fun () ->
                 let x = someInputs 6
                 expectRejected [ "labels"; "10 classes"; "10]" ] quiet (tenClass ()) x (Value.T(labelsOf [| 0L; 3L; 9L; 10L; 1L; 2L |]))
@@ -297,24 +339,32 @@ let tests =
                 // Also in one head of a multi-head model.
                 let heads = Model.buildSeeded 1L [ 2L ] (fanOut [ "hour", dense 12; "minute", dense 60 ])
                 let o = { quiet with Loss = Loss.perHead [ "hour", Loss.crossEntropy, 1.0; "minute", Loss.crossEntropy, 1.0 ]; Metrics = [] }
-                expectRejected [ "labels"; "60 classes" ] o heads x (Value.Heads [ "hour", Value.T(labelsOf [| 0L; 1L; 2L; 3L; 4L; 11L |]); "minute", Value.T(labelsOf [| 0L; 1L; 2L; 3L; 4L; 60L |]) ]))
+                expectRejected
+                    [ "labels"; "60 classes" ]
+                    o
+                    heads
+                    x
+                    (Value.Heads [ "hour", Value.T(labelsOf [| 0L; 1L; 2L; 3L; 4L; 11L |]); "minute", Value.T(labelsOf [| 0L; 1L; 2L; 3L; 4L; 60L |]) ]))
 
-        testCase "validation labels outside [0, classes) are rejected before training" <| fun () ->
+        testCase "validation labels outside [0, classes) are rejected before training"
+        <| fun () ->
             scoped (fun () ->
                 let x = someInputs 6
                 let y = labelsOf [| 0L; 3L; 9L; 5L; 1L; 2L |]
                 let o = { quiet with ValidationData = Some(DataSource.Tensors(someInputs 3, Value.T(labelsOf [| 0L; 10L; 1L |]))) }
                 expectRejected [ "10 classes" ] o (tenClass ()) x (Value.T y))
 
-        testCase "batch size 0 and -1 are rejected before training" <| fun () ->
+        testCase "batch size 0 and -1 are rejected before training"
+        <| fun () ->
             scoped (fun () ->
                 let x, y = someInputs 6, labelsOf [| 0L; 3L; 9L; 5L; 1L; 2L |]
                 for b in [ 0; -1 ] do
                     expectRejected [ "batch size"; string b ] { quiet with BatchSize = b } (tenClass ()) x (Value.T y)
-                expectThrows<ArgumentException> (fun () -> Training.evaluateWith Loss.crossEntropy [] 0 (tenClass ()) x (Value.T y) |> ignore) |> ignore
-                expectThrows<ArgumentException> (fun () -> Training.predict 0 (tenClass ()) x |> ignore) |> ignore)
+                expectThrows<ArgumentException>(fun () -> Training.evaluateWith Loss.crossEntropy [] 0 (tenClass ()) x (Value.T y) |> ignore) |> ignore
+                expectThrows<ArgumentException>(fun () -> Training.predict 0 (tenClass ()) x |> ignore) |> ignore)
 
-        testCase "validation splits 0, 1 and 1.5 are rejected before training" <| fun () ->
+        testCase "validation splits 0, 1 and 1.5 are rejected before training"
+        <| fun () ->
             scoped (fun () ->
                 let x, y = someInputs 6, labelsOf [| 0L; 3L; 9L; 5L; 1L; 2L |]
                 for s in [ 0.0; 1.0; 1.5; -0.2 ] do
@@ -322,34 +372,44 @@ let tests =
                 // A split that leaves no validation sample.
                 expectRejected [ "split" ] { quiet with ValidationSplit = Some 0.1 } (tenClass ()) x (Value.T y))
 
-        testCase "metrics that need another output shape are rejected before training" <| fun () ->
+        testCase "metrics that need another output shape are rejected before training"
+        <| fun () ->
             scoped (fun () ->
                 let x, y = someInputs 6, labelsOf [| 0L; 3L; 9L; 5L; 1L; 2L |]
                 expectRejected [ "binary_accuracy"; "(None, 10)" ] { quiet with Metrics = [ Metric.binaryAccuracy ] } (tenClass ()) x (Value.T y)
                 let three = Model.buildSeeded 1L [ 2L ] (dense 3)
                 expectRejected [ "top5_accuracy"; "5"; "(None, 3)" ] { quiet with Metrics = [ Metric.topK 5 ] } three x (Value.T(labelsOf [| 0L; 1L; 2L; 0L; 1L; 2L |])))
 
-        testCase "regression metrics on class scores with int labels are rejected before training" <| fun () ->
+        testCase "regression metrics on class scores with int labels are rejected before training"
+        <| fun () ->
             // rmse/mae compare outputs with targets of the same shape; (None, 10) scores against (None) labels
             // cannot be compared, which is known before the first step.
             scoped (fun () ->
                 let x, y = someInputs 6, labelsOf [| 0L; 3L; 9L; 5L; 1L; 2L |]
                 expectRejected [ "mae" ] { quiet with Metrics = [ Metric.mae ] } (tenClass ()) x (Value.T y))
 
-        testCase "class weights of the wrong length are rejected before training" <| fun () ->
+        testCase "class weights of the wrong length are rejected before training"
+        <| fun () ->
             scoped (fun () ->
                 let x, y = someInputs 6, labelsOf [| 0L; 3L; 9L; 5L; 1L; 2L |]
                 expectRejected [ "3 class weights"; "10 classes" ] { quiet with ClassWeights = Some [| 1.0; 2.0; 3.0 |] } (tenClass ()) x (Value.T y)
-                expectRejected [ "class weights"; "mse" ] { quiet with Loss = Loss.mse; Metrics = []; ClassWeights = Some(Array.create 10 1.0) } (tenClass ()) x (Value.T(f32 [ 6L; 10L ] (Array.zeroCreate 60))))
+                expectRejected
+                    [ "class weights"; "mse" ]
+                    { quiet with Loss = Loss.mse; Metrics = []; ClassWeights = Some(Array.create 10 1.0) }
+                    (tenClass ())
+                    x
+                    (Value.T(f32 [ 6L; 10L ] (Array.zeroCreate 60))))
 
-        testCase "inputs and targets of different lengths, and zero epochs, are rejected before training" <| fun () ->
+        testCase "inputs and targets of different lengths, and zero epochs, are rejected before training"
+        <| fun () ->
             scoped (fun () ->
                 let x = someInputs 6
                 expectRejected [ "6 inputs"; "5 targets" ] quiet (tenClass ()) x (Value.T(labelsOf [| 0L; 3L; 9L; 5L; 1L |]))
                 expectRejected [ "epochs" ] { quiet with Epochs = 0 } (tenClass ()) x (Value.T(labelsOf [| 0L; 3L; 9L; 5L; 1L; 2L |])))
 
         // ---------------------------------------------------------------- 10. learning-rate finder
-        testCase "findLearningRate returns an increasing curve within [minLr, maxLr], a suggestion inside it, and leaves the model alone" <| fun () ->
+        testCase "findLearningRate returns an increasing curve within [minLr, maxLr], a suggestion inside it, and leaves the model alone"
+        <| fun () ->
             scoped (fun () ->
                 let x, y = blobs 3 40 3.0 0.7 6L
                 let model = Model.buildSeeded 1L [ 2L ] blobNet
@@ -363,12 +423,15 @@ let tests =
                 for a, b in List.pairwise lrs do
                     Expect.isGreaterThan b a "learning rates increase"
                 Expect.isLessThanOrEqual (List.last lrs) (maxLr * (1.0 + 1e-9)) "List.last lrs"
-                Expect.isTrue (r.Curve |> List.forall (fun (_, l) -> Double.IsFinite l || Double.IsNaN l)) "r.Curve |> List.forall (fun (_, l) -> Double.IsFinite l || Double.IsNaN l)"
+                Expect.isTrue
+                    (r.Curve |> List.forall (fun (_, l) -> Double.IsFinite l || Double.IsNaN l))
+                    "r.Curve |> List.forall (fun (_, l) -> Double.IsFinite l || Double.IsNaN l)"
                 expectInRange minLr maxLr r.Suggested "r.Suggested"
                 Expect.isTrue (lrs |> List.contains r.Suggested) "the suggestion is a rate of the curve"
                 expectSameParams "findLearningRate's model" before model.Params)
 
-        testCase "findLearningRate works when the loss falls far below its starting value" <| fun () ->
+        testCase "findLearningRate works when the loss falls far below its starting value"
+        <| fun () ->
             // An easy problem: the smoothed loss drops by far more than half from its first value.
             scoped (fun () ->
                 let x, y = blobs 2 40 4.0 0.3 6L
@@ -379,7 +442,8 @@ let tests =
                 expectInRange 1e-3 1.0 r.Suggested "r.Suggested")
 
         // ---------------------------------------------------------------- 11. multi-head
-        testCase "a two-head model trains with perHead losses and per-head metrics" <| fun () ->
+        testCase "a two-head model trains with perHead losses and per-head metrics"
+        <| fun () ->
             scoped (fun () ->
                 let x, hours, minutes = clock 120
                 let y = Value.Heads [ "hour", Value.T(labelsOf hours); "minute", Value.T(labelsOf minutes) ]
@@ -389,7 +453,8 @@ let tests =
                 let metrics = [ Metric.onHead "hour" Metric.accuracy; Metric.onHead "minute" Metric.accuracy; Metric.onHead "minute" (Metric.topK 5) ]
                 let o = { quiet with Loss = loss; Metrics = metrics; Optimizer = Optimizers.adam 0.01; Epochs = 25; BatchSize = 16; ValidationSplit = Some 0.2 }
                 let t = Training.fit o model x y
-                expectEqual "logged names"
+                expectEqual
+                    "logged names"
                     [ "loss"; "hour_accuracy"; "minute_accuracy"; "minute_top5_accuracy"; "val_loss"; "val_hour_accuracy"; "val_minute_accuracy"; "val_minute_top5_accuracy" ]
                     (t.History.Head.Values |> List.map fst)
                 Expect.isLessThan (logged "loss" (List.last t.History)) (logged "loss" t.History.Head / 2.0) "the loss fell"
@@ -401,11 +466,13 @@ let tests =
                 let ceH = Array.map2 crossEntropyOf hl (Array.map int hours) |> Array.average
                 let ceM = Array.map2 crossEntropyOf ml (Array.map int minutes) |> Array.average
                 Expect.floatClose (within (1e-4 * (6.0 * ceH + 4.0 * ceM) + 1e-6)) ev.["loss"] (6.0 * ceH + 4.0 * ceM) "6·CE_hour + 4·CE_minute"
-                let acc (rs: float[][]) (ls: int64[]) = float (Array.map2 (fun (r: float[]) l -> if Array.findIndex ((=) (Array.max r)) r = int l then 1 else 0) rs ls |> Array.sum) / float ls.Length
+                let acc (rs: float[][]) (ls: int64[]) =
+                    float (Array.map2 (fun (r: float[]) l -> if Array.findIndex ((=) (Array.max r)) r = int l then 1 else 0) rs ls |> Array.sum) / float ls.Length
                 Expect.floatClose (within 1e-12) ev.["hour_accuracy"] (acc hl hours) "ev.[\"hour_accuracy\"]"
                 Expect.floatClose (within 1e-12) ev.["minute_accuracy"] (acc ml minutes) "ev.[\"minute_accuracy\"]")
 
-        testCase "perHead and onHead reject models without the named head" <| fun () ->
+        testCase "perHead and onHead reject models without the named head"
+        <| fun () ->
             scoped (fun () ->
                 let x, hours, minutes = clock 12
                 let y = Value.Heads [ "hour", Value.T(labelsOf hours); "minute", Value.T(labelsOf minutes) ]
@@ -416,16 +483,24 @@ let tests =
                 expectRejected [ "multi-head" ] { quiet with Loss = Loss.perHead [ "hour", Loss.crossEntropy, 1.0 ]; Metrics = [] } single x (Value.T(labelsOf hours)))
 
         // ---------------------------------------------------------------- augmentation through fit's loader
-        testCase "fit applies Augment to every training batch once and never to validation data" <| fun () ->
+        testCase "fit applies Augment to every training batch once and never to validation data"
+        <| fun () ->
             scoped (fun () ->
-                let x, y = blobs 3 30 3.0 0.5 4L          // 90 samples; a split of 0.2 leaves 72 for training
+                let x, y = blobs 3 30 3.0 0.5 4L // 90 samples; a split of 0.2 leaves 72 for training
                 let seen = Collections.Concurrent.ConcurrentQueue<int64>()
-                let record = Data.Transform.FromFunc((fun t -> seen.Enqueue(t.Size 0); t.Clone()), "record")
+                let record =
+                    Data.Transform.FromFunc(
+                        (fun t ->
+                            seen.Enqueue(t.Size 0)
+                            t.Clone()),
+                        "record"
+                    )
                 let o = { quiet with Epochs = 3; BatchSize = 16; ValidationSplit = Some 0.2; Augment = Some record }
                 Training.fit o (Model.buildSeeded 1L [ 2L ] blobNet) x (Value.T y) |> ignore
                 expectEqual "batch sizes the augmentation saw (3 epochs of 72 = 4 × 16 + 8)" (List.replicate 3 [ 16L; 16L; 16L; 16L; 8L ] |> List.concat) (List.ofSeq seen))
 
-        testCase "fit trains on the augmented inputs" <| fun () ->
+        testCase "fit trains on the augmented inputs"
+        <| fun () ->
             scoped (fun () ->
                 let x, y = blobs 3 30 3.0 0.5 5L
                 let o = { quiet with Optimizer = Optimizers.adam 0.05; Epochs = 20; BatchSize = 16 }
@@ -435,11 +510,19 @@ let tests =
                 let erased = Training.fit { o with Augment = Some(Data.Transform.FromFunc(fun t -> Torch.ZerosLike t)) } (Model.buildSeeded 1L [ 2L ] blobNet) x (Value.T y)
                 Expect.isLessThanOrEqual (logged "accuracy" (List.last erased.History)) 0.4 "trained on erased inputs")
 
-        testCase "a random augmentation gives a bit-identical history from the same seed and another from a different seed" <| fun () ->
+        testCase "a random augmentation gives a bit-identical history from the same seed and another from a different seed"
+        <| fun () ->
             scoped (fun () ->
                 let x, y = blobs 3 30 3.0 1.0 6L
                 let noisy = Data.GaussianNoise(0.5)
-                let run seed = (Training.fit { quiet with Epochs = 3; BatchSize = 16; Seed = seed; Augment = Some(noisy :> Data.Transform) } (Model.buildSeeded 1L [ 2L ] blobNet) x (Value.T y)).History |> List.map (logged "loss")
+                let run seed =
+                    (Training.fit
+                        { quiet with Epochs = 3; BatchSize = 16; Seed = seed; Augment = Some(noisy :> Data.Transform) }
+                        (Model.buildSeeded 1L [ 2L ] blobNet)
+                        x
+                        (Value.T y))
+                        .History
+                    |> List.map (logged "loss")
                 expectEqual "same seed" (run 3L) (run 3L)
                 Expect.notEqual (run 4L) (run 3L) "another seed draws other noise (and another order)")
     ]

@@ -62,14 +62,15 @@ let capture (f: unit -> 'T) : Result<'T, exn> * string =
     use sw = new StringWriter()
     Console.SetOut sw
     let r =
-        try Ok(f ())
-        with e -> Error e
+        try
+            Ok(f ())
+        with e ->
+            Error e
     Console.SetOut old
     r, sw.ToString()
 
 /// The lines of captured text (without a trailing empty line).
-let lines (text: string) : string list =
-    text.Replace("\r\n", "\n").Split('\n') |> List.ofArray |> List.filter (fun l -> l <> "")
+let lines (text: string) : string list = text.Replace("\r\n", "\n").Split('\n') |> List.ofArray |> List.filter (fun l -> l <> "")
 
 /// Asserts that two parameter trees have the same paths and bit-identical tensors.
 let expectSameParams (what: string) (expected: Params) (actual: Params) =
@@ -80,24 +81,30 @@ let expectSameParams (what: string) (expected: Params) (actual: Params) =
             failtest (sprintf "%s: parameter '%s' differs (max |difference| %g)" what p d)
 
 /// True when every leaf of the two trees is bit-identical.
-let sameParams (a: Params) (b: Params) =
-    Tree.paths a = Tree.paths b && List.forall2 (fun (x: Tensor) (y: Tensor) -> x.Equal y) (Tree.leaves a) (Tree.leaves b)
+let sameParams (a: Params) (b: Params) = Tree.paths a = Tree.paths b && List.forall2 (fun (x: Tensor) (y: Tensor) -> x.Equal y) (Tree.leaves a) (Tree.leaves b)
 
 /// Runs `f` with a fresh temporary directory, deleted afterwards.
 let withTempDir (f: string -> 'T) : 'T =
     let dir = Path.Combine(Path.GetTempPath(), "dsl-tests-" + Guid.NewGuid().ToString("N"))
     Directory.CreateDirectory dir |> ignore
-    try f dir
-    finally (try Directory.Delete(dir, true) with _ -> ())
+    try
+        f dir
+    finally
+        (try
+            Directory.Delete(dir, true)
+         with _ ->
+             ())
 
 /// A callback recording the train and epoch hooks it receives, as "begin", "epoch_begin 3", "epoch_end 3", "end".
 let spy () : Callback * Collections.Generic.List<string> =
     let calls = Collections.Generic.List<string>()
-    { Callback.create "Spy" with
-        OnTrainBegin = fun _ -> calls.Add "begin"
-        OnEpochBegin = fun c -> calls.Add(sprintf "epoch_begin %d" c.Epoch)
-        OnEpochEnd = fun c -> calls.Add(sprintf "epoch_end %d" c.Epoch)
-        OnTrainEnd = fun _ -> calls.Add "end" },
+    {
+        Callback.create "Spy" with
+            OnTrainBegin = fun _ -> calls.Add "begin"
+            OnEpochBegin = fun c -> calls.Add(sprintf "epoch_begin %d" c.Epoch)
+            OnEpochEnd = fun c -> calls.Add(sprintf "epoch_end %d" c.Epoch)
+            OnTrainEnd = fun _ -> calls.Add "end"
+    },
     calls
 
 /// A callback recording every hook, batch hooks included: "train_batch_begin 1.0 (8)", "train_batch_end 1.0 (8)
@@ -107,15 +114,29 @@ let batchSpy () : Callback * Collections.Generic.List<string> =
     let cb, epochs = spy ()
     let batch (hook: string) (c: TrainingContext) (l: BatchLogs) =
         calls.Add(sprintf "%s %d.%d (%d)%s" hook c.Epoch l.Batch l.Size (l.Values |> List.map (fun (n, _) -> " " + n) |> String.concat ""))
-    { cb with
-        OnTrainBegin = fun c -> cb.OnTrainBegin c; calls.Add epochs.[epochs.Count - 1]
-        OnEpochBegin = fun c -> cb.OnEpochBegin c; calls.Add epochs.[epochs.Count - 1]
-        OnEpochEnd = fun c -> cb.OnEpochEnd c; calls.Add epochs.[epochs.Count - 1]
-        OnTrainEnd = fun c -> cb.OnTrainEnd c; calls.Add epochs.[epochs.Count - 1]
-        OnTrainBatchBegin = batch "train_batch_begin"
-        OnTrainBatchEnd = batch "train_batch_end"
-        OnTestBatchBegin = batch "test_batch_begin"
-        OnTestBatchEnd = batch "test_batch_end" },
+    {
+        cb with
+            OnTrainBegin =
+                fun c ->
+                    cb.OnTrainBegin c
+                    calls.Add epochs.[epochs.Count - 1]
+            OnEpochBegin =
+                fun c ->
+                    cb.OnEpochBegin c
+                    calls.Add epochs.[epochs.Count - 1]
+            OnEpochEnd =
+                fun c ->
+                    cb.OnEpochEnd c
+                    calls.Add epochs.[epochs.Count - 1]
+            OnTrainEnd =
+                fun c ->
+                    cb.OnTrainEnd c
+                    calls.Add epochs.[epochs.Count - 1]
+            OnTrainBatchBegin = batch "train_batch_begin"
+            OnTrainBatchEnd = batch "train_batch_end"
+            OnTestBatchBegin = batch "test_batch_begin"
+            OnTestBatchEnd = batch "test_batch_end"
+    },
     calls
 
 /// The logged value `name` of an epoch (fails naming the logged names when absent).
@@ -125,4 +146,4 @@ let logged (name: string) (l: EpochLogs) : float =
     | None -> failwithf "epoch %d has no '%s'; logged: %A" l.Epoch name (List.map fst l.Values)
 
 /// Fit options for quick, quiet tests.
-let quiet : FitOptions = { FitOptions.Default with Verbosity = Silent }
+let quiet: FitOptions = { FitOptions.Default with Verbosity = Silent }

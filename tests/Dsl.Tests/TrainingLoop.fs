@@ -24,7 +24,7 @@ let private hookRun (callbacks: Callback list) =
 
 /// Live tensors after the finalizers of earlier tests have run.
 let private settledLive () =
-    for _ in 1 .. 2 do
+    for _ in 1..2 do
         GC.Collect()
         GC.WaitForPendingFinalizers()
     Tensor.LiveCount
@@ -33,40 +33,50 @@ let private settledLive () =
 [<Tests>]
 let tests =
     testList "TrainingLoop" [
-        testCase "callbacks get every Keras hook in Keras's order, with batch logs" <| fun () ->
+        testCase "callbacks get every Keras hook in Keras's order, with batch logs"
+        <| fun () ->
             scoped (fun () ->
                 let cb, calls = batchSpy ()
                 hookRun [ cb ] |> ignore
-                let epoch e =
-                    [ sprintf "epoch_begin %d" e
-                      for b in 0 .. 2 do
-                          sprintf "train_batch_begin %d.%d (4)" e b
-                          sprintf "train_batch_end %d.%d (4) loss accuracy" e b
-                      for b in 0 .. 1 do
-                          sprintf "test_batch_begin %d.%d (4)" e b
-                          sprintf "test_batch_end %d.%d (4) loss accuracy" e b
-                      sprintf "epoch_end %d" e ]
+                let epoch e = [
+                    sprintf "epoch_begin %d" e
+                    for b in 0..2 do
+                        sprintf "train_batch_begin %d.%d (4)" e b
+                        sprintf "train_batch_end %d.%d (4) loss accuracy" e b
+                    for b in 0..1 do
+                        sprintf "test_batch_begin %d.%d (4)" e b
+                        sprintf "test_batch_end %d.%d (4) loss accuracy" e b
+                    sprintf "epoch_end %d" e
+                ]
                 expectEqual "hooks" ([ "begin" ] @ epoch 1 @ epoch 2 @ [ "end" ]) (List.ofSeq calls))
 
-        testCase "train batch logs are the running means that the epoch's logs end with" <| fun () ->
+        testCase "train batch logs are the running means that the epoch's logs end with"
+        <| fun () ->
             scoped (fun () ->
                 let seen = Collections.Generic.List<int * BatchLogs>()
                 let probe = Callback.onTrainBatchEnd "probe" (fun c l -> seen.Add((c.Epoch, l)))
                 let t = hookRun [ probe ]
                 Expect.equal seen.Count 6 "three batches in each of two epochs"
-                for e in 1 .. 2 do
+                for e in 1..2 do
                     let last = seen |> Seq.filter (fst >> (=) e) |> Seq.last |> snd
                     let logs = t.History.[e - 1]
                     for name in [ "loss"; "accuracy" ] do
                         Expect.floatClose Accuracy.veryHigh (last.TryGet name).Value (logs.TryGet name).Value (sprintf "epoch %d %s" e name)
                     Expect.isTrue (last.Values |> List.forall (fun (n, _) -> not (n.StartsWith "val_"))) "batch logs have no validation values")
 
-        testCase "progress and history are ordinary callbacks: the history is recorded when silent, and Lines prints at epoch end" <| fun () ->
+        testCase "progress and history are ordinary callbacks: the history is recorded when silent, and Lines prints at epoch end"
+        <| fun () ->
             scoped (fun () ->
                 let order = Collections.Generic.List<string>()
                 let mine = Callback.onEpochEnd "mine" (fun c -> order.Add(sprintf "mine sees %d earlier epochs" c.History.Length))
-                let r, text = capture (fun () -> let x, y = blobs 3 4 2.0 0.5 3L in Training.fit { quiet with Epochs = 3; BatchSize = 4; Verbosity = Lines; Callbacks = [ mine ] } (Model.buildSeeded 1L [ 2L ] net) x (Value.T y))
-                let t = match r with Ok t -> t | Error e -> raise e
+                let r, text =
+                    capture (fun () ->
+                        let x, y = blobs 3 4 2.0 0.5 3L in
+                        Training.fit { quiet with Epochs = 3; BatchSize = 4; Verbosity = Lines; Callbacks = [ mine ] } (Model.buildSeeded 1L [ 2L ] net) x (Value.T y))
+                let t =
+                    match r with
+                    | Ok t -> t
+                    | Error e -> raise e
                 Expect.equal t.History.Length 3 "the history callback recorded every epoch"
                 Expect.equal (lines text |> List.filter (fun l -> l.StartsWith "Epoch ")).Length 3 "the progress callback printed one line per epoch"
                 expectEqual "the history is the last callback" [ "mine sees 0 earlier epochs"; "mine sees 1 earlier epochs"; "mine sees 2 earlier epochs" ] (List.ofSeq order)
@@ -74,7 +84,8 @@ let tests =
                 expectContains "Epoch 2/5  120/469 [====>...............]" bar
                 expectContains "- ETA: 9s - loss: 0.3121" bar)
 
-        testCase "a NaN loss stops training, names the epoch and batch, and keeps finite weights" <| fun () ->
+        testCase "a NaN loss stops training, names the epoch and batch, and keeps finite weights"
+        <| fun () ->
             scoped (fun () ->
                 let x, y = blobs 3 20 2.0 0.5 3L
                 // A huge learning rate on a regression loss: the weights blow up within a few batches.
@@ -82,7 +93,10 @@ let tests =
                 let o = { quiet with Loss = Loss.mse; Metrics = []; Optimizer = Optimizers.sgd 1e6; Epochs = 5; BatchSize = 10; Verbosity = Lines }
                 let model = Model.buildSeeded 1L [ 2L ] net
                 let r, text = capture (fun () -> Training.fit o model x (Value.T target))
-                let t = match r with Ok t -> t | Error e -> raise e
+                let t =
+                    match r with
+                    | Ok t -> t
+                    | Error e -> raise e
                 let reason = Expect.wantSome t.StopReason "a stop reason"
                 expectContains "the loss is not finite at epoch" reason
                 expectContains "batch" reason
@@ -97,7 +111,8 @@ let tests =
                 Expect.isNone t2.StopReason "no stop reason"
                 Expect.isTrue (t2.Series "loss" |> List.exists (fun v -> Double.IsNaN v || Double.IsInfinity v)) "the loss went non-finite")
 
-        testCase "a NaN loss with early stopping keeps the best epoch's weights" <| fun () ->
+        testCase "a NaN loss with early stopping keeps the best epoch's weights"
+        <| fun () ->
             scoped (fun () ->
                 let x, y = blobs 3 20 2.0 0.5 3L
                 let model = Model.buildSeeded 1L [ 2L ] net
@@ -105,15 +120,24 @@ let tests =
                 let explode = { Callback.create "explode" with OnEpochBegin = fun c -> if c.Epoch = 3 then c.Optimizer.LearningRate <- 1e9 }
                 let stopping = Callback.earlyStopping { EarlyStopping.Default with Patience = 5; RestoreBestWeights = true }
                 let target = Torch.Randn([| 60L; 3L |])
-                let o = { quiet with Optimizer = Optimizers.sgd 0.05; Epochs = 6; BatchSize = 10; Loss = Loss.mse; Metrics = []; Callbacks = [ explode; stopping ]
-                                     ValidationData = Some(DataSource.Tensors(x, Value.T target)) }
+                let o = {
+                    quiet with
+                        Optimizer = Optimizers.sgd 0.05
+                        Epochs = 6
+                        BatchSize = 10
+                        Loss = Loss.mse
+                        Metrics = []
+                        Callbacks = [ explode; stopping ]
+                        ValidationData = Some(DataSource.Tensors(x, Value.T target))
+                }
                 let t = Training.fit o model x (Value.T target)
                 Expect.isSome t.StopReason "stopped on the non-finite loss"
                 Expect.equal t.History.Length 2 "two finished epochs"
                 let ev = Training.evaluate o t.Model x (Value.T target) |> List.head |> snd
                 Expect.floatClose Accuracy.veryHigh ev (List.min (t.Series "val_loss")) "the returned weights are those of the best epoch")
 
-        testCase "fit on a data set read batch by batch equals fit on the same tensors in memory" <| fun () ->
+        testCase "fit on a data set read batch by batch equals fit on the same tensors in memory"
+        <| fun () ->
             scoped (fun () ->
                 let x, y = blobs 3 20 2.0 0.5 3L
                 let o = { quiet with Epochs = 3; BatchSize = 8; ValidationSplit = Some 0.25; Seed = 5L }
@@ -128,13 +152,14 @@ let tests =
                 let b = Training.evaluateData o fromSet.Model (DataSource.Dataset ds)
                 expectEqual "evaluation" a b)
 
-        testCase "fit trains on an image folder decoded batch by batch" <| fun () ->
+        testCase "fit trains on an image folder decoded batch by batch"
+        <| fun () ->
             scoped (fun () ->
                 withTempDir (fun dir ->
                     // Two classes of 8×8 images: dark and bright, 12 each, as PNG files.
                     for c, name in [ 0, "dark"; 1, "bright" ] do
                         Directory.CreateDirectory(Path.Combine(dir, name)) |> ignore
-                        for i in 0 .. 11 do
+                        for i in 0..11 do
                             let v = float32 (if c = 0 then 0.1 + 0.01 * float i else 0.8 + 0.01 * float i)
                             Image.Write(Path.Combine(dir, name, sprintf "%02d.png" i), Torch.Full([| 1L; 8L; 8L |], float v))
                     let folder = ImageFolder.Open(dir, ImageOptions.Resize(8, 8, grayscale = true))
@@ -145,7 +170,8 @@ let tests =
                     Expect.equal acc 1.0 "dark and bright images are told apart"
                     expectEqual "classes" [ "bright"; "dark" ] (List.ofSeq folder.ClassNames)))
 
-        testCase "findLearningRate takes fit's step: penalties and clipping change its curve, and it leaks no state" <| fun () ->
+        testCase "findLearningRate takes fit's step: penalties and clipping change its curve, and it leaks no state"
+        <| fun () ->
             let x, y = blobs 3 20 2.0 0.5 3L
             let model = Model.buildSeeded 1L [ 2L ] (dense 16 >-> batchNorm >-> relu >-> dense 3)
             let o = { quiet with BatchSize = 8 }

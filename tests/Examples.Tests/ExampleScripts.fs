@@ -8,7 +8,8 @@ open Expecto
 
 let private root =
     let rec up (d: DirectoryInfo) =
-        if File.Exists(Path.Combine(d.FullName, "Dsl.sln")) then d.FullName
+        if File.Exists(Path.Combine(d.FullName, "Dsl.sln")) then
+            d.FullName
         else
             match d.Parent with
             | null -> failwithf "no Dsl.sln in %s or any folder above it" AppContext.BaseDirectory
@@ -43,7 +44,8 @@ let private runScript (name: string) (args: string) =
 
 let private succeeds (code: int, output: string) (expect: string list) =
     Expect.equal code 0 output
-    for e in expect do Expect.stringContains output e output
+    for e in expect do
+        Expect.stringContains output e output
     output
 
 let private script (name: string) (args: string) (expect: string list) = succeeds (runScript name args) expect
@@ -52,19 +54,20 @@ let private script (name: string) (args: string) (expect: string list) = succeed
 [<Tests>]
 let tests =
     testList "ExampleScripts" [
-        testCase "quickstart builds, summarises and runs an MLP and a CNN" <| fun () ->
-            script "quickstart.fsx" "" [ "Total params: 101,770"; "MLP: 101770 parameters, logits shape [4; 10]"; "CNN:" ] |> ignore
+        testCase "quickstart builds, summarises and runs an MLP and a CNN"
+        <| fun () -> script "quickstart.fsx" "" [ "Total params: 101,770"; "MLP: 101770 parameters, logits shape [4; 10]"; "CNN:" ] |> ignore
 
-        testCase "fashion_mnist --quick trains the three models and prints the table" <| fun () ->
+        testCase "fashion_mnist --quick trains the three models and prints the table"
+        <| fun () ->
             let out = script "fashion_mnist.fsx" "--quick" [ "seed 001 MLP"; "seed 001 CNN"; "better CNN"; "test acc" ]
             Expect.isMatch out @"Epoch 1/1 - [0-9.]+s - loss: [0-9.]+ - accuracy: [0-9.]+" "out"
 
-        testCase "magic --quick prints a baseline, the tuned MLP and three initialisations" <| fun () ->
+        testCase "magic --quick prints a baseline, the tuned MLP and three initialisations"
+        <| fun () ->
             // The script finds the data through LocalData: --data, else $DSL_DATA/magic/magic04.data.
             let code, output = runScript "magic.fsx" "--quick"
             if code = 3 && output.Contains "magic04.data was not found" then skiptest output
             succeeds (code, output) [ "logistic regression"; "best on validation"; "torch_default"; "glorot_uniform"; "he_normal" ] |> ignore
 
-        testCase "theory prints verified and refuted claims" <| fun () ->
-            script "theory.fsx" "8a 10c" [ "VERIFIED"; "REFUTED" ] |> ignore
+        testCase "theory prints verified and refuted claims" <| fun () -> script "theory.fsx" "8a 10c" [ "VERIFIED"; "REFUTED" ] |> ignore
     ]

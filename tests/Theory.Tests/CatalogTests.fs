@@ -9,7 +9,8 @@ open Dsl.Theory
 [<Tests>]
 let tests =
     testList "Catalog" [
-        testCase "every claim has a unique id, a name, a source and a statement" <| fun () ->
+        testCase "every claim has a unique id, a name, a source and a statement"
+        <| fun () ->
             let ids = Catalog.all |> List.map (fun c -> c.Id)
             Expect.equal (ids |> List.distinct |> List.length) ids.Length "ids |> List.distinct |> List.length"
             for c in Catalog.all do
@@ -20,10 +21,10 @@ let tests =
         // Every claim of the catalog with the sizes the example uses, except 5c (the seed's 10,000 products of
         // 512×512 matrices take about 15 s of CPU; its property test covers it at smaller N): one test per claim
         // (ClaimTests.ofClaims), passing when the claim gets its expected verdict.
-        ClaimTests.ofClaims "every catalog claim gets its expected verdict (the table of examples/theory.fsx)"
-            (Catalog.all |> List.filter (fun c -> c.Id <> "5c"))
+        ClaimTests.ofClaims "every catalog claim gets its expected verdict (the table of examples/theory.fsx)" (Catalog.all |> List.filter (fun c -> c.Id <> "5c"))
 
-        testCase "a claim test fails when the claim gets the other verdict, printing why" <| fun () ->
+        testCase "a claim test fails when the claim gets the other verdict, printing why"
+        <| fun () ->
             let claim verdict = { Id = "t1"; Name = "a test claim"; Source = "tests"; Statement = "-"; Check = fun () -> verdict }
             let verified = Verified { Quantity = "q"; Kind = Exact; ClosedForm = 1.0; Estimate = 1.0; StandardError = 0.0; Tolerance = 0.0; Samples = 1; Cases = 1; Note = "" }
             let refuted = Refuted { Input = "x = 0"; Claimed = 1.0; Actual = 0.0; ShrinkSteps = 0; Note = "" }
@@ -31,7 +32,11 @@ let tests =
                 match test with
                 | TestLabel(name, TestCase(Sync run, _), _) ->
                     Expect.equal name "t1 a test claim" "the test is named by the claim's id and name"
-                    try run (); None with :? AssertException as e -> Some e.Message
+                    try
+                        run ()
+                        None
+                    with :? AssertException as e ->
+                        Some e.Message
                 | other -> failtestf "expected one synchronous test case, got %A" other
             Expect.isNone (outcome (ClaimTests.ofClaimExpecting false (claim verified))) "verified as expected"
             Expect.isNone (outcome (ClaimTests.ofClaimExpecting true (claim refuted))) "refuted as expected"
@@ -44,7 +49,8 @@ let tests =
             Expect.isTrue (ClaimTests.expectsRefutation (Catalog.find "10c")) "10c is one of the seeds' false statements"
             Expect.isFalse (ClaimTests.expectsRefutation (Catalog.find "8a")) "8a is expected to be verified"
 
-        testCase "the table has the columns claim | source | closed form | numeric | verdict" <| fun () ->
+        testCase "the table has the columns claim | source | closed form | numeric | verdict"
+        <| fun () ->
             let row = Runner.run (Catalog.find "8a")
             let text = Runner.render [ row ]
             Expect.stringStarts text "claim" "text"
@@ -54,7 +60,8 @@ let tests =
             Expect.stringContains text "| verdict" "text"
             Expect.stringContains text "VERIFIED" "text"
 
-        testCase "the double-descent curve is saved as CSV and SVG" <| fun () ->
+        testCase "the double-descent curve is saved as CSV and SVG"
+        <| fun () ->
             let dir = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "theory-tests-" + string (System.Diagnostics.Process.GetCurrentProcess().Id))
             let csv, svg = DoubleDescent.save dir
             let lines = System.IO.File.ReadAllLines csv

@@ -25,8 +25,9 @@ let ridge =
         let! sw = uniform 0.2 3.0
         let! se = uniform 0.1 2.0
         let! s = seed
-        return ({ D = d; N = n; Mu = mu; SigmaW = sw; SigmaEps = se; Draws = 3000; Seed = s } : Ridge.Case)
-    } |> Arb.fromGen
+        return ({ D = d; N = n; Mu = mu; SigmaW = sw; SigmaEps = se; Draws = 3000; Seed = s }: Ridge.Case)
+    }
+    |> Arb.fromGen
 
 /// Tiny guess-and-check architectures, enumerable (q^k ≤ limit).
 let tinyArch (limit: float) =
@@ -36,7 +37,7 @@ let tinyArch (limit: float) =
         let! q = Gen.elements [ 3; 5; 7 ]
         let! d1s = Gen.choose (0, d1 - 1)
         let! s = seed
-        return ({ Arch = ({ D0 = d0; D1 = d1; Q = q } : GuessAndCheck.Arch); D1Star = d1s; Seed = s } : GuessAndCheck.Case)
+        return ({ Arch = ({ D0 = d0; D1 = d1; Q = q }: GuessAndCheck.Arch); D1Star = d1s; Seed = s }: GuessAndCheck.Case)
     }
     |> Gen.filter (fun c -> GuessAndCheck.feasible c.Arch && float c.Arch.Q ** float (GuessAndCheck.paramCount c.Arch) <= limit)
     |> Arb.fromGen
@@ -49,16 +50,18 @@ let sizes =
         let! q = Gen.choose (1, 127) |> Gen.map (fun h -> 2 * h + 1)
         let! n = Gen.choose (1, 1_000_000)
         let! delta = logUniform 1e-6 0.5
-        return ({ D0 = d0; D1 = d1; D1Star = d1s; Q = q; N = n; Delta = delta } : GuessAndCheck.Sizes)
-    } |> Arb.fromGen
+        return ({ D0 = d0; D1 = d1; D1Star = d1s; Q = q; N = n; Delta = delta }: GuessAndCheck.Sizes)
+    }
+    |> Arb.fromGen
 
 let doubleDescent =
     gen {
         let! n = Gen.choose (10, 20)
         let! sigma = uniform 0.1 0.6
         let! s = seed
-        return ({ N = n; D = 3 * n; Sigma = sigma; Trials = 100; Seed = s } : DoubleDescent.Case)
-    } |> Arb.fromGen
+        return ({ N = n; D = 3 * n; Sigma = sigma; Trials = 100; Seed = s }: DoubleDescent.Case)
+    }
+    |> Arb.fromGen
 
 let symmetric =
     gen {
@@ -75,16 +78,18 @@ let symmetric =
             | 4 -> HeInit.Rademacher s
             | _ -> HeInit.Mixture(s, m * s)
         let! sd = seed
-        return ({ Dist = d; Samples = 20000; Seed = sd } : HeInit.SymmetricCase)
-    } |> Arb.fromGen
+        return ({ Dist = d; Samples = 20000; Seed = sd }: HeInit.SymmetricCase)
+    }
+    |> Arb.fromGen
 
 let depth =
     gen {
         let! w = Gen.choose (32, 128)
         let! l = Gen.choose (2, 10)
         let! s = seed
-        return ({ Width = w; Depth = l; Nets = 24; Batch = 8; Seed = s } : HeInit.DepthCase)
-    } |> Arb.fromGen
+        return ({ Width = w; Depth = l; Nets = 24; Batch = 8; Seed = s }: HeInit.DepthCase)
+    }
+    |> Arb.fromGen
 
 /// Small Task 1 studies: width 80–160, depth 44 (past the N(0,1) overflow, at 35–41 layers there), 32 nets
 /// (with 12 the across-net spread is too heavy-tailed for its own standard error: a false refutation seen in CI).
@@ -92,24 +97,27 @@ let study =
     gen {
         let! w = Gen.choose (80, 160)
         let! s = seed
-        return ({ Width = w; Depth = 44; Nets = 32; Batch = 4; Seed = s } : DeepStudy.Spec)
-    } |> Arb.fromGen
+        return ({ Width = w; Depth = 44; Nets = 32; Batch = 4; Seed = s }: DeepStudy.Spec)
+    }
+    |> Arb.fromGen
 
 /// Finite-width tanh experiments: width 96–128, depth d/4, 400 nets.
 let tanhCase =
     gen {
         let! w = Gen.choose (96, 128)
         let! s = seed
-        return ({ Width = w; Depth = w / 4; Nets = 400; Seed = s } : Task1.TanhCase)
-    } |> Arb.fromGen
+        return ({ Width = w; Depth = w / 4; Nets = 400; Seed = s }: Task1.TanhCase)
+    }
+    |> Arb.fromGen
 
 let product =
     gen {
         let! n = Gen.choose (8, 128)
         let! draws = Gen.choose (1000, 4000)
         let! s = seed
-        return ({ N = n; Draws = draws; Seed = s } : Task1.ProductCase)
-    } |> Arb.fromGen
+        return ({ N = n; Draws = draws; Seed = s }: Task1.ProductCase)
+    }
+    |> Arb.fromGen
 
 /// Initialiser cases: the generator of the claim itself, driven by an FsCheck seed.
 let initializer = seed |> Gen.map (fun s -> Initializers.random (Random s)) |> Arb.fromGen
@@ -120,8 +128,9 @@ let equivariance =
         let! n = if g = Equivariance.Symmetric then Gen.choose (2, 5) else Gen.choose (2, 9)
         let! phi = Gen.elements [ Equivariance.Tanh; Equivariance.LeakyRelu ]
         let! s = seed
-        return ({ Group = g; N = n; Phi = phi; Seed = s } : Equivariance.Case)
-    } |> Arb.fromGen
+        return ({ Group = g; N = n; Phi = phi; Seed = s }: Equivariance.Case)
+    }
+    |> Arb.fromGen
 
 let vggSmall = seed |> Gen.map (fun s -> Vgg.random (Random s)) |> Arb.fromGen
 
@@ -132,7 +141,8 @@ let tinyCnn =
         let! g = Gen.elements [ TinyCnn.Sigmoid; TinyCnn.Tanh; TinyCnn.Identity ]
         let! s = seed
         return { TinyCnn.random (Random s) with G = g }
-    } |> Arb.fromGen
+    }
+    |> Arb.fromGen
 
 let logits = seed |> Gen.map (fun s -> Softmax.random (Random s)) |> Arb.fromGen
 
@@ -143,5 +153,6 @@ let mlp =
         let! c = Gen.choose (2, 6)
         let! b = Gen.choose (1, 16)
         let! s = seed
-        return ({ Pixels = n; Hidden = h; Classes = c; Batch = b; Steps = 6; Seed = s } : PermutedPixels.Case)
-    } |> Arb.fromGen
+        return ({ Pixels = n; Hidden = h; Classes = c; Batch = b; Steps = 6; Seed = s }: PermutedPixels.Case)
+    }
+    |> Arb.fromGen

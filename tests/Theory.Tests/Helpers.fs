@@ -44,6 +44,4 @@ module Helpers =
         | Refuted c -> failtestf "refuted: %O" c
 
     /// Asserts that two float arrays are equal element by element.
-    let expectArray (expected: float[]) (actual: float[]) =
-        Expect.isTrue (actual = expected) (sprintf "expected %A but got %A" expected actual)
-
+    let expectArray (expected: float[]) (actual: float[]) = Expect.isTrue (actual = expected) (sprintf "expected %A but got %A" expected actual)
