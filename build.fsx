@@ -15,8 +15,13 @@ let usage () =
 
 targets (run in the order given):
   setup            install missing prerequisites through apt (libtorch-dev, cmake, g++, OpenBLAS,
-                   Fashion-MNIST, DejaVu fonts, python3-torch/-torchvision/-numpy); sudo when not root
+                   Fashion-MNIST, DejaVu fonts, python3-torch/-torchvision/-numpy/-pil); sudo when not root
   build            setup, then dotnet build Dsl.sln -c Release (also builds the native shim with CMake)
+  check            setup, dotnet tool restore, then every check: F# formatting (dotnet fantomas --check .),
+                   C# formatting (dotnet format whitespace --folder, dotnet format style Dsl.sln; both
+                   --verify-no-changes) and the fixtures (tests/fixtures regenerated with /usr/bin/python3
+                   into a temporary folder: JSON floats equal within 1e-5 relative, other JSON values
+                   exactly, images byte for byte); prints what each checked, fails naming what failed
   test [args]      setup, then dotnet test Dsl.sln (the NUnit tests; TRX in artifacts/test-results),
                    then each Expecto program tests/*/*.fsproj with dotnet run (JUnit summaries there too);
                    args go to dotnet test (e.g. --filter Name~Smoke); of them only a name filter
@@ -97,6 +102,7 @@ let prerequisites = [
     "python3-torch"
     "python3-torchvision"
     "python3-numpy"
+    "python3-pil"
 ]
 
 let isInstalled (pkg: string) =
@@ -292,8 +298,9 @@ let configurationArg (args: string list) : string list =
     find args
 
 /// Runs a program with stdout and stderr redirected and forwarded line by line as they come (so the
-/// child's output is redirected, as a test host's is under dotnet test); returns its exit code.
-let runForwarded (exe: string) (args: string list) : int =
+/// child's output is redirected, as a test host's is under dotnet test), dropping the lines `keep` rejects;
+/// returns its exit code.
+let runFiltered (keep: string -> bool) (exe: string) (args: string list) : int =
     say (String.Join(" ", exe :: args |> List.map quote))
     let psi = ProcessStartInfo(exe, UseShellExecute = false, WorkingDirectory = root, RedirectStandardOutput = true, RedirectStandardError = true)
     for a in args do
@@ -303,7 +310,7 @@ let runForwarded (exe: string) (args: string list) : int =
     use p = new Process(StartInfo = psi)
     let gate = obj ()
     let forward (w: TextWriter) (line: string) =
-        if not (isNull line) then
+        if not (isNull line) && keep line then
             lock gate (fun () ->
                 w.WriteLine line
                 w.Flush())
@@ -317,6 +324,9 @@ let runForwarded (exe: string) (args: string list) : int =
     p.BeginErrorReadLine()
     p.WaitForExit()
     p.ExitCode
+
+/// Runs a program with its output redirected and forwarded line by line; returns its exit code.
+let runForwarded (exe: string) (args: string list) : int = runFiltered (fun _ -> true) exe args
 
 /// Counts one JUnit summary written by Expecto: a testcase with <failure> or <error> failed, one with
 /// <skipped> was skipped, any other passed.
@@ -381,6 +391,219 @@ let trxSummary (args: string list) =
         if code <> 0 then raise (Fail(code, ""))
     | _ -> fail 2 "trx-summary needs one directory"
 
+// ---------------------------------------------------------------- check
+
+/// How a regenerated fixture float may differ from the committed one: |a - b| <= tolerance · max(1, |a|, |b|).
+/// The engine tests compare the engine with these fixtures at 1e-5 (float32); regenerating on another CPU
+/// moves only the last bits of some results (here: conv outputs and gradients by up to 2.4e-6, 7e-7 relative),
+/// while a changed case, seed or op moves them by far more than 1e-5.
+let fixtureTolerance = 1e-5
+
+/// What comparing the committed and regenerated fixtures found.
+type FixtureReport = {
+    mutable Files: int
+    mutable Cases: int
+    mutable Floats: int
+    mutable Others: int
+    mutable Moved: int
+    mutable MaxRel: float
+    mutable MaxWhere: string
+    Problems: ResizeArray<string>
+}
+
+/// The kind of a JSON value; a number is a float when its text has a '.' or an exponent, as Python's json
+/// writes floats (integers are shapes, indices and int64 data).
+let jsonKind (e: Text.Json.JsonElement) =
+    match e.ValueKind with
+    | Text.Json.JsonValueKind.Number -> if e.GetRawText().IndexOfAny([| '.'; 'e'; 'E' |]) >= 0 then "float" else "integer"
+    | Text.Json.JsonValueKind.True
+    | Text.Json.JsonValueKind.False -> "boolean"
+    | k -> (string k).ToLowerInvariant()
+
+/// Compares two JSON values: objects key by key (same keys in the same order), arrays element by element,
+/// floats within `fixtureTolerance`, everything else (strings, integers, booleans, null) exactly. Problems
+/// name the file, the case (the "name" of the enclosing top-level case object) and the path in it.
+let rec compareJson (r: FixtureReport) (file: string) (case: string) (path: string) (a: Text.Json.JsonElement) (b: Text.Json.JsonElement) =
+    let where () =
+        sprintf "%s: %s%s" file (if case = "" then "" else sprintf "case %s, " case) (if path = "" then "(top level)" else path)
+    let problem (msg: string) = r.Problems.Add(sprintf "%s: %s" (where ()) msg)
+    match jsonKind a, jsonKind b with
+    | ka, kb when ka <> kb -> problem (sprintf "committed %s %s, regenerated %s %s" ka (a.GetRawText()) kb (b.GetRawText()))
+    | "object", _ ->
+        let keys (e: Text.Json.JsonElement) = [ for p in e.EnumerateObject() -> p.Name ]
+        let ka, kb = keys a, keys b
+        if ka <> kb then
+            problem (sprintf "committed keys [%s], regenerated keys [%s]" (String.Join(", ", ka)) (String.Join(", ", kb)))
+        else
+            // An object with a "name" in a top-level list is a case: paths inside it start from the case.
+            let case, path =
+                match a.TryGetProperty "name" with
+                | true, n when case = "" && n.ValueKind = Text.Json.JsonValueKind.String ->
+                    r.Cases <- r.Cases + 1
+                    (match n.GetString() with
+                     | null -> ""
+                     | s -> s),
+                    ""
+                | _ -> case, path
+            for k in ka do
+                compareJson r file case (if path = "" then k else path + "." + k) (a.GetProperty k) (b.GetProperty k)
+    | "array", _ ->
+        let la, lb = a.GetArrayLength(), b.GetArrayLength()
+        if la <> lb then
+            problem (sprintf "committed %d elements, regenerated %d" la lb)
+        else
+            for i in 0 .. la - 1 do
+                compareJson r file case (sprintf "%s[%d]" path i) a.[i] b.[i]
+    | "float", _ ->
+        r.Floats <- r.Floats + 1
+        let x, y = a.GetDouble(), b.GetDouble()
+        if x <> y then
+            r.Moved <- r.Moved + 1
+            let scale = max 1.0 (max (abs x) (abs y))
+            let rel = abs (x - y) / scale
+            if rel > r.MaxRel then
+                r.MaxRel <- rel
+                r.MaxWhere <- where ()
+            if rel > fixtureTolerance then
+                problem (sprintf "committed %s, regenerated %s (|difference| %.3g > %.3g allowed)" (a.GetRawText()) (b.GetRawText()) (abs (x - y)) (fixtureTolerance * scale))
+    | _ ->
+        r.Others <- r.Others + 1
+        if a.GetRawText() <> b.GetRawText() then problem (sprintf "committed %s, regenerated %s" (a.GetRawText()) (b.GetRawText()))
+
+/// Runs a program capturing stdout and stderr together; returns its exit code and its output.
+let captureAll (exe: string) (args: string list) : int * string =
+    let psi = ProcessStartInfo(exe, UseShellExecute = false, WorkingDirectory = root, RedirectStandardOutput = true, RedirectStandardError = true)
+    for a in args do
+        psi.ArgumentList.Add a
+    try
+        use p = Process.Start psi
+        let err = p.StandardError.ReadToEndAsync()
+        let out = p.StandardOutput.ReadToEnd()
+        p.WaitForExit()
+        p.ExitCode, out + err.Result
+    with e ->
+        127, sprintf "could not start %s: %s" exe e.Message
+
+/// The fixture check: regenerates tests/fixtures with Debian's python into a temporary folder and compares
+/// the result with the committed files (JSON numerically, images byte for byte). Returns what it checked,
+/// or the problems.
+let checkFixtures () : Result<string, string list> =
+    let python = "/usr/bin/python3"
+    let fixtures = Path.Combine(root, "tests", "fixtures")
+    if not (File.Exists python) then
+        Error [ sprintf "%s is missing; `dotnet fsi build.fsx setup` installs python3-torch, python3-numpy and python3-pil" python ]
+    else
+        let tmp = Path.Combine(Path.GetTempPath(), sprintf "dsl-fixtures-%d-%s" Environment.ProcessId (Guid.NewGuid().ToString("N").Substring(0, 8)))
+        Directory.CreateDirectory tmp |> ignore
+        try
+            let scripts = [ "make_fixtures.py", tmp; "make_optim_fixtures.py", tmp; "make_data_fixtures.py", Path.Combine(tmp, "data") ]
+            let failed =
+                scripts
+                |> List.choose (fun (script, out) ->
+                    say (sprintf "check: %s tests/fixtures/%s --out %s" python script out)
+                    let rc, text = captureAll python [ Path.Combine(fixtures, script); "--out"; out ]
+                    if rc = 0 then None else Some(sprintf "%s exited with code %d:\n%s" script rc (text.TrimEnd())))
+            if not failed.IsEmpty then
+                Error failed
+            else
+                let r = { Files = 0; Cases = 0; Floats = 0; Others = 0; Moved = 0; MaxRel = 0.0; MaxWhere = ""; Problems = ResizeArray() }
+                let names (dir: string) (pattern: string) =
+                    if Directory.Exists dir then Directory.GetFiles(dir, pattern) |> Array.choose (fun f -> Option.ofObj (Path.GetFileName f)) |> Set.ofArray else Set.empty
+                // The files both sides have (tests/fixtures/<sub>/<name>); a file on one side only is a problem.
+                let pairs (sub: string) (pattern: string) =
+                    let committed, regenerated = names (Path.Combine(fixtures, sub)) pattern, names (Path.Combine(tmp, sub)) pattern
+                    for f in committed - regenerated do
+                        r.Problems.Add(sprintf "tests/fixtures/%s: committed, but no script regenerates it" (Path.Combine(sub, f)))
+                    for f in regenerated - committed do
+                        r.Problems.Add(sprintf "tests/fixtures/%s: regenerated, but not committed" (Path.Combine(sub, f)))
+                    Set.intersect committed regenerated |> Set.toList |> List.map (fun f -> Path.Combine(sub, f))
+                for f in pairs "" "*.json" do
+                    r.Files <- r.Files + 1
+                    let shown = "tests/fixtures/" + f
+                    try
+                        use a = Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(fixtures, f)))
+                        use b = Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(tmp, f)))
+                        compareJson r shown "" "" a.RootElement b.RootElement
+                    with e ->
+                        r.Problems.Add(sprintf "%s: could not compare: %s" shown e.Message)
+                let binaries = pairs "data" "*"
+                for f in binaries do
+                    let a, b = File.ReadAllBytes(Path.Combine(fixtures, f)), File.ReadAllBytes(Path.Combine(tmp, f))
+                    if a.Length <> b.Length then
+                        r.Problems.Add(sprintf "tests/fixtures/%s: committed %d bytes, regenerated %d bytes" f a.Length b.Length)
+                    else
+                        match Seq.zip a b |> Seq.tryFindIndex (fun (x, y) -> x <> y) with
+                        | Some i -> r.Problems.Add(sprintf "tests/fixtures/%s: differs from byte %d on (committed 0x%02x, regenerated 0x%02x)" f i a.[i] b.[i])
+                        | None -> ()
+                if r.Problems.Count > 0 then
+                    let limit = 20
+                    Error [ yield! Seq.truncate limit r.Problems; if r.Problems.Count > limit then sprintf "... and %d more differences" (r.Problems.Count - limit) ]
+                else
+                    let moved = if r.Moved = 0 then "all bit-identical" else sprintf "%d differ in the last bits, at most %.2g relative, at %s" r.Moved r.MaxRel r.MaxWhere
+                    Ok(
+                        sprintf
+                            "%d JSON files, %d cases: %d floats within %g relative (%s), %d other values identical; %d images byte-identical"
+                            r.Files
+                            r.Cases
+                            r.Floats
+                            fixtureTolerance
+                            moved
+                            r.Others
+                            binaries.Length
+                    )
+        finally
+            try
+                Directory.Delete(tmp, true)
+            with _ ->
+                ()
+
+/// `check`: setup and the local tools, then every check, even after one fails: F# formatting (Fantomas), C#
+/// formatting (dotnet format: whitespace, then the style rules .editorconfig enforces) and the fixtures.
+/// Prints what each checked and how long it took; fails naming every check that failed.
+let check () =
+    setup ()
+    runOrFail "dotnet tool restore" "dotnet" [ "tool"; "restore" ]
+    let results = ResizeArray<string * bool * float>()
+    let step (name: string) (f: unit -> Result<string, string list>) =
+        let sw = Stopwatch.StartNew()
+        let result =
+            try
+                f ()
+            with
+            | Fail(_, msg) -> Error [ msg ]
+            | e -> Error [ e.Message ]
+        let secs = sw.Elapsed.TotalSeconds
+        match result with
+        | Ok what -> say (sprintf "check: %s: ok (%.1f s): %s" name secs what)
+        | Error problems ->
+            Console.Out.Flush()
+            for p in problems do
+                eprintfn "[build] check: %s: %s" name p
+            Console.Error.Flush()
+            say (sprintf "check: %s: FAILED (%.1f s)" name secs)
+        results.Add((name, Result.isOk result, secs))
+    let verified (what: string) (problem: string) (rc: int) = if rc = 0 then Ok what else Error [ sprintf "exit code %d: %s" rc problem ]
+    step "F# formatting" (fun () ->
+        run "dotnet" [ "fantomas"; "--check"; "." ]
+        |> verified "every .fs/.fsx file (bin/ and obj/ aside) is as Fantomas formats it" "the files named above are not formatted; `dotnet fantomas .` formats them")
+    step "C# whitespace" (fun () ->
+        run "dotnet" [ "format"; "whitespace"; "--folder"; "--verify-no-changes" ]
+        |> verified "every .cs file is as dotnet format whitespace formats it" "the files named above are not formatted; `dotnet format whitespace --folder` formats them")
+    step "C# style" (fun () ->
+        // dotnet format also loads the F# projects of the solution and says it cannot format them: expected.
+        let keep (line: string) = not (line.StartsWith "Could not format '" && line.Contains ".fsproj'")
+        runFiltered keep "dotnet" [ "format"; "style"; "Dsl.sln"; "--verify-no-changes" ]
+        |> verified
+            "the C# projects follow the style rules .editorconfig enforces (severity warning)"
+            "the code named above breaks the style rules of .editorconfig; `dotnet format style Dsl.sln` fixes it")
+    step "fixtures" checkFixtures
+    let failed = [
+        for name, ok, _ in results do
+            if not ok then name
+    ]
+    let timings = String.Join(", ", [ for name, _, secs in results -> sprintf "%s %.1f s" name secs ])
+    if failed.IsEmpty then say (sprintf "check: all passed (%s)" timings) else fail 1 (sprintf "check failed: %s (%s)" (String.Join(", ", failed)) timings)
+
 // ---------------------------------------------------------------- clean
 
 let clean () =
@@ -408,7 +631,7 @@ let clean () =
 // ---------------------------------------------------------------- command line
 
 let targetsWithArgs = set [ "test"; "demo"; "bench"; "run"; "trx-summary" ]
-let targetNames = set [ "setup"; "build"; "clean"; "help" ] + targetsWithArgs
+let targetNames = set [ "setup"; "build"; "check"; "clean"; "help" ] + targetsWithArgs
 
 /// Splits the command line into (target, args) pairs.
 let rec parse (acc: (string * string list) list) (args: string list) =
@@ -439,6 +662,7 @@ let main (argv: string list) =
                 match target with
                 | "setup" -> setup ()
                 | "build" -> build ()
+                | "check" -> check ()
                 | "test" -> test args
                 | "demo" -> demo args
                 | "bench" -> bench args
