@@ -154,8 +154,5 @@ module Params =
     /// Disposes every tensor of the tree.
     let dispose (t: Params) = Tree.leaves t |> List.iter (fun x -> x.Dispose())
 
-    /// Copies with autograd history cut (detached tensors sharing storage).
-    let detach (t: Params) : Params = Tree.map (fun (x: Tensor) -> x.Detach()) t
-
     /// Independent copies (new storage), keeping requires-grad flags.
     let clone (t: Params) : Params = Tree.map (fun (x: Tensor) -> use _ = Autograd.NoGrad() in x.Clone().RequiresGrad_(x.RequiresGrad)) t

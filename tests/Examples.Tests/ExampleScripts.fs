@@ -70,4 +70,19 @@ let tests =
             succeeds (code, output) [ "logistic regression"; "best on validation"; "torch_default"; "glorot_uniform"; "he_normal" ] |> ignore
 
         testCase "theory prints verified and refuted claims" <| fun () -> script "theory.fsx" "8a 10c" [ "VERIFIED"; "REFUTED" ] |> ignore
+
+        testCase "clocks renders clocks and writes both captioned grids"
+        <| fun () ->
+            let dir = System.IO.Directory.CreateTempSubdirectory("dsl-clocks-").FullName
+            try
+                script "clocks.fsx" (sprintf "30 --out %s" dir) [ "rendered 30 clocks"; "common-sense error 3:59 vs 4:01 = 2, 11:59 vs 0:01 = 2" ] |> ignore
+                for name in [ "clocks.png"; "clocks_contrast.png" ] do
+                    let path = System.IO.Path.Combine(dir, name)
+                    Expect.isTrue (System.IO.File.Exists path) (sprintf "%s was written" name)
+                    // A PNG's IHDR holds the width and height: 6 tiles of 150 px and 7 paddings of 4 px across.
+                    let bytes = System.IO.File.ReadAllBytes path
+                    let width = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(System.ReadOnlySpan(bytes, 16, 4))
+                    Expect.equal width (6 * 154 + 4) (sprintf "%s width" name)
+            finally
+                System.IO.Directory.Delete(dir, true)
     ]
