@@ -37,7 +37,8 @@ public static class DTypes
         DType.UInt8 or DType.Int8 or DType.Bool => 1,
         DType.Int16 or DType.Float16 or DType.BFloat16 => 2,
         DType.Int32 or DType.Float32 => 4,
-        _ => 8,
+        DType.Int64 or DType.Float64 => 8,
+        _ => throw new ArgumentOutOfRangeException(nameof(t), $"SizeOf: {(int)t} is not a DType; use one of {string.Join(", ", Enum.GetNames<DType>())}."),
     };
 
     /// <summary>True for float16, bfloat16, float32 and float64.</summary>

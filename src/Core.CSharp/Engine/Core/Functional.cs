@@ -144,7 +144,7 @@ public static unsafe class Functional
     /// <summary>Pads the last dimensions: pads = (left, right, top, bottom, ...) as in torch.nn.functional.pad.</summary>
     public static Tensor Pad(Tensor x, long[] pads, PadMode mode = PadMode.Constant, double value = 0)
     {
-        fixed (long* p = pads) return Errors.T(Native.dsl_nn_pad(x.Handle, p, pads.Length, (int)mode, value), "pad", x);
+        fixed (long* p = pads) return Errors.T(Native.dsl_nn_pad(x.Handle, p, pads.Length, EnumChecks.Code(mode, "pad", "mode"), value), "pad", x);
     }
 
     /// <summary>
@@ -153,8 +153,8 @@ public static unsafe class Functional
     /// </summary>
     public static Tensor Interpolate(Tensor x, (long H, long W) size, InterpolationMode mode = InterpolationMode.Nearest, bool alignCorners = false)
     {
-        if (!Enum.IsDefined(mode)) throw new ArgumentException($"interpolate: unknown mode {(int)mode}; use InterpolationMode.Nearest, Bilinear, Bicubic or Area.", nameof(mode));
-        return Errors.T(Native.dsl_nn_interpolate(x.Handle, size.H, size.W, (int)mode, alignCorners ? 1 : 0), "interpolate", x);
+        int code = EnumChecks.Code(mode, "interpolate", "mode");
+        return Errors.T(Native.dsl_nn_interpolate(x.Handle, size.H, size.W, code, alignCorners ? 1 : 0), "interpolate", x);
     }
 
     // ---- activations ----
@@ -214,22 +214,22 @@ public static unsafe class Functional
     /// </summary>
     public static Tensor CrossEntropy(Tensor logits, Tensor target, Tensor? weight = null, Reduction reduction = Reduction.Mean,
                                       long ignoreIndex = -100, double labelSmoothing = 0) =>
-        Errors.T(Native.dsl_nn_cross_entropy(logits.Handle, target.Handle, Tensor.Optional(weight, "cross_entropy"), (int)reduction, ignoreIndex, labelSmoothing), "cross_entropy", logits, target, weight);
+        Errors.T(Native.dsl_nn_cross_entropy(logits.Handle, target.Handle, Tensor.Optional(weight, "cross_entropy"), EnumChecks.Code(reduction, "cross_entropy", "reduction"), ignoreIndex, labelSmoothing), "cross_entropy", logits, target, weight);
 
     /// <summary>Negative log-likelihood of log-probabilities [N, C, ...] against int64 class indices.</summary>
     public static Tensor NllLoss(Tensor logProbs, Tensor target, Tensor? weight = null, Reduction reduction = Reduction.Mean, long ignoreIndex = -100) =>
-        Errors.T(Native.dsl_nn_nll_loss(logProbs.Handle, target.Handle, Tensor.Optional(weight, "nll_loss"), (int)reduction, ignoreIndex), "nll_loss", logProbs, target, weight);
+        Errors.T(Native.dsl_nn_nll_loss(logProbs.Handle, target.Handle, Tensor.Optional(weight, "nll_loss"), EnumChecks.Code(reduction, "nll_loss", "reduction"), ignoreIndex), "nll_loss", logProbs, target, weight);
 
     /// <summary>Binary cross-entropy of probabilities in (0, 1) against targets in [0, 1].</summary>
     public static Tensor BinaryCrossEntropy(Tensor probs, Tensor target, Tensor? weight = null, Reduction reduction = Reduction.Mean) =>
-        Errors.T(Native.dsl_nn_binary_cross_entropy(probs.Handle, target.Handle, Tensor.Optional(weight, "binary_cross_entropy"), (int)reduction), "binary_cross_entropy", probs, target, weight);
+        Errors.T(Native.dsl_nn_binary_cross_entropy(probs.Handle, target.Handle, Tensor.Optional(weight, "binary_cross_entropy"), EnumChecks.Code(reduction, "binary_cross_entropy", "reduction")), "binary_cross_entropy", probs, target, weight);
 
     /// <summary>Binary cross-entropy on logits (stable), with optional element <paramref name="weight"/> and positive-class <paramref name="posWeight"/>.</summary>
     public static Tensor BinaryCrossEntropyWithLogits(Tensor logits, Tensor target, Tensor? weight = null, Tensor? posWeight = null, Reduction reduction = Reduction.Mean) =>
-        Errors.T(Native.dsl_nn_bce_with_logits(logits.Handle, target.Handle, Tensor.Optional(weight, "binary_cross_entropy_with_logits"), Tensor.Optional(posWeight, "binary_cross_entropy_with_logits"), (int)reduction), "binary_cross_entropy_with_logits", logits, target, weight, posWeight);
+        Errors.T(Native.dsl_nn_bce_with_logits(logits.Handle, target.Handle, Tensor.Optional(weight, "binary_cross_entropy_with_logits"), Tensor.Optional(posWeight, "binary_cross_entropy_with_logits"), EnumChecks.Code(reduction, "binary_cross_entropy_with_logits", "reduction")), "binary_cross_entropy_with_logits", logits, target, weight, posWeight);
 
     static Tensor Regression(RegressionLossOp op, Tensor x, Tensor t, Reduction r, double param) =>
-        Errors.T(Native.dsl_nn_regression_loss((int)op, x.Handle, t.Handle, (int)r, param), LossNames[(int)op], x, t);
+        Errors.T(Native.dsl_nn_regression_loss((int)op, x.Handle, t.Handle, EnumChecks.Code(r, LossNames[(int)op], "reduction"), param), LossNames[(int)op], x, t);
 
     /// <summary>Mean squared error.</summary>
     public static Tensor MseLoss(Tensor input, Tensor target, Reduction reduction = Reduction.Mean) => Regression(RegressionLossOp.Mse, input, target, reduction, 0);

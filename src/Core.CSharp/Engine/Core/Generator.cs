@@ -15,7 +15,7 @@ public sealed class Generator : IDisposable
     public Generator(long seed, Device? device = null)
     {
         var d = device ?? Device.Cpu;
-        handle = Native.dsl_runtime_generator_new(seed, (int)d.Type, d.Index);
+        handle = Native.dsl_runtime_generator_new(seed, EnumChecks.Code(d.Type, "Generator"), d.Index);
         if (handle == 0) throw Errors.Fail("Generator");
         Device = d;
     }

@@ -52,13 +52,20 @@ public sealed partial class Tensor
     }
 
     /// <summary>A copy converted to <paramref name="dtype"/> (returns a new handle to the same data when nothing changes and copy is false).</summary>
-    public Tensor To(DType dtype, bool copy = false) { var d = Device; return Errors.T(Native.dsl_tensor_to(handle, (int)dtype, (int)d.Type, d.Index, copy ? 1 : 0), "to", this); }
+    public Tensor To(DType dtype, bool copy = false)
+    {
+        int code = EnumChecks.Code(dtype, "to");
+        var d = Device;
+        return Errors.T(Native.dsl_tensor_to(handle, code, (int)d.Type, d.Index, copy ? 1 : 0), "to", this);
+    }
 
     /// <summary>This tensor on <paramref name="device"/>.</summary>
-    public Tensor To(Device device, bool copy = false) => Errors.T(Native.dsl_tensor_to(handle, (int)DType, (int)device.Type, device.Index, copy ? 1 : 0), "to", this);
+    public Tensor To(Device device, bool copy = false) =>
+        Errors.T(Native.dsl_tensor_to(handle, (int)DType, EnumChecks.Code(device.Type, "to"), device.Index, copy ? 1 : 0), "to", this);
 
     /// <summary>This tensor on <paramref name="device"/> with <paramref name="dtype"/>.</summary>
-    public Tensor To(Device device, DType dtype, bool copy = false) => Errors.T(Native.dsl_tensor_to(handle, (int)dtype, (int)device.Type, device.Index, copy ? 1 : 0), "to", this);
+    public Tensor To(Device device, DType dtype, bool copy = false) =>
+        Errors.T(Native.dsl_tensor_to(handle, EnumChecks.Code(dtype, "to"), EnumChecks.Code(device.Type, "to"), device.Index, copy ? 1 : 0), "to", this);
 
     /// <summary>This tensor on the CPU.</summary>
     public Tensor Cpu() => To(Device.Cpu);

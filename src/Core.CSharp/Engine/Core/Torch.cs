@@ -13,7 +13,7 @@ public static unsafe class Torch
     internal static NativeOptions Opt(DType dtype, Device? device, bool requiresGrad)
     {
         var d = device ?? Device.Cpu;
-        return new NativeOptions { DType = (int)dtype, DeviceType = (int)d.Type, DeviceIndex = d.Index, RequiresGrad = requiresGrad ? 1 : 0 };
+        return new NativeOptions { DType = EnumChecks.Code(dtype, "create"), DeviceType = EnumChecks.Code(d.Type, "create"), DeviceIndex = d.Index, RequiresGrad = requiresGrad ? 1 : 0 };
     }
 
     static void CheckShape(string op, long[] shape)

@@ -4,7 +4,7 @@
 
 extern "C" {
 DSL_API int64_t dsl_io_element_size(int32_t dtype) {
-    return dsl::guard<int64_t>(-1, [&] { return static_cast<int64_t>(c10::elementSize(static_cast<at::ScalarType>(dtype))); });
+    return dsl::guard<int64_t>(-1, [&] { return static_cast<int64_t>(c10::elementSize(dsl::scalar_type(dtype))); });
 }
 
 DSL_API dsl_tensor dsl_io_from_data(const void* data, int64_t nbytes, const int64_t* s, int32_t n, dsl_options o) {

@@ -130,18 +130,18 @@ DSL_API dsl_tensor dsl_nn_softmax(dsl_tensor x, int64_t dim, int32_t log) {
     return tensor_op([&] { return log ? at::log_softmax(T(x), dim) : at::softmax(T(x), dim); });
 }
 DSL_API dsl_tensor dsl_nn_cross_entropy(dsl_tensor logits, dsl_tensor target, dsl_tensor weight, int32_t reduction, int64_t ignore_index, double label_smoothing) {
-    return tensor_op([&] { return at::cross_entropy_loss(T(logits), T(target), opt(weight), reduction, ignore_index, label_smoothing); });
+    return tensor_op([&] { return at::cross_entropy_loss(T(logits), T(target), opt(weight), dsl::reduction(reduction), ignore_index, label_smoothing); });
 }
 DSL_API dsl_tensor dsl_nn_nll_loss(dsl_tensor log_probs, dsl_tensor target, dsl_tensor weight, int32_t reduction, int64_t ignore_index) {
-    return tensor_op([&] { return at::nll_loss_nd(T(log_probs), T(target), opt(weight), reduction, ignore_index); });
+    return tensor_op([&] { return at::nll_loss_nd(T(log_probs), T(target), opt(weight), dsl::reduction(reduction), ignore_index); });
 }
 DSL_API dsl_tensor dsl_nn_binary_cross_entropy(dsl_tensor probs, dsl_tensor target, dsl_tensor weight, int32_t reduction) {
-    return tensor_op([&] { return at::binary_cross_entropy(T(probs), T(target), opt(weight), reduction); });
+    return tensor_op([&] { return at::binary_cross_entropy(T(probs), T(target), opt(weight), dsl::reduction(reduction)); });
 }
 DSL_API dsl_tensor dsl_nn_bce_with_logits(dsl_tensor logits, dsl_tensor target, dsl_tensor weight, dsl_tensor pos_weight, int32_t reduction) {
-    return tensor_op([&] { return at::binary_cross_entropy_with_logits(T(logits), T(target), opt(weight), opt(pos_weight), reduction); });
+    return tensor_op([&] { return at::binary_cross_entropy_with_logits(T(logits), T(target), opt(weight), opt(pos_weight), dsl::reduction(reduction)); });
 }
 DSL_API dsl_tensor dsl_nn_regression_loss(int32_t op, dsl_tensor input, dsl_tensor target, int32_t reduction, double param) {
-    return tensor_op([&] { return dsl::lookup(kRegressionLoss, op, "regression loss").fn(T(input), T(target), reduction, param); });
+    return tensor_op([&] { return dsl::lookup(kRegressionLoss, op, "regression loss").fn(T(input), T(target), dsl::reduction(reduction), param); });
 }
 }

@@ -35,16 +35,38 @@ inline c10::optional<at::Generator> gen(dsl_generator g) {
 }
 inline at::IntArrayRef dims(const int64_t* p, int32_t n) { return at::IntArrayRef(p, static_cast<size_t>(n)); }
 
-// The CPU has no device index in libtorch (cpu, not cpu:0), so one is never given for it; otherwise
-// .to(cpu) of a CPU tensor would look like a device change and copy.
+// Every enum code that crosses the ABI is checked here before libtorch sees it (a code outside the enum
+// reaching at::ScalarType or at::DeviceType crashes or allocates without bound). The managed side checks
+// them too; these are the second line.
+
+// The element types of Dsl.Engine.DType (c10::ScalarType codes).
+inline at::ScalarType scalar_type(int32_t code) {
+    switch (code) {
+        case 0: case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 11: case 15:
+            return static_cast<at::ScalarType>(code);
+        default:
+            throw std::invalid_argument("unknown dtype code " + std::to_string(code) +
+                                        " (known: 0 uint8, 1 int8, 2 int16, 3 int32, 4 int64, 5 float16, 6 float32, 7 float64, 11 bool, 15 bfloat16)");
+    }
+}
+// The reductions of Dsl.Engine.Reduction (at::Reduction codes).
+inline int64_t reduction(int32_t code) {
+    if (code < 0 || code > 2) throw std::invalid_argument("unknown reduction code " + std::to_string(code) + " (known: 0 none, 1 mean, 2 sum)");
+    return code;
+}
+
+// Devices of Dsl.Engine.DeviceType (0 CPU, 1 CUDA). The CPU has no device index in libtorch (cpu, not
+// cpu:0), so one is never given for it; otherwise .to(cpu) of a CPU tensor would look like a device change and copy.
 inline at::Device device(int32_t type, int32_t index) {
+    if (type != 0 && type != 1) throw std::invalid_argument("unknown device type code " + std::to_string(type) + " (known: 0 cpu, 1 cuda)");
     auto t = static_cast<at::DeviceType>(type);
     if (t == at::DeviceType::CPU || index < 0) return at::Device(t);
+    if (index > 255) throw std::invalid_argument("device index " + std::to_string(index) + " is out of range");
     return at::Device(t, static_cast<c10::DeviceIndex>(index));
 }
 inline at::TensorOptions options(dsl_options o) {
     return at::TensorOptions()
-        .dtype(static_cast<at::ScalarType>(o.dtype))
+        .dtype(scalar_type(o.dtype))
         .device(device(o.device_type, o.device_index))
         .requires_grad(o.requires_grad != 0);
 }

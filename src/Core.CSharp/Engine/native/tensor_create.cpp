@@ -106,7 +106,7 @@ DSL_API int32_t dsl_tensor_copy_(dsl_tensor dst, dsl_tensor src) {
 
 DSL_API dsl_tensor dsl_tensor_to(dsl_tensor t, int32_t dtype, int32_t device_type, int32_t device_index, int32_t copy) {
     return tensor_op([&] {
-        return T(t).to(dsl::device(device_type, device_index), static_cast<at::ScalarType>(dtype), /*non_blocking=*/false, copy != 0);
+        return T(t).to(dsl::device(device_type, device_index), dsl::scalar_type(dtype), /*non_blocking=*/false, copy != 0);
     });
 }
 DSL_API int32_t dsl_tensor_item(dsl_tensor t, double* out) {

@@ -1,0 +1,68 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Dsl.Engine.Interop;
+using NUnit.Framework;
+
+namespace Dsl.Engine.Tests;
+
+/// <summary>
+/// Values that used to crash the process or leak: enum codes outside their enums (checked on the managed side
+/// and again in the shim), a tensor disposed while another thread uses it, generators, and native memory the
+/// garbage collector did not know about.
+/// </summary>
+[TestFixture]
+public class ReliabilityTests
+{
+    static unsafe string LastNativeError()
+    {
+        var p = Native.dsl_error_message();
+        return p == null ? "" : Marshal.PtrToStringUTF8((nint)p) ?? "";
+    }
+
+    [Test]
+    public void EnumValuesOutsideTheirEnumsAreRefusedBeforeLibtorch()
+    {
+        using var scope = DisposeScope.Enter();
+        var x = Torch.Zeros(2, 3);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => x.To((DType)250))!;
+        Assert.That(e.Message, Does.Contain("to").And.Contain("250").And.Contain("DType").And.Contain("Float32"));
+        Assert.Throws<ArgumentOutOfRangeException>(() => x.To(Device.Cpu, (DType)99));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Torch.Zeros(new long[] { 2 }, (DType)(-1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Torch.Full(new long[] { 2 }, 1.0, (DType)8));
+        var d = Assert.Throws<ArgumentOutOfRangeException>(() => Torch.Zeros(new long[] { 2 }, DType.Float32, new Device((DeviceType)7)))!;
+        Assert.That(d.Message, Does.Contain("7").And.Contain("DeviceType"));
+        Assert.Throws<ArgumentOutOfRangeException>(() => x.To(new Device((DeviceType)(-3))));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _ = new Generator(1, new Device((DeviceType)9)));
+        var r = Assert.Throws<ArgumentOutOfRangeException>(() => Functional.MseLoss(x, x, (Reduction)9))!;
+        Assert.That(r.Message, Does.Contain("9").And.Contain("Reduction"));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Functional.CrossEntropy(Torch.Zeros(2, 3), Torch.Zeros(new long[] { 2 }, DType.Int64), reduction: (Reduction)3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Functional.Pad(x, new long[] { 1, 1 }, (PadMode)8));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _ = ((DType)77).SizeOf());
+        Assert.That(x.DType, Is.EqualTo(DType.Float32), "the tensor is untouched");
+    }
+
+    [Test]
+    public void TheShimRefusesUnknownCodesOnItsOwn()
+    {
+        // Straight through the exports, past the managed checks: every code is checked again natively.
+        using var scope = DisposeScope.Enter();
+        var x = Torch.Zeros(2, 3);
+        Assert.That(Native.dsl_tensor_to(x.Handle, 250, 0, 0, 0), Is.EqualTo((nint)0));
+        Assert.That(LastNativeError(), Does.Contain("unknown dtype code 250"));
+        Assert.That(Native.dsl_tensor_to(x.Handle, 6, 7, 0, 0), Is.EqualTo((nint)0));
+        Assert.That(LastNativeError(), Does.Contain("unknown device type code 7"));
+        Assert.That(Native.dsl_io_element_size(250), Is.EqualTo(-1L));
+        Assert.That(LastNativeError(), Does.Contain("unknown dtype code 250"));
+        unsafe
+        {
+            long two = 2;
+            var bad = new NativeOptions { DType = 99, DeviceType = 0, DeviceIndex = 0, RequiresGrad = 0 };
+            Assert.That(Native.dsl_tensor_zeros(&two, 1, bad), Is.EqualTo((nint)0));
+            Assert.That(LastNativeError(), Does.Contain("unknown dtype code 99"));
+        }
+        Assert.That(Native.dsl_nn_regression_loss(0, x.Handle, x.Handle, 9, 0), Is.EqualTo((nint)0));
+        Assert.That(LastNativeError(), Does.Contain("unknown reduction code 9"));
+        Assert.That(Native.dsl_runtime_generator_new(1, 9, 0), Is.EqualTo((nint)0));
+        Assert.That(LastNativeError(), Does.Contain("unknown device type code 9"));
+    }
+}
