@@ -100,7 +100,7 @@ public class OpTableTests
     public void UnknownOpCodesFailCleanly()
     {
         using var a = Torch.Ones(2);
-        var h = Native.dsl_math_unary(Enum.GetNames<UnaryOp>().Length, a.Handle);
+        var h = Native.dsl_math_unary(Enum.GetNames<UnaryOp>().Length, a);
         Assert.That(h, Is.EqualTo((nint)0));
         unsafe
         {
@@ -108,7 +108,7 @@ public class OpTableTests
             Native.dsl_error_clear();
             Assert.That(msg, Does.Contain("unary").And.Contain(Enum.GetNames<UnaryOp>().Length.ToString()));
         }
-        Assert.That(Native.dsl_nn_activation(-1, a.Handle, 0, 0), Is.EqualTo((nint)0));
+        Assert.That(Native.dsl_nn_activation(-1, a, 0, 0), Is.EqualTo((nint)0));
         Native.dsl_error_clear();
     }
 }

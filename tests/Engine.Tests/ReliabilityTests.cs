@@ -47,9 +47,9 @@ public class ReliabilityTests
         // Straight through the exports, past the managed checks: every code is checked again natively.
         using var scope = DisposeScope.Enter();
         var x = Torch.Zeros(2, 3);
-        Assert.That(Native.dsl_tensor_to(x.Handle, 250, 0, 0, 0), Is.EqualTo((nint)0));
+        Assert.That(Native.dsl_tensor_to(x, 250, 0, 0, 0), Is.EqualTo((nint)0));
         Assert.That(LastNativeError(), Does.Contain("unknown dtype code 250"));
-        Assert.That(Native.dsl_tensor_to(x.Handle, 6, 7, 0, 0), Is.EqualTo((nint)0));
+        Assert.That(Native.dsl_tensor_to(x, 6, 7, 0, 0), Is.EqualTo((nint)0));
         Assert.That(LastNativeError(), Does.Contain("unknown device type code 7"));
         Assert.That(Native.dsl_io_element_size(250), Is.EqualTo(-1L));
         Assert.That(LastNativeError(), Does.Contain("unknown dtype code 250"));
@@ -60,9 +60,46 @@ public class ReliabilityTests
             Assert.That(Native.dsl_tensor_zeros(&two, 1, bad), Is.EqualTo((nint)0));
             Assert.That(LastNativeError(), Does.Contain("unknown dtype code 99"));
         }
-        Assert.That(Native.dsl_nn_regression_loss(0, x.Handle, x.Handle, 9, 0), Is.EqualTo((nint)0));
+        Assert.That(Native.dsl_nn_regression_loss(0, x, x, 9, 0), Is.EqualTo((nint)0));
         Assert.That(LastNativeError(), Does.Contain("unknown reduction code 9"));
         Assert.That(Native.dsl_runtime_generator_new(1, 9, 0), Is.EqualTo((nint)0));
         Assert.That(LastNativeError(), Does.Contain("unknown device type code 9"));
+    }
+
+    [Test]
+    public void DisposingATensorWhileAnotherThreadUsesItIsAnObjectDisposedExceptionNotACrash()
+    {
+        // One thread multiplies a matrix by itself in a loop; the main thread disposes the matrix at a varying
+        // moment, often in the middle of a product. The user thread must either finish a product or be told,
+        // with an ObjectDisposedException, that the tensor is gone.
+        int told = 0, finished = 0;
+        var before = Tensor.LiveCount;
+        for (int round = 0; round < 150; round++)
+        {
+            var t = Torch.Randn(new long[] { 192, 192 });
+            using var start = new Barrier(2);
+            var user = Task.Run(() =>
+            {
+                start.SignalAndWait();
+                try
+                {
+                    for (int i = 0; i < 40; i++)
+                    {
+                        using var y = t.Matmul(t);
+                        using var s = t.Sum();
+                    }
+                    Interlocked.Increment(ref finished);
+                }
+                catch (ObjectDisposedException) { Interlocked.Increment(ref told); }
+            });
+            start.SignalAndWait();
+            Thread.SpinWait(50 * (round % 40));
+            t.Dispose();
+            Assert.That(user.Wait(TimeSpan.FromSeconds(30)), Is.True, "the user thread finishes");
+            Assert.That(t.IsDisposed, Is.True);
+        }
+        TestContext.Out.WriteLine($"{told} uses were told the tensor was disposed, {finished} finished first");
+        Assert.That(told, Is.GreaterThan(0), "some uses lost the race and got ObjectDisposedException");
+        Assert.That(Tensor.LiveCount, Is.EqualTo(before), "every matrix was freed once its last use returned");
     }
 }

@@ -53,18 +53,18 @@ public static unsafe class Functional
 
     /// <summary>x·Wᵀ + b, with W of shape [out, in].</summary>
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null) =>
-        Errors.T(Native.dsl_math_linear(x.Handle, weight.Handle, Tensor.Optional(bias, "linear")), "linear", x, weight, bias);
+        Errors.T(Native.dsl_math_linear(x, weight, Tensor.Optional(bias, "linear")), "linear", x, weight, bias);
 
     /// <summary>1-D convolution of [N, C, L] input with [out, C/groups, k] weights. <paramref name="same"/> pads so the output length equals the input's (stride 1).</summary>
     public static Tensor Conv1d(Tensor x, Tensor weight, Tensor? bias = null, long stride = 1, long padding = 0, long dilation = 1, long groups = 1, bool same = false) =>
-        Errors.T(Native.dsl_nn_conv1d(x.Handle, weight.Handle, Tensor.Optional(bias, "conv1d"), stride, padding, dilation, groups, same ? 1 : 0), "conv1d", x, weight, bias);
+        Errors.T(Native.dsl_nn_conv1d(x, weight, Tensor.Optional(bias, "conv1d"), stride, padding, dilation, groups, same ? 1 : 0), "conv1d", x, weight, bias);
 
     /// <summary>2-D convolution of [N, C, H, W] input with [out, C/groups, kh, kw] weights. <paramref name="same"/> pads so the output size equals the input's (stride 1).</summary>
     public static Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias = null, (long H, long W)? stride = null, (long H, long W)? padding = null,
                                 (long H, long W)? dilation = null, long groups = 1, bool same = false)
     {
         var s = stride ?? (1, 1); var p = padding ?? (0, 0); var d = dilation ?? (1, 1);
-        return Errors.T(Native.dsl_nn_conv2d(x.Handle, weight.Handle, Tensor.Optional(bias, "conv2d"), s.H, s.W, p.H, p.W, d.H, d.W, groups, same ? 1 : 0), "conv2d", x, weight, bias);
+        return Errors.T(Native.dsl_nn_conv2d(x, weight, Tensor.Optional(bias, "conv2d"), s.H, s.W, p.H, p.W, d.H, d.W, groups, same ? 1 : 0), "conv2d", x, weight, bias);
     }
 
     /// <summary>2-D convolution with square stride, padding and dilation.</summary>
@@ -76,7 +76,7 @@ public static unsafe class Functional
                                          (long H, long W)? outputPadding = null, long groups = 1, (long H, long W)? dilation = null)
     {
         var s = stride ?? (1, 1); var p = padding ?? (0, 0); var o = outputPadding ?? (0, 0); var d = dilation ?? (1, 1);
-        return Errors.T(Native.dsl_nn_conv_transpose2d(x.Handle, weight.Handle, Tensor.Optional(bias, "conv_transpose2d"), s.H, s.W, p.H, p.W, o.H, o.W, groups, d.H, d.W), "conv_transpose2d", x, weight, bias);
+        return Errors.T(Native.dsl_nn_conv_transpose2d(x, weight, Tensor.Optional(bias, "conv_transpose2d"), s.H, s.W, p.H, p.W, o.H, o.W, groups, d.H, d.W), "conv_transpose2d", x, weight, bias);
     }
 
     // ---- pooling ----
@@ -86,7 +86,7 @@ public static unsafe class Functional
                                    (long H, long W)? dilation = null, bool ceilMode = false)
     {
         var s = stride ?? kernel; var p = padding ?? (0, 0); var d = dilation ?? (1, 1);
-        return Errors.T(Native.dsl_nn_max_pool2d(x.Handle, kernel.H, kernel.W, s.H, s.W, p.H, p.W, d.H, d.W, ceilMode ? 1 : 0), "max_pool2d", x);
+        return Errors.T(Native.dsl_nn_max_pool2d(x, kernel.H, kernel.W, s.H, s.W, p.H, p.W, d.H, d.W, ceilMode ? 1 : 0), "max_pool2d", x);
     }
 
     /// <summary>2-D max pooling with a square kernel (stride = kernel).</summary>
@@ -97,12 +97,12 @@ public static unsafe class Functional
                                    bool ceilMode = false, bool countIncludePad = true)
     {
         var s = stride ?? kernel; var p = padding ?? (0, 0);
-        return Errors.T(Native.dsl_nn_avg_pool2d(x.Handle, kernel.H, kernel.W, s.H, s.W, p.H, p.W, ceilMode ? 1 : 0, countIncludePad ? 1 : 0), "avg_pool2d", x);
+        return Errors.T(Native.dsl_nn_avg_pool2d(x, kernel.H, kernel.W, s.H, s.W, p.H, p.W, ceilMode ? 1 : 0, countIncludePad ? 1 : 0), "avg_pool2d", x);
     }
 
     /// <summary>Average pooling to a fixed output size.</summary>
     public static Tensor AdaptiveAvgPool2d(Tensor x, (long H, long W) outputSize) =>
-        Errors.T(Native.dsl_nn_adaptive_avg_pool2d(x.Handle, outputSize.H, outputSize.W), "adaptive_avg_pool2d", x);
+        Errors.T(Native.dsl_nn_adaptive_avg_pool2d(x, outputSize.H, outputSize.W), "adaptive_avg_pool2d", x);
 
     // ---- regularisation and normalisation ----
 
@@ -113,7 +113,7 @@ public static unsafe class Functional
     public static Tensor Dropout(Tensor x, double p, bool training, Generator? generator = null)
     {
         if (!(p >= 0 && p <= 1)) throw Errors.Bad("dropout", $"rate p={p} must lie in [0, 1] (it is the probability of dropping).", x);
-        return Errors.T(Native.dsl_nn_dropout(x.Handle, p, training ? 1 : 0, Generator.H(generator)), "dropout", generator, x);
+        return Errors.T(Native.dsl_nn_dropout(x, p, training ? 1 : 0, Generator.H(generator)), "dropout", generator, x);
     }
 
     /// <summary>
@@ -123,28 +123,28 @@ public static unsafe class Functional
     /// </summary>
     public static Tensor BatchNorm(Tensor x, Tensor? runningMean, Tensor? runningVar, Tensor? weight = null, Tensor? bias = null,
                                    bool training = false, double momentum = 0.1, double eps = 1e-5) =>
-        Errors.T(Native.dsl_nn_batch_norm(x.Handle, Tensor.Optional(weight, "batch_norm"), Tensor.Optional(bias, "batch_norm"), Tensor.Optional(runningMean, "batch_norm"), Tensor.Optional(runningVar, "batch_norm"), training ? 1 : 0, momentum, eps),
+        Errors.T(Native.dsl_nn_batch_norm(x, Tensor.Optional(weight, "batch_norm"), Tensor.Optional(bias, "batch_norm"), Tensor.Optional(runningMean, "batch_norm"), Tensor.Optional(runningVar, "batch_norm"), training ? 1 : 0, momentum, eps),
                  "batch_norm", x, runningMean, runningVar, weight, bias);
 
     /// <summary>Group normalisation of [N, C, ...] with C divisible by <paramref name="groups"/>.</summary>
     public static Tensor GroupNorm(Tensor x, long groups, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5) =>
-        Errors.T(Native.dsl_nn_group_norm(x.Handle, groups, Tensor.Optional(weight, "group_norm"), Tensor.Optional(bias, "group_norm"), eps), "group_norm", x, weight, bias);
+        Errors.T(Native.dsl_nn_group_norm(x, groups, Tensor.Optional(weight, "group_norm"), Tensor.Optional(bias, "group_norm"), eps), "group_norm", x, weight, bias);
 
     /// <summary>Layer normalisation over the trailing <paramref name="normalizedShape"/> dimensions.</summary>
     public static Tensor LayerNorm(Tensor x, long[] normalizedShape, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5)
     {
         fixed (long* p = normalizedShape)
-            return Errors.T(Native.dsl_nn_layer_norm(x.Handle, p, normalizedShape.Length, Tensor.Optional(weight, "layer_norm"), Tensor.Optional(bias, "layer_norm"), eps), "layer_norm", x, weight, bias);
+            return Errors.T(Native.dsl_nn_layer_norm(x, p, normalizedShape.Length, Tensor.Optional(weight, "layer_norm"), Tensor.Optional(bias, "layer_norm"), eps), "layer_norm", x, weight, bias);
     }
 
     /// <summary>Rows of <paramref name="weight"/> picked by the int64 <paramref name="indices"/>; the padding row gets no gradient.</summary>
     public static Tensor Embedding(Tensor indices, Tensor weight, long? paddingIdx = null) =>
-        Errors.T(Native.dsl_nn_embedding(weight.Handle, indices.Handle, paddingIdx ?? -1), "embedding", indices, weight);
+        Errors.T(Native.dsl_nn_embedding(weight, indices, paddingIdx ?? -1), "embedding", indices, weight);
 
     /// <summary>Pads the last dimensions: pads = (left, right, top, bottom, ...) as in torch.nn.functional.pad.</summary>
     public static Tensor Pad(Tensor x, long[] pads, PadMode mode = PadMode.Constant, double value = 0)
     {
-        fixed (long* p = pads) return Errors.T(Native.dsl_nn_pad(x.Handle, p, pads.Length, EnumChecks.Code(mode, "pad", "mode"), value), "pad", x);
+        fixed (long* p = pads) return Errors.T(Native.dsl_nn_pad(x, p, pads.Length, EnumChecks.Code(mode, "pad", "mode"), value), "pad", x);
     }
 
     /// <summary>
@@ -154,15 +154,15 @@ public static unsafe class Functional
     public static Tensor Interpolate(Tensor x, (long H, long W) size, InterpolationMode mode = InterpolationMode.Nearest, bool alignCorners = false)
     {
         int code = EnumChecks.Code(mode, "interpolate", "mode");
-        return Errors.T(Native.dsl_nn_interpolate(x.Handle, size.H, size.W, code, alignCorners ? 1 : 0), "interpolate", x);
+        return Errors.T(Native.dsl_nn_interpolate(x, size.H, size.W, code, alignCorners ? 1 : 0), "interpolate", x);
     }
 
     // ---- activations ----
 
     static Tensor Act(ActivationOp op, Tensor x, double a = 0, double b = 0) =>
-        Errors.T(Native.dsl_nn_activation((int)op, x.Handle, a, b), ActivationNames[(int)op], x);
+        Errors.T(Native.dsl_nn_activation((int)op, x, a, b), ActivationNames[(int)op], x);
     static Tensor ActInPlace(ActivationOp op, Tensor x, double a = 0, double b = 0)
-    { Errors.S(Native.dsl_nn_activation_((int)op, x.Handle, a, b), ActivationNames[(int)op] + "_", x); return x; }
+    { Errors.S(Native.dsl_nn_activation_((int)op, x, a, b), ActivationNames[(int)op] + "_", x); return x; }
 
     /// <summary>max(0, x).</summary>
     public static Tensor Relu(Tensor x) => Act(ActivationOp.Relu, x);
@@ -201,9 +201,9 @@ public static unsafe class Functional
     /// <summary>log σ(x), computed stably.</summary>
     public static Tensor LogSigmoid(Tensor x) => Act(ActivationOp.LogSigmoid, x);
     /// <summary>Softmax along <paramref name="dim"/>.</summary>
-    public static Tensor Softmax(Tensor x, long dim) => Errors.T(Native.dsl_nn_softmax(x.Handle, dim, 0), "softmax", x);
+    public static Tensor Softmax(Tensor x, long dim) => Errors.T(Native.dsl_nn_softmax(x, dim, 0), "softmax", x);
     /// <summary>log(softmax(x)) along <paramref name="dim"/>, computed stably.</summary>
-    public static Tensor LogSoftmax(Tensor x, long dim) => Errors.T(Native.dsl_nn_softmax(x.Handle, dim, 1), "log_softmax", x);
+    public static Tensor LogSoftmax(Tensor x, long dim) => Errors.T(Native.dsl_nn_softmax(x, dim, 1), "log_softmax", x);
 
     // ---- losses ----
 
@@ -214,22 +214,22 @@ public static unsafe class Functional
     /// </summary>
     public static Tensor CrossEntropy(Tensor logits, Tensor target, Tensor? weight = null, Reduction reduction = Reduction.Mean,
                                       long ignoreIndex = -100, double labelSmoothing = 0) =>
-        Errors.T(Native.dsl_nn_cross_entropy(logits.Handle, target.Handle, Tensor.Optional(weight, "cross_entropy"), EnumChecks.Code(reduction, "cross_entropy", "reduction"), ignoreIndex, labelSmoothing), "cross_entropy", logits, target, weight);
+        Errors.T(Native.dsl_nn_cross_entropy(logits, target, Tensor.Optional(weight, "cross_entropy"), EnumChecks.Code(reduction, "cross_entropy", "reduction"), ignoreIndex, labelSmoothing), "cross_entropy", logits, target, weight);
 
     /// <summary>Negative log-likelihood of log-probabilities [N, C, ...] against int64 class indices.</summary>
     public static Tensor NllLoss(Tensor logProbs, Tensor target, Tensor? weight = null, Reduction reduction = Reduction.Mean, long ignoreIndex = -100) =>
-        Errors.T(Native.dsl_nn_nll_loss(logProbs.Handle, target.Handle, Tensor.Optional(weight, "nll_loss"), EnumChecks.Code(reduction, "nll_loss", "reduction"), ignoreIndex), "nll_loss", logProbs, target, weight);
+        Errors.T(Native.dsl_nn_nll_loss(logProbs, target, Tensor.Optional(weight, "nll_loss"), EnumChecks.Code(reduction, "nll_loss", "reduction"), ignoreIndex), "nll_loss", logProbs, target, weight);
 
     /// <summary>Binary cross-entropy of probabilities in (0, 1) against targets in [0, 1].</summary>
     public static Tensor BinaryCrossEntropy(Tensor probs, Tensor target, Tensor? weight = null, Reduction reduction = Reduction.Mean) =>
-        Errors.T(Native.dsl_nn_binary_cross_entropy(probs.Handle, target.Handle, Tensor.Optional(weight, "binary_cross_entropy"), EnumChecks.Code(reduction, "binary_cross_entropy", "reduction")), "binary_cross_entropy", probs, target, weight);
+        Errors.T(Native.dsl_nn_binary_cross_entropy(probs, target, Tensor.Optional(weight, "binary_cross_entropy"), EnumChecks.Code(reduction, "binary_cross_entropy", "reduction")), "binary_cross_entropy", probs, target, weight);
 
     /// <summary>Binary cross-entropy on logits (stable), with optional element <paramref name="weight"/> and positive-class <paramref name="posWeight"/>.</summary>
     public static Tensor BinaryCrossEntropyWithLogits(Tensor logits, Tensor target, Tensor? weight = null, Tensor? posWeight = null, Reduction reduction = Reduction.Mean) =>
-        Errors.T(Native.dsl_nn_bce_with_logits(logits.Handle, target.Handle, Tensor.Optional(weight, "binary_cross_entropy_with_logits"), Tensor.Optional(posWeight, "binary_cross_entropy_with_logits"), EnumChecks.Code(reduction, "binary_cross_entropy_with_logits", "reduction")), "binary_cross_entropy_with_logits", logits, target, weight, posWeight);
+        Errors.T(Native.dsl_nn_bce_with_logits(logits, target, Tensor.Optional(weight, "binary_cross_entropy_with_logits"), Tensor.Optional(posWeight, "binary_cross_entropy_with_logits"), EnumChecks.Code(reduction, "binary_cross_entropy_with_logits", "reduction")), "binary_cross_entropy_with_logits", logits, target, weight, posWeight);
 
     static Tensor Regression(RegressionLossOp op, Tensor x, Tensor t, Reduction r, double param) =>
-        Errors.T(Native.dsl_nn_regression_loss((int)op, x.Handle, t.Handle, EnumChecks.Code(r, LossNames[(int)op], "reduction"), param), LossNames[(int)op], x, t);
+        Errors.T(Native.dsl_nn_regression_loss((int)op, x, t, EnumChecks.Code(r, LossNames[(int)op], "reduction"), param), LossNames[(int)op], x, t);
 
     /// <summary>Mean squared error.</summary>
     public static Tensor MseLoss(Tensor input, Tensor target, Reduction reduction = Reduction.Mean) => Regression(RegressionLossOp.Mse, input, target, reduction, 0);

@@ -32,7 +32,7 @@ public sealed class Generator : IDisposable
     public Tensor GetState() => Errors.T(Native.dsl_runtime_generator_state(Handle), "Generator.GetState");
 
     /// <summary>Restores a state taken with <see cref="GetState"/>.</summary>
-    public void SetState(Tensor state) => Errors.S(Native.dsl_runtime_generator_set_state(Handle, state.Handle), "Generator.SetState", state);
+    public void SetState(Tensor state) => Errors.S(Native.dsl_runtime_generator_set_state(Handle, state), "Generator.SetState", state);
 
     /// <summary>Frees the native generator.</summary>
     public void Dispose()

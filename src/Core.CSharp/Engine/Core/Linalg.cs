@@ -9,7 +9,7 @@ public static unsafe class Linalg
     public static (Tensor Q, Tensor R) Qr(Tensor a)
     {
         nint q, r;
-        Errors.S(Native.dsl_math_qr(a.Handle, &q, &r), "linalg.qr", a);
+        Errors.S(Native.dsl_math_qr(a, &q, &r), "linalg.qr", a);
         return (new Tensor(q), new Tensor(r));
     }
 
@@ -17,7 +17,7 @@ public static unsafe class Linalg
     public static (Tensor U, Tensor S, Tensor Vh) Svd(Tensor a, bool fullMatrices = false)
     {
         nint u, s, vh;
-        Errors.S(Native.dsl_math_svd(a.Handle, fullMatrices ? 1 : 0, &u, &s, &vh), "linalg.svd", a);
+        Errors.S(Native.dsl_math_svd(a, fullMatrices ? 1 : 0, &u, &s, &vh), "linalg.svd", a);
         return (new Tensor(u), new Tensor(s), new Tensor(vh));
     }
 

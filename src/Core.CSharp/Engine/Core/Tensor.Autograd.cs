@@ -7,22 +7,22 @@ public sealed unsafe partial class Tensor
     /// <summary>Whether autograd records operations on this tensor.</summary>
     public bool RequiresGrad
     {
-        get => Errors.S(Native.dsl_autograd_requires_grad(handle), "requires_grad", this) == 1;
-        set => Errors.S(Native.dsl_autograd_set_requires_grad(handle, value ? 1 : 0), "requires_grad_", this);
+        get => Errors.S(Native.dsl_autograd_requires_grad(this), "requires_grad", this) == 1;
+        set => Errors.S(Native.dsl_autograd_set_requires_grad(this, value ? 1 : 0), "requires_grad_", this);
     }
 
     /// <summary>Sets <see cref="RequiresGrad"/> and returns this.</summary>
     public Tensor RequiresGrad_(bool requiresGrad = true) { RequiresGrad = requiresGrad; return this; }
 
     /// <summary>True for tensors created by the user rather than by a recorded op.</summary>
-    public bool IsLeaf => Errors.S(Native.dsl_autograd_is_leaf(handle), "is_leaf", this) == 1;
+    public bool IsLeaf => Errors.S(Native.dsl_autograd_is_leaf(this), "is_leaf", this) == 1;
 
     /// <summary>
     /// Accumulates d(this)/d(leaf) into each leaf's <see cref="Grad"/>. A non-scalar tensor needs
     /// <paramref name="gradient"/> (the vector in the vector-Jacobian product).
     /// </summary>
     public void Backward(Tensor? gradient = null, bool retainGraph = false, bool createGraph = false) =>
-        Errors.S(Native.dsl_autograd_backward(handle, Optional(gradient, "backward"), retainGraph ? 1 : 0, createGraph ? 1 : 0), "backward", this, gradient);
+        Errors.S(Native.dsl_autograd_backward(this, Optional(gradient, "backward"), retainGraph ? 1 : 0, createGraph ? 1 : 0), "backward", this, gradient);
 
     /// <summary>The accumulated gradient, or null when none has been computed. Each read returns a new handle.</summary>
     public Tensor? Grad
@@ -30,17 +30,17 @@ public sealed unsafe partial class Tensor
         get
         {
             nint g;
-            Errors.S(Native.dsl_autograd_get_grad(handle, &g), "grad", this);
+            Errors.S(Native.dsl_autograd_get_grad(this, &g), "grad", this);
             return g == 0 ? null : new Tensor(g);
         }
-        set => Errors.S(Native.dsl_autograd_set_grad(handle, Optional(value, "set_grad")), "set_grad", this, value);
+        set => Errors.S(Native.dsl_autograd_set_grad(this, Optional(value, "set_grad")), "set_grad", this, value);
     }
 
     /// <summary>Clears the gradient: drops it (the default, as PyTorch 2 does) or fills it with zeros.</summary>
-    public void ZeroGrad(bool setToNone = true) => Errors.S(Native.dsl_autograd_zero_grad(handle, setToNone ? 1 : 0), "zero_grad", this);
+    public void ZeroGrad(bool setToNone = true) => Errors.S(Native.dsl_autograd_zero_grad(this, setToNone ? 1 : 0), "zero_grad", this);
 
     /// <summary>The same data cut from the autograd graph.</summary>
-    public Tensor Detach() => Errors.T(Native.dsl_autograd_detach(handle), "detach", this);
+    public Tensor Detach() => Errors.T(Native.dsl_autograd_detach(this), "detach", this);
 }
 
 /// <summary>
@@ -61,15 +61,14 @@ public static unsafe class Autograd
     {
         if (gradOutputs is not null && gradOutputs.Count != outputs.Count)
             throw Errors.Bad("autograd.grad", $"{outputs.Count} outputs but {gradOutputs.Count} grad_outputs; give one per output (or none).");
-        var outs = outputs.Select(t => t.Handle).ToArray();
-        var gouts = outputs.Select((_, i) => Tensor.Optional(gradOutputs?[i], "autograd.grad")).ToArray();
-        var ins = inputs.Select(t => t.Handle).ToArray();
-        var res = new nint[ins.Length];
+        using var outs = new HandleArray(outputs, "autograd.grad");
+        using var gouts = new HandleArray(outputs.Select((_, i) => gradOutputs?[i]).ToArray(), "autograd.grad", allowNull: true);
+        using var ins = new HandleArray(inputs, "autograd.grad");
+        var res = new nint[inputs.Count];
         int rc;
-        fixed (nint* o = outs, g = gouts, i = ins, r = res)
-            rc = Native.dsl_autograd_grad(o, g, outs.Length, i, ins.Length, retainGraph ? 1 : 0, createGraph ? 1 : 0, allowUnused ? 1 : 0, r);
+        fixed (nint* o = outs.Raw, g = gouts.Raw, i = ins.Raw, r = res)
+            rc = Native.dsl_autograd_grad(o, g, outputs.Count, i, inputs.Count, retainGraph ? 1 : 0, createGraph ? 1 : 0, allowUnused ? 1 : 0, r);
         if (rc < 0) throw Errors.Fail("autograd.grad", outputs.Concat(inputs));
-        GC.KeepAlive(outputs); GC.KeepAlive(inputs); GC.KeepAlive(gradOutputs);
         return res.Select(h => h == 0 ? null : new Tensor(h)).ToArray();
     }
 

@@ -12,7 +12,7 @@ public sealed partial class Tensor
         if (DTypes.Of<T>() != dt)
             throw Errors.Bad("copy_to", $"the tensor holds {dt.Name()} but the destination holds {typeof(T).Name}; convert with .To(DType.{DTypes.Of<T>()}) first.", this);
         fixed (T* p = destination)
-            Errors.S(Native.dsl_io_copy_to(handle, p, (long)destination.Length * sizeof(T)), "copy_to", this);
+            Errors.S(Native.dsl_io_copy_to(this, p, (long)destination.Length * sizeof(T)), "copy_to", this);
     }
 
     /// <summary>The elements as a flat .NET array (row-major). T must match the dtype.</summary>
@@ -36,7 +36,7 @@ public sealed partial class Tensor
     public unsafe double ToDouble()
     {
         double v;
-        Errors.S(Native.dsl_tensor_item(handle, &v), "item", this);
+        Errors.S(Native.dsl_tensor_item(this, &v), "item", this);
         return v;
     }
 
@@ -47,7 +47,7 @@ public sealed partial class Tensor
     public unsafe long ToInt64()
     {
         long v;
-        Errors.S(Native.dsl_tensor_item_int64(handle, &v), "item", this);
+        Errors.S(Native.dsl_tensor_item_int64(this, &v), "item", this);
         return v;
     }
 
@@ -56,16 +56,16 @@ public sealed partial class Tensor
     {
         int code = EnumChecks.Code(dtype, "to");
         var d = Device;
-        return Errors.T(Native.dsl_tensor_to(handle, code, (int)d.Type, d.Index, copy ? 1 : 0), "to", this);
+        return Errors.T(Native.dsl_tensor_to(this, code, (int)d.Type, d.Index, copy ? 1 : 0), "to", this);
     }
 
     /// <summary>This tensor on <paramref name="device"/>.</summary>
     public Tensor To(Device device, bool copy = false) =>
-        Errors.T(Native.dsl_tensor_to(handle, (int)DType, EnumChecks.Code(device.Type, "to"), device.Index, copy ? 1 : 0), "to", this);
+        Errors.T(Native.dsl_tensor_to(this, (int)DType, EnumChecks.Code(device.Type, "to"), device.Index, copy ? 1 : 0), "to", this);
 
     /// <summary>This tensor on <paramref name="device"/> with <paramref name="dtype"/>.</summary>
     public Tensor To(Device device, DType dtype, bool copy = false) =>
-        Errors.T(Native.dsl_tensor_to(handle, EnumChecks.Code(dtype, "to"), EnumChecks.Code(device.Type, "to"), device.Index, copy ? 1 : 0), "to", this);
+        Errors.T(Native.dsl_tensor_to(this, EnumChecks.Code(dtype, "to"), EnumChecks.Code(device.Type, "to"), device.Index, copy ? 1 : 0), "to", this);
 
     /// <summary>This tensor on the CPU.</summary>
     public Tensor Cpu() => To(Device.Cpu);
@@ -74,21 +74,21 @@ public sealed partial class Tensor
 
     /// <summary>Fills with uniform samples in [low, high); returns this.</summary>
     public Tensor Uniform_(double low = 0, double high = 1, Generator? generator = null)
-    { Errors.S(Native.dsl_tensor_uniform_(handle, low, high, Generator.H(generator)), "uniform_", generator, this); return this; }
+    { Errors.S(Native.dsl_tensor_uniform_(this, low, high, Generator.H(generator)), "uniform_", generator, this); return this; }
 
     /// <summary>Fills with normal samples; returns this.</summary>
     public Tensor Normal_(double mean = 0, double std = 1, Generator? generator = null)
-    { Errors.S(Native.dsl_tensor_normal_(handle, mean, std, Generator.H(generator)), "normal_", generator, this); return this; }
+    { Errors.S(Native.dsl_tensor_normal_(this, mean, std, Generator.H(generator)), "normal_", generator, this); return this; }
 
     /// <summary>Fills with Bernoulli(p) samples (1 with probability p); returns this.</summary>
     public Tensor Bernoulli_(double p, Generator? generator = null)
-    { Errors.S(Native.dsl_tensor_bernoulli_(handle, p, Generator.H(generator)), "bernoulli_", generator, this); return this; }
+    { Errors.S(Native.dsl_tensor_bernoulli_(this, p, Generator.H(generator)), "bernoulli_", generator, this); return this; }
 
     /// <summary>Fills with <paramref name="value"/>; returns this.</summary>
-    public Tensor Fill_(double value) { Errors.S(Native.dsl_tensor_fill_(handle, value), "fill_", this); return this; }
+    public Tensor Fill_(double value) { Errors.S(Native.dsl_tensor_fill_(this, value), "fill_", this); return this; }
 
     /// <summary>Copies <paramref name="source"/> into this tensor (broadcasting, converting dtype and device); returns this.</summary>
-    public Tensor Copy_(Tensor source) { Errors.S(Native.dsl_tensor_copy_(handle, source.Handle), "copy_", this, source); return this; }
+    public Tensor Copy_(Tensor source) { Errors.S(Native.dsl_tensor_copy_(this, source), "copy_", this, source); return this; }
 }
 
 public sealed partial class Tensor
@@ -108,6 +108,6 @@ public sealed partial class Tensor
     internal unsafe void CopyBytesTo(Span<byte> destination)
     {
         fixed (byte* p = destination)
-            Errors.S(Interop.Native.dsl_io_copy_to(handle, p, destination.Length), "copy_to", this);
+            Errors.S(Interop.Native.dsl_io_copy_to(this, p, destination.Length), "copy_to", this);
     }
 }

@@ -7,13 +7,13 @@ public sealed partial class Tensor
     static readonly string[] UnaryNames = OpNames.Of<UnaryOp>(OpFamily.Unary);
     static readonly string[] BinaryNames = OpNames.Of<BinaryOp>(OpFamily.Binary);
 
-    Tensor Unary(UnaryOp op) => Errors.T(Native.dsl_math_unary((int)op, handle), UnaryNames[(int)op], this);
-    Tensor UnaryInPlace(UnaryOp op) { Errors.S(Native.dsl_math_unary_((int)op, handle), UnaryNames[(int)op] + "_", this); return this; }
-    internal Tensor Binary(BinaryOp op, Tensor other) => Errors.T(Native.dsl_math_binary((int)op, handle, other.handle), BinaryNames[(int)op], this, other);
-    Tensor BinaryInPlace(BinaryOp op, Tensor other) { Errors.S(Native.dsl_math_binary_((int)op, handle, other.handle), BinaryNames[(int)op] + "_", this, other); return this; }
+    Tensor Unary(UnaryOp op) => Errors.T(Native.dsl_math_unary((int)op, this), UnaryNames[(int)op], this);
+    Tensor UnaryInPlace(UnaryOp op) { Errors.S(Native.dsl_math_unary_((int)op, this), UnaryNames[(int)op] + "_", this); return this; }
+    internal Tensor Binary(BinaryOp op, Tensor other) => Errors.T(Native.dsl_math_binary((int)op, this, other), BinaryNames[(int)op], this, other);
+    Tensor BinaryInPlace(BinaryOp op, Tensor other) { Errors.S(Native.dsl_math_binary_((int)op, this, other), BinaryNames[(int)op] + "_", this, other); return this; }
     internal Tensor Binary(BinaryOp op, double s, bool integral = false, bool scalarFirst = false) =>
-        Errors.T(Native.dsl_math_binary_scalar((int)op, handle, s, integral ? 1 : 0, scalarFirst ? 1 : 0), BinaryNames[(int)op], this);
-    Tensor BinaryInPlace(BinaryOp op, double s, bool integral = false) { Errors.S(Native.dsl_math_binary_scalar_((int)op, handle, s, integral ? 1 : 0), BinaryNames[(int)op] + "_", this); return this; }
+        Errors.T(Native.dsl_math_binary_scalar((int)op, this, s, integral ? 1 : 0, scalarFirst ? 1 : 0), BinaryNames[(int)op], this);
+    Tensor BinaryInPlace(BinaryOp op, double s, bool integral = false) { Errors.S(Native.dsl_math_binary_scalar_((int)op, this, s, integral ? 1 : 0), BinaryNames[(int)op] + "_", this); return this; }
 
     // ---- unary math ----
     /// <summary>−x.</summary>
@@ -180,16 +180,16 @@ public sealed partial class Tensor
     // ---- clamp, masks ----
     /// <summary>Limits values to [min, max] (either bound may be omitted).</summary>
     public Tensor Clamp(double? min = null, double? max = null) =>
-        Errors.T(Native.dsl_math_clamp(handle, min ?? 0, max ?? 0, min.HasValue ? 1 : 0, max.HasValue ? 1 : 0), "clamp", this);
+        Errors.T(Native.dsl_math_clamp(this, min ?? 0, max ?? 0, min.HasValue ? 1 : 0, max.HasValue ? 1 : 0), "clamp", this);
     /// <summary>In-place clamp; returns this.</summary>
     public Tensor Clamp_(double? min = null, double? max = null)
-    { Errors.S(Native.dsl_math_clamp_(handle, min ?? 0, max ?? 0, min.HasValue ? 1 : 0, max.HasValue ? 1 : 0), "clamp_", this); return this; }
+    { Errors.S(Native.dsl_math_clamp_(this, min ?? 0, max ?? 0, min.HasValue ? 1 : 0, max.HasValue ? 1 : 0), "clamp_", this); return this; }
     /// <summary>A copy with <paramref name="value"/> where the bool <paramref name="mask"/> is true.</summary>
-    public Tensor MaskedFill(Tensor mask, double value) => Errors.T(Native.dsl_math_masked_fill(handle, mask.handle, value), "masked_fill", this, mask);
+    public Tensor MaskedFill(Tensor mask, double value) => Errors.T(Native.dsl_math_masked_fill(this, mask, value), "masked_fill", this, mask);
     /// <summary>In-place masked fill; returns this.</summary>
-    public Tensor MaskedFill_(Tensor mask, double value) { Errors.S(Native.dsl_math_masked_fill_(handle, mask.handle, value), "masked_fill_", this, mask); return this; }
+    public Tensor MaskedFill_(Tensor mask, double value) { Errors.S(Native.dsl_math_masked_fill_(this, mask, value), "masked_fill_", this, mask); return this; }
     /// <summary>True when both tensors have the same shape and elements.</summary>
-    public bool Equal(Tensor y) => Errors.S(Native.dsl_math_equal(handle, y.handle), "equal", this, y) == 1;
+    public bool Equal(Tensor y) => Errors.S(Native.dsl_math_equal(this, y), "equal", this, y) == 1;
 
     // ---- operators: tensor∘tensor, tensor∘scalar and scalar∘tensor ----
     /// <summary>Elementwise sum.</summary>

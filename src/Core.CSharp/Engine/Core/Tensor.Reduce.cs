@@ -10,7 +10,7 @@ public sealed unsafe partial class Tensor
     Tensor Reduce(ReduceOp op, long[]? dims, bool keepdim)
     {
         fixed (long* p = dims)
-            return Errors.T(Native.dsl_math_reduce((int)op, handle, p, dims?.Length ?? -1, keepdim ? 1 : 0), ReduceNames[(int)op], this);
+            return Errors.T(Native.dsl_math_reduce((int)op, this, p, dims?.Length ?? -1, keepdim ? 1 : 0), ReduceNames[(int)op], this);
     }
 
     /// <summary>Sum of all elements (0-dimensional).</summary>
@@ -42,20 +42,20 @@ public sealed unsafe partial class Tensor
 
     /// <summary>Variance over <paramref name="dims"/> (all when null); <paramref name="unbiased"/> divides by n − 1.</summary>
     public Tensor Var(long[]? dims = null, bool unbiased = true, bool keepdim = false)
-    { fixed (long* p = dims) return Errors.T(Native.dsl_math_var(handle, p, dims?.Length ?? -1, unbiased ? 1 : 0, keepdim ? 1 : 0, 0), "var", this); }
+    { fixed (long* p = dims) return Errors.T(Native.dsl_math_var(this, p, dims?.Length ?? -1, unbiased ? 1 : 0, keepdim ? 1 : 0, 0), "var", this); }
 
     /// <summary>Standard deviation over <paramref name="dims"/> (all when null); <paramref name="unbiased"/> divides by n − 1.</summary>
     public Tensor Std(long[]? dims = null, bool unbiased = true, bool keepdim = false)
-    { fixed (long* p = dims) return Errors.T(Native.dsl_math_var(handle, p, dims?.Length ?? -1, unbiased ? 1 : 0, keepdim ? 1 : 0, 1), "std", this); }
+    { fixed (long* p = dims) return Errors.T(Native.dsl_math_var(this, p, dims?.Length ?? -1, unbiased ? 1 : 0, keepdim ? 1 : 0, 1), "std", this); }
 
     /// <summary>The p-norm over <paramref name="dims"/> (all when null).</summary>
     public Tensor Norm(double p = 2, long[]? dims = null, bool keepdim = false)
-    { fixed (long* d = dims) return Errors.T(Native.dsl_math_norm(handle, p, d, dims?.Length ?? -1, keepdim ? 1 : 0), "norm", this); }
+    { fixed (long* d = dims) return Errors.T(Native.dsl_math_norm(this, p, d, dims?.Length ?? -1, keepdim ? 1 : 0), "norm", this); }
 
     (Tensor, Tensor) MinMax(bool isMax, long dim, bool keepdim)
     {
         nint v, i;
-        Errors.S(Native.dsl_math_minmax_dim(isMax ? 1 : 0, handle, dim, keepdim ? 1 : 0, &v, &i), isMax ? "max" : "min", this);
+        Errors.S(Native.dsl_math_minmax_dim(isMax ? 1 : 0, this, dim, keepdim ? 1 : 0, &v, &i), isMax ? "max" : "min", this);
         return (new Tensor(v), new Tensor(i));
     }
 
@@ -66,16 +66,16 @@ public sealed unsafe partial class Tensor
 
     /// <summary>Index of the maximum along <paramref name="dim"/> (of the flattened tensor when null).</summary>
     public Tensor Argmax(long? dim = null, bool keepdim = false) =>
-        Errors.T(Native.dsl_math_argminmax(1, handle, dim ?? 0, dim.HasValue ? 1 : 0, keepdim ? 1 : 0), "argmax", this);
+        Errors.T(Native.dsl_math_argminmax(1, this, dim ?? 0, dim.HasValue ? 1 : 0, keepdim ? 1 : 0), "argmax", this);
     /// <summary>Index of the minimum along <paramref name="dim"/> (of the flattened tensor when null).</summary>
     public Tensor Argmin(long? dim = null, bool keepdim = false) =>
-        Errors.T(Native.dsl_math_argminmax(0, handle, dim ?? 0, dim.HasValue ? 1 : 0, keepdim ? 1 : 0), "argmin", this);
+        Errors.T(Native.dsl_math_argminmax(0, this, dim ?? 0, dim.HasValue ? 1 : 0, keepdim ? 1 : 0), "argmin", this);
 
     /// <summary>The <paramref name="k"/> largest (or smallest) values along <paramref name="dim"/>, sorted, with their indices.</summary>
     public (Tensor Values, Tensor Indices) TopK(long k, long dim = -1, bool largest = true)
     {
         nint v, i;
-        Errors.S(Native.dsl_math_topk(handle, k, dim, largest ? 1 : 0, &v, &i), "topk", this);
+        Errors.S(Native.dsl_math_topk(this, k, dim, largest ? 1 : 0, &v, &i), "topk", this);
         return (new Tensor(v), new Tensor(i));
     }
 }

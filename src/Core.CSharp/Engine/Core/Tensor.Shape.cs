@@ -5,11 +5,11 @@ namespace Dsl.Engine;
 public sealed unsafe partial class Tensor
 {
     // Ops taking a list of ints share one call shape.
-    delegate nint ListOp(nint t, long* values, int n);
+    delegate nint ListOp(Tensor t, long* values, int n);
 
     Tensor WithList(string op, ListOp f, long[] values)
     {
-        fixed (long* p = values) return Errors.T(f(handle, p, values.Length), op, this);
+        fixed (long* p = values) return Errors.T(f(this, p, values.Length), op, this);
     }
 
     /// <summary>Same data with a new shape (one size may be −1); copies only when it must.</summary>
@@ -30,41 +30,41 @@ public sealed unsafe partial class Tensor
     {
         fixed (long* s = shifts)
         fixed (long* d = dims)
-            return Errors.T(Native.dsl_shape_roll(handle, s, shifts.Length, d, dims.Length), "roll", this);
+            return Errors.T(Native.dsl_shape_roll(this, s, shifts.Length, d, dims.Length), "roll", this);
     }
 
     /// <summary>Swaps two dimensions.</summary>
-    public Tensor Transpose(long dim0, long dim1) => Errors.T(Native.dsl_shape_transpose(handle, dim0, dim1), "transpose", this);
+    public Tensor Transpose(long dim0, long dim1) => Errors.T(Native.dsl_shape_transpose(this, dim0, dim1), "transpose", this);
     /// <summary>The transpose of a matrix (swaps the last two dimensions).</summary>
     public Tensor T => Transpose(-2, -1);
     /// <summary>Merges dimensions start…end into one.</summary>
-    public Tensor Flatten(long startDim = 0, long endDim = -1) => Errors.T(Native.dsl_shape_flatten(handle, startDim, endDim), "flatten", this);
+    public Tensor Flatten(long startDim = 0, long endDim = -1) => Errors.T(Native.dsl_shape_flatten(this, startDim, endDim), "flatten", this);
     /// <summary>Removes every size-1 dimension.</summary>
-    public Tensor Squeeze() => Errors.T(Native.dsl_shape_squeeze(handle, 0, 1), "squeeze", this);
+    public Tensor Squeeze() => Errors.T(Native.dsl_shape_squeeze(this, 0, 1), "squeeze", this);
     /// <summary>Removes dimension <paramref name="dim"/> if its size is 1.</summary>
-    public Tensor Squeeze(long dim) => Errors.T(Native.dsl_shape_squeeze(handle, dim, 0), "squeeze", this);
+    public Tensor Squeeze(long dim) => Errors.T(Native.dsl_shape_squeeze(this, dim, 0), "squeeze", this);
     /// <summary>Inserts a size-1 dimension at <paramref name="dim"/>.</summary>
-    public Tensor Unsqueeze(long dim) => Errors.T(Native.dsl_shape_unsqueeze(handle, dim), "unsqueeze", this);
+    public Tensor Unsqueeze(long dim) => Errors.T(Native.dsl_shape_unsqueeze(this, dim), "unsqueeze", this);
     /// <summary>The elements start…start+length−1 along <paramref name="dim"/> (a view).</summary>
-    public Tensor Narrow(long dim, long start, long length) => Errors.T(Native.dsl_shape_narrow(handle, dim, start, length), "narrow", this);
+    public Tensor Narrow(long dim, long start, long length) => Errors.T(Native.dsl_shape_narrow(this, dim, start, length), "narrow", this);
     /// <summary>Python-style slice start:end:step along <paramref name="dim"/> (a view).</summary>
-    public Tensor Slice(long dim, long start, long end, long step = 1) => Errors.T(Native.dsl_shape_slice(handle, dim, start, end, step), "slice", this);
+    public Tensor Slice(long dim, long start, long end, long step = 1) => Errors.T(Native.dsl_shape_slice(this, dim, start, end, step), "slice", this);
     /// <summary>The sub-tensor at <paramref name="index"/> along <paramref name="dim"/>, with that dimension removed.</summary>
-    public Tensor Select(long dim, long index) => Errors.T(Native.dsl_shape_select(handle, dim, index), "select", this);
+    public Tensor Select(long dim, long index) => Errors.T(Native.dsl_shape_select(this, dim, index), "select", this);
     /// <summary>x[i] along the first dimension.</summary>
     public Tensor this[long index] => Select(0, index);
     /// <summary>The entries at the int64 <paramref name="index"/> positions along <paramref name="dim"/>.</summary>
-    public Tensor IndexSelect(long dim, Tensor index) => Errors.T(Native.dsl_shape_index_select(handle, dim, index.Handle), "index_select", this, index);
+    public Tensor IndexSelect(long dim, Tensor index) => Errors.T(Native.dsl_shape_index_select(this, dim, index), "index_select", this, index);
     /// <summary>out[i][j] = x[i][index[i][j]] for dim 1 (and likewise for other dims).</summary>
-    public Tensor Gather(long dim, Tensor index) => Errors.T(Native.dsl_shape_gather(handle, dim, index.Handle), "gather", this, index);
+    public Tensor Gather(long dim, Tensor index) => Errors.T(Native.dsl_shape_gather(this, dim, index), "gather", this, index);
     /// <summary>A copy with <paramref name="src"/> written at <paramref name="index"/> along <paramref name="dim"/>.</summary>
-    public Tensor Scatter(long dim, Tensor index, Tensor src) => Errors.T(Native.dsl_shape_scatter(handle, dim, index.Handle, src.Handle, 0), "scatter", this, index, src);
+    public Tensor Scatter(long dim, Tensor index, Tensor src) => Errors.T(Native.dsl_shape_scatter(this, dim, index, src, 0), "scatter", this, index, src);
     /// <summary>A copy with <paramref name="src"/> added at <paramref name="index"/> along <paramref name="dim"/>.</summary>
-    public Tensor ScatterAdd(long dim, Tensor index, Tensor src) => Errors.T(Native.dsl_shape_scatter(handle, dim, index.Handle, src.Handle, 1), "scatter_add", this, index, src);
+    public Tensor ScatterAdd(long dim, Tensor index, Tensor src) => Errors.T(Native.dsl_shape_scatter(this, dim, index, src, 1), "scatter_add", this, index, src);
     /// <summary>A densely laid-out tensor with the same values (this data when already contiguous).</summary>
-    public Tensor Contiguous() => Errors.T(Native.dsl_shape_contiguous(handle), "contiguous", this);
+    public Tensor Contiguous() => Errors.T(Native.dsl_shape_contiguous(this), "contiguous", this);
     /// <summary>A copy with its own storage (autograd flows through it).</summary>
-    public Tensor Clone() => Errors.T(Native.dsl_shape_clone(handle), "clone", this);
+    public Tensor Clone() => Errors.T(Native.dsl_shape_clone(this), "clone", this);
 
     /// <summary>Splits into pieces of <paramref name="splitSize"/> along <paramref name="dim"/> (the last may be smaller).</summary>
     public Tensor[] Split(long splitSize, long dim = 0)
@@ -74,7 +74,7 @@ public sealed unsafe partial class Tensor
         int cap = (int)Math.Max(1, splitSize <= 0 ? 1 : (size + splitSize - 1) / splitSize);
         var outs = new nint[cap];
         int n;
-        fixed (nint* p = outs) n = Errors.S(Native.dsl_shape_split(handle, splitSize, dim, p, cap), "split", this);
+        fixed (nint* p = outs) n = Errors.S(Native.dsl_shape_split(this, splitSize, dim, p, cap), "split", this);
         return outs.Take(n).Select(h => new Tensor(h)).ToArray();
     }
 
@@ -85,7 +85,7 @@ public sealed unsafe partial class Tensor
         int cap = (int)Math.Max(1, chunks);
         var outs = new nint[cap];
         int n;
-        fixed (nint* p = outs) n = Errors.S(Native.dsl_shape_chunk(handle, chunks, dim, p, cap), "chunk", this);
+        fixed (nint* p = outs) n = Errors.S(Native.dsl_shape_chunk(this, chunks, dim, p, cap), "chunk", this);
         return outs.Take(n).Select(h => new Tensor(h)).ToArray();
     }
 }

@@ -163,17 +163,15 @@ public static unsafe class Torch
     static Tensor Join(string op, IReadOnlyList<Tensor> tensors, long dim, bool stack)
     {
         if (tensors.Count == 0) throw Errors.Bad(op, "needs at least one tensor.");
-        var hs = new nint[tensors.Count];
-        for (int i = 0; i < hs.Length; i++) hs[i] = tensors[i].Handle;
+        using var hs = new HandleArray(tensors, op);
         nint r;
-        fixed (nint* p = hs) r = stack ? Native.dsl_shape_stack(p, hs.Length, dim) : Native.dsl_shape_cat(p, hs.Length, dim);
+        fixed (nint* p = hs.Raw) r = stack ? Native.dsl_shape_stack(p, tensors.Count, dim) : Native.dsl_shape_cat(p, tensors.Count, dim);
         if (r == 0) throw Errors.Fail(op, tensors);
-        GC.KeepAlive(tensors);
         return new Tensor(r);
     }
 
     /// <summary>Elementwise choice: <paramref name="a"/> where <paramref name="condition"/> is true, else <paramref name="b"/> (broadcasting).</summary>
-    public static Tensor Where(Tensor condition, Tensor a, Tensor b) => Errors.T(Native.dsl_math_where(condition.Handle, a.Handle, b.Handle), "where", condition, a, b);
+    public static Tensor Where(Tensor condition, Tensor a, Tensor b) => Errors.T(Native.dsl_math_where(condition, a, b), "where", condition, a, b);
 
     // ---- runtime ----
 

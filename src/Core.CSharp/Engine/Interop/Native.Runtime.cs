@@ -19,5 +19,5 @@ internal static unsafe partial class Native
     [LibraryImport(Lib)] internal static partial void dsl_runtime_generator_free(nint g);
     [LibraryImport(Lib)] internal static partial int dsl_runtime_generator_set_seed(nint g, long seed);
     [LibraryImport(Lib)] internal static partial nint dsl_runtime_generator_state(nint g);
-    [LibraryImport(Lib)] internal static partial int dsl_runtime_generator_set_state(nint g, nint state);
+    [LibraryImport(Lib)] internal static partial int dsl_runtime_generator_set_state(nint g, Tensor state);
 }

@@ -15,12 +15,12 @@ internal struct NativeOptions
 internal static unsafe partial class Native
 {
     [LibraryImport(Lib)] internal static partial void dsl_tensor_free(nint t);
-    [LibraryImport(Lib)] internal static partial nint dsl_tensor_alias(nint t);
-    [LibraryImport(Lib)] internal static partial int dsl_tensor_shape(nint t, long* shape, int capacity);
-    [LibraryImport(Lib)] internal static partial int dsl_tensor_dtype(nint t);
-    [LibraryImport(Lib)] internal static partial int dsl_tensor_device(nint t, int* index);
-    [LibraryImport(Lib)] internal static partial long dsl_tensor_numel(nint t);
-    [LibraryImport(Lib)] internal static partial int dsl_tensor_is_contiguous(nint t);
+    [LibraryImport(Lib)] internal static partial nint dsl_tensor_alias(Tensor t);
+    [LibraryImport(Lib)] internal static partial int dsl_tensor_shape(Tensor t, long* shape, int capacity);
+    [LibraryImport(Lib)] internal static partial int dsl_tensor_dtype(Tensor t);
+    [LibraryImport(Lib)] internal static partial int dsl_tensor_device(Tensor t, int* index);
+    [LibraryImport(Lib)] internal static partial long dsl_tensor_numel(Tensor t);
+    [LibraryImport(Lib)] internal static partial int dsl_tensor_is_contiguous(Tensor t);
     [LibraryImport(Lib)] internal static partial nint dsl_tensor_zeros(long* shape, int n, NativeOptions o);
     [LibraryImport(Lib)] internal static partial nint dsl_tensor_ones(long* shape, int n, NativeOptions o);
     [LibraryImport(Lib)] internal static partial nint dsl_tensor_empty(long* shape, int n, NativeOptions o);
@@ -33,16 +33,16 @@ internal static unsafe partial class Native
     [LibraryImport(Lib)] internal static partial nint dsl_tensor_randint(long low, long high, long* shape, int n, nint g, NativeOptions o);
     [LibraryImport(Lib)] internal static partial nint dsl_tensor_normal(double mean, double std, long* shape, int n, nint g, NativeOptions o);
     [LibraryImport(Lib)] internal static partial nint dsl_tensor_randperm(long n, nint g, NativeOptions o);
-    [LibraryImport(Lib)] internal static partial int dsl_tensor_uniform_(nint t, double low, double high, nint g);
-    [LibraryImport(Lib)] internal static partial int dsl_tensor_normal_(nint t, double mean, double std, nint g);
-    [LibraryImport(Lib)] internal static partial int dsl_tensor_bernoulli_(nint t, double p, nint g);
-    [LibraryImport(Lib)] internal static partial int dsl_tensor_fill_(nint t, double value);
-    [LibraryImport(Lib)] internal static partial int dsl_tensor_copy_(nint dst, nint src);
-    [LibraryImport(Lib)] internal static partial nint dsl_tensor_to(nint t, int dtype, int deviceType, int deviceIndex, int copy);
-    [LibraryImport(Lib)] internal static partial int dsl_tensor_item(nint t, double* value);
-    [LibraryImport(Lib)] internal static partial int dsl_tensor_item_int64(nint t, long* value);
+    [LibraryImport(Lib)] internal static partial int dsl_tensor_uniform_(Tensor t, double low, double high, nint g);
+    [LibraryImport(Lib)] internal static partial int dsl_tensor_normal_(Tensor t, double mean, double std, nint g);
+    [LibraryImport(Lib)] internal static partial int dsl_tensor_bernoulli_(Tensor t, double p, nint g);
+    [LibraryImport(Lib)] internal static partial int dsl_tensor_fill_(Tensor t, double value);
+    [LibraryImport(Lib)] internal static partial int dsl_tensor_copy_(Tensor dst, Tensor src);
+    [LibraryImport(Lib)] internal static partial nint dsl_tensor_to(Tensor t, int dtype, int deviceType, int deviceIndex, int copy);
+    [LibraryImport(Lib)] internal static partial int dsl_tensor_item(Tensor t, double* value);
+    [LibraryImport(Lib)] internal static partial int dsl_tensor_item_int64(Tensor t, long* value);
 
     [LibraryImport(Lib)] internal static partial nint dsl_io_from_data(void* data, long nbytes, long* shape, int n, NativeOptions o);
-    [LibraryImport(Lib)] internal static partial int dsl_io_copy_to(nint t, void* dst, long nbytes);
+    [LibraryImport(Lib)] internal static partial int dsl_io_copy_to(Tensor t, void* dst, long nbytes);
     [LibraryImport(Lib)] internal static partial long dsl_io_element_size(int dtype);
 }

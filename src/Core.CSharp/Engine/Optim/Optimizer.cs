@@ -52,19 +52,17 @@ public abstract unsafe class Optimizer : IDisposable
     /// <summary>Applies one update to every parameter with a gradient.</summary>
     public void Step()
     {
-        var hs = Handles();
-        fixed (nint* p = hs, st = state)
+        using var hs = Handles("step");
+        fixed (nint* p = hs.Raw, st = state)
         fixed (double* h = hyper, sc = scalars)
-            Check(Native.dsl_optim_step(kind, p, hs.Length, st, h, hyper.Length, sc), "step");
-        GC.KeepAlive(parameters);
+            Check(Native.dsl_optim_step(kind, p, parameters.Length, st, h, hyper.Length, sc), "step");
     }
 
     /// <summary>Clears the gradients (drops them by default, as PyTorch 2 does).</summary>
     public void ZeroGrad(bool setToNone = true)
     {
-        var hs = Handles();
-        fixed (nint* p = hs) Check(Native.dsl_optim_zero_grad(p, hs.Length, setToNone ? 1 : 0), "zero_grad");
-        GC.KeepAlive(parameters);
+        using var hs = Handles("zero_grad");
+        fixed (nint* p = hs.Raw) Check(Native.dsl_optim_zero_grad(p, parameters.Length, setToNone ? 1 : 0), "zero_grad");
     }
 
     /// <summary>Scales all gradients so their joint norm is at most <paramref name="maxNorm"/>; returns the norm before clipping.</summary>
@@ -73,12 +71,7 @@ public abstract unsafe class Optimizer : IDisposable
     /// <summary>Clamps every gradient element to [−clip, clip].</summary>
     public void ClipGradValue(double clip) => GradClip.Value(parameters, clip);
 
-    nint[] Handles()
-    {
-        var hs = new nint[parameters.Length];
-        for (int i = 0; i < hs.Length; i++) hs[i] = parameters[i].Handle;
-        return hs;
-    }
+    HandleArray Handles(string op) => new(parameters, $"{Name.ToLowerInvariant()}.{op}");
 
     void Check(int rc, string op)
     {
@@ -95,7 +88,7 @@ public abstract unsafe class Optimizer : IDisposable
         for (int i = 0; i < parameters.Length; i++)
             for (int k = 0; k < slots; k++)
                 if (state[i * slots + k] != 0)
-                    tensors.Add(new($"{i}.{SlotNames[k]}", Errors.T(Native.dsl_shape_clone(state[i * slots + k]), "optimizer.state")));
+                    tensors.Add(new($"{i}.{SlotNames[k]}", Errors.T(Native.dsl_shape_clone(Tensor.Borrow(state[i * slots + k])), "optimizer.state")));
         var sc = new Dictionary<string, double>();
         for (int i = 0; i < parameters.Length; i++)
             for (int k = 0; k < scalarSlots; k++)
@@ -115,7 +108,7 @@ public abstract unsafe class Optimizer : IDisposable
                 throw new ArgumentException($"{Name}.SetState: state '{name}' does not belong to this optimizer ({parameters.Length} parameters, slots {string.Join(", ", SlotNames)}).");
             ref var h = ref state[i * slots + k];
             if (h != 0) Native.dsl_tensor_free(h);
-            h = Errors.T(Native.dsl_shape_clone(t.Handle), "optimizer.set_state", t).DetachFromScope().ReleaseHandle();
+            h = Errors.T(Native.dsl_shape_clone(t), "optimizer.set_state", t).DetachFromScope().ReleaseHandle();
         }
         foreach (var (name, v) in scalarState)
         {
@@ -151,20 +144,18 @@ public static unsafe class GradClip
     /// <summary>Scales the gradients so that their joint <paramref name="normType"/>-norm is at most <paramref name="maxNorm"/>; returns the norm before clipping.</summary>
     public static double Norm(IReadOnlyList<Tensor> parameters, double maxNorm, double normType = 2)
     {
-        var hs = parameters.Select(p => p.Handle).ToArray();
+        using var hs = new HandleArray(parameters, "clip_grad_norm");
         double total;
-        fixed (nint* p = hs)
-            if (Native.dsl_optim_clip_grad_norm(p, hs.Length, maxNorm, normType, &total) < 0) throw Errors.Fail("clip_grad_norm", parameters);
-        GC.KeepAlive(parameters);
+        fixed (nint* p = hs.Raw)
+            if (Native.dsl_optim_clip_grad_norm(p, parameters.Count, maxNorm, normType, &total) < 0) throw Errors.Fail("clip_grad_norm", parameters);
         return total;
     }
 
     /// <summary>Clamps every gradient element to [−clip, clip].</summary>
     public static void Value(IReadOnlyList<Tensor> parameters, double clip)
     {
-        var hs = parameters.Select(p => p.Handle).ToArray();
-        fixed (nint* p = hs)
-            if (Native.dsl_optim_clip_grad_value(p, hs.Length, clip) < 0) throw Errors.Fail("clip_grad_value", parameters);
-        GC.KeepAlive(parameters);
+        using var hs = new HandleArray(parameters, "clip_grad_value");
+        fixed (nint* p = hs.Raw)
+            if (Native.dsl_optim_clip_grad_value(p, parameters.Count, clip) < 0) throw Errors.Fail("clip_grad_value", parameters);
     }
 }
