@@ -33,6 +33,7 @@ public sealed partial class Tensor : IDisposable
     {
         raw = handle;
         DisposeScope.Register(this);
+        NativeMemory.OnCreate();
     }
 
     Tensor(nint handle, bool owns)

@@ -11,5 +11,8 @@ internal static unsafe partial class Native
     [LibraryImport(Lib)] internal static partial byte* dsl_error_message();
     [LibraryImport(Lib)] internal static partial void dsl_error_clear();
     [LibraryImport(Lib)] internal static partial long dsl_tensor_live_count();
+    [LibraryImport(Lib)] internal static partial long dsl_tensor_live_bytes();
+    [LibraryImport(Lib)] internal static partial int* dsl_memory_over_budget_flag();
+    [LibraryImport(Lib)] internal static partial void dsl_memory_set_budget(long bytes);
     [LibraryImport(Lib)] internal static partial byte* dsl_op_name(int family, int code);
 }

@@ -45,6 +45,12 @@ typedef struct dsl_options {
 DSL_API const char* dsl_error_message(void);
 DSL_API void dsl_error_clear(void);
 DSL_API int64_t dsl_tensor_live_count(void);
+/* Bytes held by the live handles (each counts min(its elements' bytes, its storage's bytes); aliases count again). */
+DSL_API int64_t dsl_tensor_live_bytes(void);
+/* The memory budget: the address of a flag that becomes 1 when the live bytes pass the budget (1 GiB at start),
+ * and the setter of the budget (which also recomputes the flag). */
+DSL_API const int32_t* dsl_memory_over_budget_flag(void);
+DSL_API void dsl_memory_set_budget(int64_t bytes);
 DSL_API const char* dsl_op_name(int32_t family, int32_t code);
 
 /* ---- runtime.cpp: versions, threads, devices, seeds, generators ---- */

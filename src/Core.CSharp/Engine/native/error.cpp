@@ -4,6 +4,9 @@
 
 namespace dsl {
 std::atomic<int64_t> live_tensors{0};
+std::atomic<int64_t> live_bytes{0};
+std::atomic<int64_t> budget_bytes{int64_t(1) << 30};
+std::atomic<int32_t> over_budget{0};
 
 // libtorch captures a C++ backtrace for every c10::Error, which costs milliseconds per failure and
 // is then dropped from our messages anyway: capture none, from the moment the library loads.
@@ -31,6 +34,12 @@ extern "C" {
 DSL_API const char* dsl_error_message(void) { return dsl::has_error ? dsl::last_error.c_str() : nullptr; }
 DSL_API void dsl_error_clear(void) { dsl::has_error = false; dsl::last_error.clear(); }
 DSL_API int64_t dsl_tensor_live_count(void) { return dsl::live_tensors.load(std::memory_order_relaxed); }
+DSL_API int64_t dsl_tensor_live_bytes(void) { return dsl::live_bytes.load(std::memory_order_relaxed); }
+DSL_API const int32_t* dsl_memory_over_budget_flag(void) { return reinterpret_cast<const int32_t*>(&dsl::over_budget); }
+DSL_API void dsl_memory_set_budget(int64_t bytes) {
+    dsl::budget_bytes.store(bytes, std::memory_order_relaxed);
+    dsl::over_budget.store(dsl::live_bytes.load(std::memory_order_relaxed) > bytes ? 1 : 0, std::memory_order_relaxed);
+}
 DSL_API const char* dsl_op_name(int32_t family, int32_t code) {
     switch (family) {
         case dsl::Unary: return dsl::unary_name(code);

@@ -10,22 +10,44 @@
 
 namespace dsl {
 
-// Live native tensor handles (for leak tests).
+// Live native tensor handles (for leak tests) and the bytes they hold (for the managed memory budget).
 extern std::atomic<int64_t> live_tensors;
+extern std::atomic<int64_t> live_bytes;
+// The managed memory budget: wrap() raises over_budget when live_bytes passes budget_bytes; the managed side reads
+// the flag through its address on every new tensor, collects, and sets a new budget (dsl_memory_set_budget).
+extern std::atomic<int64_t> budget_bytes;
+extern std::atomic<int32_t> over_budget;
+
+// What a dsl_tensor points to: the tensor and the bytes counted for it in live_bytes (the smaller of its
+// elements' size and its storage's, so that neither an expanded view nor a narrow slice of a large storage
+// counts more than it can hold).
+struct Handle {
+    at::Tensor tensor;
+    int64_t bytes;
+};
+inline int64_t held_bytes(const at::Tensor& t) {
+    if (!t.defined() || !t.has_storage()) return 0;
+    const int64_t view = t.numel() * static_cast<int64_t>(t.element_size());
+    const int64_t storage = static_cast<int64_t>(t.storage().nbytes());
+    return view < storage ? view : storage;
+}
 
 void set_error(const char* message);
 
 inline at::Tensor& T(dsl_tensor t) {
     if (t == nullptr) throw std::invalid_argument("null tensor handle (was the tensor disposed?)");
-    return *reinterpret_cast<at::Tensor*>(t);
+    return reinterpret_cast<Handle*>(t)->tensor;
 }
 inline c10::optional<at::Tensor> opt(dsl_tensor t) {
     if (t == nullptr) return c10::nullopt;
-    return *reinterpret_cast<at::Tensor*>(t);
+    return reinterpret_cast<Handle*>(t)->tensor;
 }
 inline dsl_tensor wrap(at::Tensor&& t) {
+    const int64_t bytes = held_bytes(t);
     live_tensors.fetch_add(1, std::memory_order_relaxed);
-    return reinterpret_cast<dsl_tensor>(new at::Tensor(std::move(t)));
+    if (live_bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes > budget_bytes.load(std::memory_order_relaxed))
+        over_budget.store(1, std::memory_order_relaxed);
+    return reinterpret_cast<dsl_tensor>(new Handle{std::move(t), bytes});
 }
 inline dsl_tensor wrap(const at::Tensor& t) { return wrap(at::Tensor(t)); }
 

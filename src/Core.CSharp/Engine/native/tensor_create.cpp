@@ -21,8 +21,10 @@ static dsl_tensor factory(dsl_options o, F&& fill) {
 extern "C" {
 DSL_API void dsl_tensor_free(dsl_tensor t) {
     if (t == nullptr) return;
-    delete reinterpret_cast<at::Tensor*>(t);
+    auto* h = reinterpret_cast<dsl::Handle*>(t);
+    dsl::live_bytes.fetch_sub(h->bytes, std::memory_order_relaxed);
     dsl::live_tensors.fetch_sub(1, std::memory_order_relaxed);
+    delete h;
 }
 DSL_API dsl_tensor dsl_tensor_alias(dsl_tensor t) { return tensor_op([&] { return T(t); }); }
 
