@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Net;
@@ -10,7 +11,8 @@ namespace Dsl.Data.Tests.Sets;
 
 /// <summary>
 /// Downloads, without the internet: from file:// URLs and from a small HTTP server on 127.0.0.1 written here.
-/// Checks verification, skipping verified files, atomic replacement, mirrors and checksum errors.
+/// Checks verification, skipping verified files, atomic replacement, mirrors and checksum errors, and (issue #12)
+/// servers that stall, trickle, cut a body short, never end it or never answer, and cancellation.
 /// </summary>
 [TestFixture]
 public class DownloadTests : DataTestBase
@@ -200,6 +202,256 @@ public class DownloadTests : DataTestBase
         Assert.That(Directory.GetDirectories(Path.Combine(Dir, "out3")), Is.Empty);
     }
 
+    // ---- issue #12: hangs and runaway downloads, against servers that misbehave on purpose ----
+
+    /// <summary>Small limits, so that each test finishes in a few seconds.</summary>
+    static readonly DownloadOptions Quick = new() { HeaderTimeout = TimeSpan.FromSeconds(1), StallTimeout = TimeSpan.FromSeconds(1) };
+
+    static byte[] Head(long? length) =>
+        Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\n{(length is long n ? $"Content-Length: {n}\r\n" : "")}Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n");
+
+    /// <summary>Response headers, the first <paramref name="bytes"/> of <see cref="Payload"/>, then silence until the server stops.</summary>
+    static async Task HeadThenStall(Stream s, int bytes, CancellationToken ct)
+    {
+        await s.WriteAsync(Head(Payload.Length), ct);
+        await s.WriteAsync(Payload.AsMemory(0, bytes), ct);
+        await s.FlushAsync(ct);
+        await Task.Delay(Timeout.Infinite, ct);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="fetch"/> on the thread pool and returns what it threw and how long it took; fails the test if
+    /// it is still running after <paramref name="seconds"/> (before issue #12 such downloads hung or never ended).
+    /// </summary>
+    static (Exception? Error, double Seconds) Run(Func<string> fetch, double seconds = 8)
+    {
+        var clock = Stopwatch.StartNew();
+        var task = Task.Run(fetch);
+        if (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(seconds)))
+            Assert.Fail($"the download was still running after {seconds} s");
+        return (task.Exception?.InnerException, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Asserts that <paramref name="fetch"/> throws a <typeparamref name="T"/> within <paramref name="seconds"/>.</summary>
+    static T Fails<T>(Func<string> fetch, double seconds) where T : Exception
+    {
+        var (error, took) = Run(fetch);
+        Assert.That(error, Is.InstanceOf<T>(), $"{error?.GetType().Name}: {error?.Message}");
+        Assert.That(took, Is.LessThan(seconds), "it failed promptly");
+        return (T)error!;
+    }
+
+    static void NothingLeft(string dir, params string[] except) =>
+        Assert.That(Directory.Exists(dir) ? Directory.GetFiles(dir).Select(Path.GetFileName).Except(except) : [], Is.Empty, "no partial or unverified file is left");
+
+    [Test]
+    public void HeadersThenSilenceFailsWithinTheStallTimeout()
+    {
+        using var server = new ScriptedServer((s, _, ct) => HeadThenStall(s, 1_000, ct));
+        var dest = Path.Combine(Dir, "cache");
+        var file = new RemoteFile("stalled.bin", server.Url(), Md5(Payload), size: Payload.Length);
+        var e = Fails<TimeoutException>(() => Download.Fetch(file, dest, options: Quick), seconds: 4);
+        Names(e, "stalled.bin", server.Url(), "no data for 1 s after 1,000 of 200,000 bytes", "StallTimeout");
+        NothingLeft(dest);
+    }
+
+    [Test]
+    public void ATrickleWithinTheStallTimeoutCompletesAndTheTransferTimeoutBoundsIt()
+    {
+        var body = Payload[..15_000];
+        using var server = new ScriptedServer(async (s, _, ct) =>
+        {
+            await s.WriteAsync(Head(body.Length), ct);
+            for (int i = 0; i < body.Length; i += 1_000)
+            {
+                await s.WriteAsync(body.AsMemory(i, 1_000), ct);
+                await s.FlushAsync(ct);
+                await Task.Delay(100, ct);
+            }
+        });
+        var dest = Path.Combine(Dir, "cache");
+        var options = Quick with { StallTimeout = TimeSpan.FromSeconds(0.5) };
+        var file = new RemoteFile("slow.bin", server.Url(), Md5(body), size: body.Length);
+        var (error, seconds) = Run(() => Download.Fetch(file, dest, options: options));
+        Assert.That(error, Is.Null, error?.Message);
+        Assert.That(seconds, Is.GreaterThan(1), "the whole trickle took longer than the stall timeout; each gap was shorter");
+        Assert.That(File.ReadAllBytes(Path.Combine(dest, "slow.bin")), Is.EqualTo(body));
+
+        var late = file with { FileName = "late.bin" };
+        var e = Fails<TimeoutException>(() => Download.Fetch(late, dest, options: options with { TransferTimeout = TimeSpan.FromSeconds(0.5) }), seconds: 3);
+        Names(e, "late.bin", server.Url(), "not complete within 0.5 s", "of 15,000 bytes", "TransferTimeout");
+        NothingLeft(dest, except: "slow.bin");
+    }
+
+    [Test]
+    public void AConnectionClosedEarlyIsATruncationAndLeavesNothing()
+    {
+        using var server = new ScriptedServer(async (s, path, ct) =>
+        {
+            await s.WriteAsync(Head(path == "/announced" ? Payload.Length : null), ct);
+            await s.WriteAsync(Payload.AsMemory(0, 50_000), ct);
+        });
+        var dest = Path.Combine(Dir, "cache");
+        // the Content-Length says 200,000 (the RemoteFile has no size)
+        var announced = new RemoteFile("cut.bin", server.Url("/announced"), Md5(Payload));
+        Names(Fails<IOException>(() => Download.Fetch(announced, dest, options: Quick), seconds: 3), "cut.bin", "/announced", "closed after 50,000 of 200,000 bytes");
+        // no Content-Length: the RemoteFile's size says 200,000
+        var sized = new RemoteFile("cut2.bin", server.Url("/unannounced"), Md5(Payload), size: Payload.Length);
+        Names(Fails<IOException>(() => Download.Fetch(sized, dest, options: Quick), seconds: 3), "cut2.bin", "/unannounced", "closed after 50,000 of 200,000 bytes");
+        NothingLeft(dest);
+    }
+
+    [Test]
+    public void MoreThanTheExpectedSizeStopsAtTheLimit()
+    {
+        using var server = new ScriptedServer(async (s, path, ct) =>
+        {
+            await s.WriteAsync(Head(path == "/huge" ? 10L << 30 : null), ct);
+            var chunk = new byte[1 << 16];
+            while (true) await s.WriteAsync(chunk, ct);
+        });
+        var dest = Path.Combine(Dir, "cache");
+        long most = 0;
+        var progress = new SyncProgress(n => most = Math.Max(most, n));
+
+        // a known size: fails as soon as more bytes arrive, and never writes more than the size
+        var known = new RemoteFile("endless.bin", server.Url("/endless"), Md5(Payload), size: Payload.Length);
+        var e = Fails<InvalidDataException>(() => Download.Fetch(known, dest, progress: progress, options: Quick), seconds: 3);
+        Names(e, "endless.bin", "/endless", "more than the expected 200,000 bytes", "RemoteFile.Size");
+        Assert.That(most, Is.InRange(1, Payload.Length), "bytes written");
+
+        // no known size: DownloadOptions.MaxUnknownSize is the limit
+        most = 0;
+        var unknown = new RemoteFile("unknown.bin", server.Url("/endless"), Md5(Payload));
+        var small = Quick with { MaxUnknownSize = 1 << 20 };
+        e = Fails<InvalidDataException>(() => Download.Fetch(unknown, dest, progress: progress, options: small), seconds: 3);
+        Names(e, "unknown.bin", "/endless", "more than 1,048,576 bytes", "MaxUnknownSize");
+        Assert.That(most, Is.InRange(1, 1 << 20), "bytes written");
+
+        // a Content-Length beyond the limit fails before anything is written
+        most = 0;
+        var huge = new RemoteFile("huge.bin", server.Url("/huge"), Md5(Payload));
+        e = Fails<InvalidDataException>(() => Download.Fetch(huge, dest, progress: progress, options: small), seconds: 3);
+        Names(e, "huge.bin", "/huge", "10,737,418,240 bytes", "MaxUnknownSize");
+        Assert.That(most, Is.Zero, "bytes written");
+
+        // a local file that never ends
+        if (File.Exists("/dev/zero"))
+        {
+            var zeros = new RemoteFile("zeros.bin", "file:///dev/zero", Md5(Payload));
+            Names(Fails<InvalidDataException>(() => Download.Fetch(zeros, dest, options: small), seconds: 3), "zeros.bin", "/dev/zero", "more than 1,048,576 bytes");
+        }
+        NothingLeft(dest);
+    }
+
+    [Test]
+    public void AServerThatNeverAnswersFailsWithinTheHeaderTimeout()
+    {
+        using var server = new ScriptedServer((_, _, ct) => Task.Delay(Timeout.Infinite, ct));
+        var dest = Path.Combine(Dir, "cache");
+        var file = new RemoteFile("silent.bin", server.Url(), Md5(Payload), size: Payload.Length);
+        var e = Fails<TimeoutException>(() => Download.Fetch(file, dest, options: Quick), seconds: 4);
+        Names(e, "silent.bin", server.Url(), "no response headers within 1 s", "HeaderTimeout");
+        // an HttpClient of one's own keeps its Timeout, which covers the headers too
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(1) };
+        e = Fails<TimeoutException>(() => Download.Fetch(file, dest, client), seconds: 4);
+        Names(e, "silent.bin", server.Url(), "HttpClient passed in", "HttpClient.Timeout of 1 seconds");
+        NothingLeft(dest);
+    }
+
+    [Test]
+    public void AHostThatDoesNotAcceptFailsWithinTheConnectTimeout()
+    {
+        // a listener whose accept queue is full: Linux drops further SYNs, so a connection attempt hangs
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start(1);
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var fillers = new List<Socket>();
+        try
+        {
+            while (fillers.Count < 8)
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                fillers.Add(socket);
+                if (!socket.ConnectAsync(IPAddress.Loopback, port).Wait(500)) break;
+            }
+            if (fillers[^1].Connected) Assert.Ignore("this system does not leave connection attempts to a full listener hanging");
+            var dest = Path.Combine(Dir, "cache");
+            var file = new RemoteFile("unreachable.bin", $"http://127.0.0.1:{port}/file.bin", Md5(Payload));
+            var e = Fails<TimeoutException>(() => Download.Fetch(file, dest, options: Quick with { ConnectTimeout = TimeSpan.FromSeconds(1), HeaderTimeout = TimeSpan.FromSeconds(5) }), seconds: 4);
+            Names(e, "unreachable.bin", file.Urls[0], "could not connect within 1 s", "ConnectTimeout");
+            NothingLeft(dest);
+        }
+        finally
+        {
+            foreach (var socket in fillers) socket.Dispose();
+            listener.Stop();
+        }
+    }
+
+    [Test]
+    public void CancellationStopsADownloadPromptly()
+    {
+        using var server = new ScriptedServer((s, path, ct) => path == "/silent" ? Task.Delay(Timeout.Infinite, ct) : HeadThenStall(s, 1_000, ct));
+        var dest = Path.Combine(Dir, "cache");
+        // the default options: the stall timeout (60 s) is not what ends it
+        var file = new RemoteFile("cancel.bin", server.Url("/stall"), Md5(Payload), size: Payload.Length);
+        using (var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300)))
+        {
+            var e = Fails<OperationCanceledException>(() => Download.Fetch(file, dest, cancellationToken: cts.Token), seconds: 2);
+            Names(e, "cancel.bin", server.Url("/stall"), "cancelled after 1,000 of 200,000 bytes");
+            Assert.That(e.CancellationToken, Is.EqualTo(cts.Token));
+        }
+        using (var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300)))
+        {
+            var silent = file with { Urls = [server.Url("/silent"), server.Url("/stall")] };
+            var e = Fails<OperationCanceledException>(() => Download.FetchAsync(silent, dest, cancellationToken: cts.Token).GetAwaiter().GetResult(), seconds: 2);
+            Names(e, "cancel.bin", server.Url("/silent"), "cancelled while waiting for the response headers");
+        }
+        Assert.That(server.Requests, Is.EqualTo(new[] { "/stall", "/silent" }), "a cancelled download does not move on to the next mirror");
+        NothingLeft(dest);
+    }
+
+    [Test]
+    public void AFailingMirrorMovesToTheNextAndTheErrorListsEach()
+    {
+        using var server = new ScriptedServer(async (s, path, ct) =>
+        {
+            switch (path)
+            {
+                case "/stall":
+                    await HeadThenStall(s, 1_000, ct);
+                    break;
+                case "/silent":
+                    await Task.Delay(Timeout.Infinite, ct);
+                    break;
+                case "/cut":
+                    await s.WriteAsync(Head(Payload.Length), ct);
+                    await s.WriteAsync(Payload.AsMemory(0, 50_000), ct);
+                    break;
+                default:
+                    await s.WriteAsync(Head(Payload.Length), ct);
+                    await s.WriteAsync(Payload, ct);
+                    break;
+            }
+        });
+        var dest = Path.Combine(Dir, "cache");
+        var urls = new[] { "/stall", "/silent", "/cut" }.Select(server.Url).ToArray();
+        var failing = new RemoteFile("mirrored.bin", urls, Md5(Payload), Size: Payload.Length);
+        var e = Fails<HttpRequestException>(() => Download.Fetch(failing, dest, options: Quick), seconds: 6);
+        Names(e, "mirrored.bin", urls[0] + ": no data for 1 s after 1,000 of 200,000 bytes", urls[1] + ": no response headers within 1 s",
+              urls[2] + ": the connection closed after 50,000 of 200,000 bytes");
+        Assert.That(((AggregateException)e.InnerException!).InnerExceptions.Select(x => x.GetType()),
+                    Is.EqualTo(new[] { typeof(TimeoutException), typeof(TimeoutException), typeof(IOException) }), "each URL's failure");
+        NothingLeft(dest);
+
+        var (error, _) = Run(() => Download.Fetch(failing with { Urls = [.. urls, server.Url("/good")] }, dest, options: Quick));
+        Assert.That(error, Is.Null, error?.Message);
+        Assert.That(File.ReadAllBytes(Path.Combine(dest, "mirrored.bin")), Is.EqualTo(Payload));
+        Assert.That(server.Requests, Is.EqualTo(new[] { "/stall", "/silent", "/cut", "/stall", "/silent", "/cut", "/good" }));
+        NothingLeft(dest, except: "mirrored.bin");
+    }
+
     sealed class SyncProgress(Action<long> report) : IProgress<long>
     {
         public void Report(long value) => report(value);
@@ -252,6 +504,75 @@ public class DownloadTests : DataTestBase
         {
             stop.Cancel();
             listener.Stop();
+            try { loop.Wait(TimeSpan.FromSeconds(5)); } catch (AggregateException) { }
+        }
+    }
+
+    /// <summary>
+    /// An HTTP server on 127.0.0.1 (an ephemeral port) that answers each connection, on a task of its own, with
+    /// <c>respond</c>: given the connection's stream (the request already read), the request's path and a token that
+    /// stops the server, it writes what it likes; the connection closes when it returns. So it can send headers and
+    /// stall, trickle, cut a body short, never end one, or never answer at all.
+    /// </summary>
+    sealed class ScriptedServer : IDisposable
+    {
+        readonly TcpListener listener = new(IPAddress.Loopback, 0);
+        readonly Func<Stream, string, CancellationToken, Task> respond;
+        readonly CancellationTokenSource stop = new();
+        readonly List<TcpClient> clients = new();
+        readonly Task loop;
+        public readonly List<string> Requests = new();
+
+        public ScriptedServer(Func<Stream, string, CancellationToken, Task> respond)
+        {
+            this.respond = respond;
+            listener.Start();
+            loop = Task.Run(Accept);
+        }
+
+        public string Url(string path = "/file.bin") => $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}{path}";
+
+        async Task Accept()
+        {
+            var answers = new List<Task>();
+            while (!stop.IsCancellationRequested)
+            {
+                TcpClient client;
+                try { client = await listener.AcceptTcpClientAsync(stop.Token); }
+                catch (Exception) { break; }
+                lock (clients) clients.Add(client);
+                answers.Add(Task.Run(() => Answer(client)));
+            }
+            await Task.WhenAll(answers);
+        }
+
+        async Task Answer(TcpClient client)
+        {
+            using (client)
+            {
+                try
+                {
+                    var stream = client.GetStream();
+                    var reader = new StreamReader(stream, Encoding.ASCII);
+                    var requestLine = await reader.ReadLineAsync(stop.Token) ?? "";
+                    while (!string.IsNullOrEmpty(await reader.ReadLineAsync(stop.Token))) { }
+                    var path = Regex.Match(requestLine, @"^GET (\S+) HTTP").Groups[1].Value;
+                    lock (Requests) Requests.Add(path);
+                    await respond(stream, path, stop.Token);
+                    await stream.FlushAsync(stop.Token);
+                }
+                catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
+                {
+                    // the client went away, or the server stopped
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            stop.Cancel();
+            listener.Stop();
+            lock (clients) foreach (var c in clients) c.Dispose();
             try { loop.Wait(TimeSpan.FromSeconds(5)); } catch (AggregateException) { }
         }
     }
