@@ -13,6 +13,7 @@ public abstract unsafe class Optimizer : IDisposable
     readonly int kind;
     readonly Tensor[] parameters;
     readonly double[] hyper;
+    readonly Hyper[] hyperRules;
     readonly double[] scalars;
     nint[] state;
     readonly int slots, scalarSlots;
@@ -22,11 +23,15 @@ public abstract unsafe class Optimizer : IDisposable
     /// <summary>The names of the per-parameter scalar state (such as the step count).</summary>
     protected abstract string[] ScalarNames { get; }
 
-    private protected Optimizer(int kind, IEnumerable<Tensor> parameters, double[] hyper)
+    private protected Optimizer(int kind, IEnumerable<Tensor> parameters, Hyper[] hyper)
     {
+        foreach (var p in hyper)
+            if (Hyper.Problem(p.Kind, p.Value) is { } why)
+                throw new ArgumentOutOfRangeException(p.Name, $"{GetType().Name}: {p.Name} {why}, got {p.Value}.");
         this.kind = kind;
         this.parameters = parameters.Where(p => p.RequiresGrad).ToArray();
-        this.hyper = hyper;
+        hyperRules = hyper;
+        this.hyper = hyper.Select(p => p.Value).ToArray();
         int h, s, c;
         if (Native.dsl_optim_layout(kind, &h, &s, &c) < 0 || h != hyper.Length)
             throw new InvalidOperationException($"optimizer kind {kind}: native layout mismatch");
@@ -46,7 +51,7 @@ public abstract unsafe class Optimizer : IDisposable
     public double LearningRate
     {
         get => hyper[0];
-        set => hyper[0] = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), $"{Name}: learning rate must be ≥ 0, got {value}.");
+        set => hyper[0] = double.IsFinite(value) && value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), $"{Name}: learning rate must be finite and ≥ 0, got {value}.");
     }
 
     /// <summary>Applies one update to every parameter with a gradient.</summary>
@@ -97,27 +102,55 @@ public abstract unsafe class Optimizer : IDisposable
         return (tensors, sc);
     }
 
-    /// <summary>Restores state taken with <see cref="GetState"/> from an optimizer of the same kind over parameters of the same shapes.</summary>
+    /// <summary>
+    /// Restores state taken with <see cref="GetState"/> from an optimizer of the same kind over parameters of the same
+    /// shapes. Everything is checked before anything changes: names and indices, each state tensor's shape against its
+    /// parameter's, and every scalar (hyper-parameters by their rules: the learning rate finite and ≥ 0, betas in
+    /// [0, 1), flags 0 or 1; step counts finite and ≥ 0). The restored hyper-parameters replace the optimizer's own,
+    /// as PyTorch's load_state_dict does.
+    /// </summary>
     public void SetState(IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, double> scalarState)
     {
+        var restoredTensors = new List<(int Slot, Tensor Value)>();
         foreach (var (name, t) in tensors)
         {
             var parts = name.Split('.');
-            int i = int.Parse(parts[0]), k = Array.IndexOf(SlotNames, parts[1]);
-            if (i < 0 || i >= parameters.Length || k < 0)
+            int k = parts.Length == 2 ? Array.IndexOf(SlotNames, parts[1]) : -1;
+            if (parts.Length != 2 || !int.TryParse(parts[0], out int i) || i < 0 || i >= parameters.Length || k < 0)
                 throw new ArgumentException($"{Name}.SetState: state '{name}' does not belong to this optimizer ({parameters.Length} parameters, slots {string.Join(", ", SlotNames)}).");
-            ref var h = ref state[i * slots + k];
-            if (h != 0) Native.dsl_tensor_free(h);
-            h = Errors.T(Native.dsl_shape_clone(t), "optimizer.set_state", t).DetachFromScope().ReleaseHandle();
+            if (!t.Shape.SequenceEqual(parameters[i].Shape))
+                throw new ArgumentException($"{Name}.SetState: state '{name}' has shape [{string.Join(", ", t.Shape)}] but parameter {i} has shape [{string.Join(", ", parameters[i].Shape)}]; the checkpoint belongs to another model.");
+            restoredTensors.Add((i * slots + k, t));
         }
+        var restoredScalars = new List<(bool IsHyper, int Index, double Value)>();
         foreach (var (name, v) in scalarState)
         {
             var parts = name.Split('.');
-            if (parts[0] == "hyper") { hyper[int.Parse(parts[1])] = v; continue; }
-            int i = int.Parse(parts[0]), k = Array.IndexOf(ScalarNames, parts[1]);
-            if (i < 0 || i >= parameters.Length || k < 0) throw new ArgumentException($"{Name}.SetState: scalar '{name}' does not belong to this optimizer.");
-            scalars[i * scalarSlots + k] = v;
+            if (parts.Length == 2 && parts[0] == "hyper")
+            {
+                if (!int.TryParse(parts[1], out int h) || h < 0 || h >= hyper.Length)
+                    throw new ArgumentException($"{Name}.SetState: scalar '{name}' does not belong to this optimizer ({hyper.Length} hyper-parameters).");
+                if (Hyper.Problem(hyperRules[h].Kind, v) is { } why)
+                    throw new ArgumentOutOfRangeException(nameof(scalarState), $"{Name}.SetState: the saved {hyperRules[h].Name} is {v}; it {why}. The checkpoint is corrupt or was edited.");
+                restoredScalars.Add((true, h, v));
+                continue;
+            }
+            int k = parts.Length == 2 ? Array.IndexOf(ScalarNames, parts[1]) : -1;
+            if (parts.Length != 2 || !int.TryParse(parts[0], out int i) || i < 0 || i >= parameters.Length || k < 0)
+                throw new ArgumentException($"{Name}.SetState: scalar '{name}' does not belong to this optimizer.");
+            if (!double.IsFinite(v) || (ScalarNames[k] == "step" && (v < 0 || v != Math.Floor(v))))
+                throw new ArgumentOutOfRangeException(nameof(scalarState), $"{Name}.SetState: the saved {name} is {v}; it must be {(ScalarNames[k] == "step" ? "a whole number ≥ 0" : "finite")}. The checkpoint is corrupt or was edited.");
+            restoredScalars.Add((false, i * scalarSlots + k, v));
         }
+        foreach (var (slot, t) in restoredTensors)
+        {
+            ref var h = ref state[slot];
+            if (h != 0) Native.dsl_tensor_free(h);
+            h = Errors.T(Native.dsl_shape_clone(t), "optimizer.set_state", t).DetachFromScope().ReleaseHandle();
+        }
+        foreach (var (isHyper, index, v) in restoredScalars)
+            if (isHyper) hyper[index] = v;
+            else scalars[index] = v;
     }
 
     /// <summary>Frees the optimizer's state tensors.</summary>
