@@ -302,6 +302,22 @@ public class SafetensorsTests
         }
     }
 
+    [Test]
+    public void AWriteRemovesTheTemporaryFilesOfDeadWritersOnly()
+    {
+        var path = PathOf("model.safetensors");
+        // A process that has exited: its pid names a writer killed mid-write.
+        using var gone = Process.Start(new ProcessStartInfo("true"))!;
+        gone.WaitForExit();
+        var dead = PathOf($".model.safetensors.{gone.Id}.0123abcd.tmp");
+        var old = PathOf(".model.safetensors.0123abcd.tmp"); // an older version's name, without a pid
+        var live = PathOf($".model.safetensors.{Environment.ProcessId}.4567cdef.tmp"); // another thread's, in progress
+        foreach (var f in new[] { dead, old, live }) File.WriteAllBytes(f, new byte[10]);
+        using var t = Torch.Zeros(3);
+        Safetensors.Save(path, new Dictionary<string, Tensor> { ["w"] = t });
+        Assert.That(Directory.GetFiles(dir).Select(Path.GetFileName).Order(), Is.EqualTo(new[] { Path.GetFileName(live), "model.safetensors" }));
+    }
+
     // ---- interop with the reference format (Python, numpy, no safetensors package) ----
 
     const string PythonExe = "/usr/bin/python3";

@@ -21,17 +21,39 @@ public static class Safetensors
     };
     static readonly Dictionary<string, DType> FromCode = Codes.ToDictionary(kv => kv.Value, kv => kv.Key);
 
-    /// <summary>Saves tensors under their names (in the given order), with optional string metadata.</summary>
-    public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <summary>
+    /// The metadata key of the SHA-256 (lower-case hex) of the data section, written when <c>Save</c> is asked to hash
+    /// the data; <see cref="Load"/> then refuses a file whose data does not match (a flipped bit, a torn copy).
+    /// </summary>
+    public const string DataHashKey = "dsl.data_sha256";
+
+    /// <summary>
+    /// Saves tensors under their names (in the given order), with optional string metadata; with
+    /// <paramref name="hashData"/> the metadata also holds the data's SHA-256 (<see cref="DataHashKey"/>), which
+    /// loading verifies.
+    /// </summary>
+    public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null, bool hashData = false)
     {
         var items = tensors.ToList();
         var dupes = items.GroupBy(kv => kv.Key).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         if (dupes.Count > 0) throw new ArgumentException($"safetensors.save: duplicate tensor names: {string.Join(", ", dupes)}.");
         var header = new JsonObject();
-        if (metadata is { Count: > 0 })
+        var allMeta = metadata?.ToDictionary(kv => kv.Key, kv => kv.Value) ?? new Dictionary<string, string>();
+        if (hashData)
+        {
+            using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+            foreach (var (_, t) in items)
+            {
+                var buf = new byte[t.Numel * t.DType.SizeOf()];
+                t.CopyBytesTo(buf);
+                sha.AppendData(buf);
+            }
+            allMeta[DataHashKey] = Convert.ToHexString(sha.GetHashAndReset()).ToLowerInvariant();
+        }
+        if (allMeta.Count > 0)
         {
             var meta = new JsonObject();
-            foreach (var (k, v) in metadata) meta[k] = v;
+            foreach (var (k, v) in allMeta) meta[k] = v;
             header["__metadata__"] = meta;
         }
         long offset = 0;
@@ -69,8 +91,8 @@ public static class Safetensors
     }
 
     /// <summary>Saves a dictionary of tensors.</summary>
-    public static void Save(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null) =>
-        Save(path, (IEnumerable<KeyValuePair<string, Tensor>>)tensors, metadata);
+    public static void Save(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null, bool hashData = false) =>
+        Save(path, (IEnumerable<KeyValuePair<string, Tensor>>)tensors, metadata, hashData);
 
     /// <summary>Loads every tensor in the file, in file order, onto <paramref name="device"/> (the CPU by default).</summary>
     public static IReadOnlyList<KeyValuePair<string, Tensor>> Load(string path, Device? device = null) => Read(path, device).Tensors;
@@ -102,6 +124,12 @@ public static class Safetensors
         { throw Corrupt(path, $"malformed header ({e.Message})"); }
         var result = new List<KeyValuePair<string, Tensor>>();
         if (headerOnly) return (result, meta);
+        if (meta.TryGetValue(DataHashKey, out var expected))
+        {
+            var actual = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(data)).ToLowerInvariant();
+            if (!string.Equals(actual, expected, StringComparison.OrdinalIgnoreCase))
+                throw Corrupt(path, $"its data does not match the SHA-256 its header records (expected {expected}, got {actual}): a changed or damaged file");
+        }
         try
         {
             foreach (var e in entries)
