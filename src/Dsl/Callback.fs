@@ -5,30 +5,6 @@ open Dsl.Engine
 open Dsl.Engine.IO
 open Dsl.Engine.Optim
 
-/// One epoch's results: metric values by name (loss, accuracy, val_loss, val_accuracy, ...), its wall
-/// time and its learning rate.
-type EpochLogs = {
-    Epoch: int
-    Values: (string * float) list
-    Seconds: float
-    LearningRate: float
-} with
-
-    /// The value of a metric, if it was logged.
-    member this.TryGet(name: string) = this.Values |> List.tryFind (fst >> (=) name) |> Option.map snd
-
-/// One batch's logs, as Keras passes them to its batch hooks: the batch's index in the epoch (0-based), its
-/// number of samples, and the loss and metrics so far — the running means over the epoch's batches up to
-/// this one (training), or over the evaluation's batches so far (test); empty at a batch's beginning.
-type BatchLogs = {
-    Batch: int
-    Size: int64
-    Values: (string * float) list
-} with
-
-    /// The value of a metric, if it was logged.
-    member this.TryGet(name: string) = this.Values |> List.tryFind (fst >> (=) name) |> Option.map snd
-
 /// What callbacks see and can do during `fit`.
 type TrainingContext = {
     /// The model with the current parameters and state.
@@ -37,6 +13,8 @@ type TrainingContext = {
     /// 1-based epoch number.
     Epoch: int
     Epochs: int
+    /// Epochs finished before this fit began: 0, or the epoch of the checkpoint it resumed from (Keras's initial_epoch).
+    InitialEpoch: int
     /// Training batches per epoch.
     Batches: int
     /// Global step count (batches so far).
@@ -168,11 +146,13 @@ module Callback =
             wait <- 0
         /// Records a value; true when it improves on the best so far (and on the baseline; the wait count restarts).
         member _.Observe(v: float) =
+            // NaN (or infinity) is never an improvement: early stopping counts it as a bad epoch, best-only
+            // checkpoints never save it, and it never becomes the best.
             let beatsBaseline =
                 match baseline with
                 | Some b -> improved v b
                 | None -> true
-            if beatsBaseline && (Double.IsNaN best || improved v best) then
+            if Double.IsFinite v && beatsBaseline && (Double.IsNaN best || improved v best) then
                 best <- v
                 wait <- 0
                 true
@@ -255,6 +235,7 @@ module Callback =
                                 Epoch = ctx.Epoch
                                 Step = ctx.Step
                                 Optimizer = ctx.Optimizer.Name
+                                History = ctx.History @ [ ctx.Logs ]
                             }
                         if not o.SaveBestOnly then save ()
                         elif plateau.Observe(monitored o.Monitor ctx) then save ()
@@ -293,7 +274,8 @@ module Callback =
                             cooldown <- o.Cooldown
         }
 
-    /// Writes every epoch's logs to a CSV file (rewritten atomically after each epoch).
+    /// Writes every epoch's logs to a CSV file (rewritten atomically after each epoch). A fit resumed from a checkpoint
+    /// continues the checkpoint's history, so the file holds every epoch once, whenever training was interrupted.
     let csvLogger (path: string) : Callback = {
         create "CSVLogger" with
             OnEpochEnd =

@@ -9,30 +9,88 @@ type Loss = {
     Compute: Value -> Value -> Tensor
     /// The same loss with per-class weights, when the loss supports them.
     WithClassWeights: (Tensor -> Loss) option
-    /// Checks that predictions of this per-sample shape fit the loss (called before training).
-    Check: Shape -> unit
+    /// Checks, before training, that predictions of this per-sample shape and these targets (all of them when they
+    /// are in memory, a first batch of a data set otherwise) fit the loss: shapes and, where the loss needs it, values.
+    Check: Shape -> Value -> unit
 }
 
 /// The losses, each as PyTorch defines it (mean reduction).
 module Loss =
-    let private single (name: string) (f: Tensor -> Tensor -> Tensor) (check: Shape -> unit) : Loss = {
+    let private dims (s: Shape) =
+        match s with
+        | Shape.Dims d -> Some d
+        | Shape.Heads _ -> None
+
+    /// Element-wise losses need targets of the predictions' shape: PyTorch broadcasts [N, 1] predictions against
+    /// [N] targets to [N, N] (a silently wrong loss), so Dsl refuses any difference but one, documented: a trailing
+    /// size-1 dimension on one side ([N, 1] against [N]) is taken as the same shape.
+    let private sameElements (name: string) (p: Shape) (t: Shape) =
+        match dims p, dims t with
+        | Some a, Some b when a = b || a = b @ [ 1L ] || b = a @ [ 1L ] -> ()
+        | _ ->
+            invalidArg
+                "targets"
+                (sprintf
+                    "%s compares predictions and targets element by element, but the model outputs %O and the targets are %O; they would broadcast instead of pairing up. Give the targets the model's output shape (reshape them), or choose a loss for this output."
+                    name
+                    p
+                    t)
+
+    /// The targets of a batch as the predictions' shape (the one trailing size-1 difference), or the error.
+    let private aligned (name: string) (p: Tensor) (t: Tensor) : Tensor =
+        let ps, ts = p.Shape, t.Shape
+        if ps = ts then
+            t
+        elif ps.Length = ts.Length + 1 && ps.[ps.Length - 1] = 1L && ps.[.. ps.Length - 2] = ts then
+            t.Unsqueeze(-1L)
+        elif ts.Length = ps.Length + 1 && ts.[ts.Length - 1] = 1L && ts.[.. ts.Length - 2] = ps then
+            t.Squeeze(-1L)
+        else
+            invalidArg
+                "targets"
+                (sprintf
+                    "%s: predictions of shape [%s] and targets of shape [%s] do not pair up element by element (they would broadcast). Give the targets the predictions' shape."
+                    name
+                    (String.concat ", " (Array.map string ps))
+                    (String.concat ", " (Array.map string ts)))
+
+    let private elementwise (name: string) (checkValues: Tensor -> unit) (f: Tensor -> Tensor -> Tensor) : Loss = {
         Name = name
-        Compute = (fun p t -> f (Value.tensor p) (Value.tensor t))
+        Compute = (fun p t -> let p = Value.tensor p in f p ((aligned name p (Value.tensor t)).To(p.DType)))
         WithClassWeights = None
-        Check = check
+        Check =
+            fun s t ->
+                sameElements name s (Value.shape t)
+                checkValues (Value.tensor t)
     }
 
-    let private anyShape (_: Shape) = ()
+    let private anyValues (_: Tensor) = ()
+
+    /// Binary targets are probabilities: a label 2 for a one-logit model is an error, not a target to overshoot.
+    let private unitInterval (t: Tensor) =
+        use _ = DisposeScope.Enter()
+        let f = t.To(DType.Float64)
+        let lo, hi = f.Min().ToDouble(), f.Max().ToDouble()
+        if not (lo >= 0.0 && hi <= 1.0) then
+            invalidArg
+                "targets"
+                (sprintf
+                    "binary_cross_entropy needs targets in [0, 1] (the probability of class 1), but they range over [%g, %g]. For labels of more than two classes use crossEntropy with one logit per class."
+                    lo
+                    hi)
 
     let rec private crossEntropyImpl (weights: Tensor option) (smoothing: float) : Loss = {
         Name = "cross_entropy"
         Compute = fun p t -> Functional.CrossEntropy(Value.tensor p, Value.tensor t, Option.toObj weights, labelSmoothing = smoothing)
         WithClassWeights = Some(fun w -> crossEntropyImpl (Some w) smoothing)
         Check =
-            fun s ->
-                match s with
-                | Shape.Dims [ _ ]
-                | Shape.Dims(_ :: _ :: _) -> ()
+            fun s target ->
+                match s, Value.shape target with
+                | Shape.Dims(c :: rest), Shape.Dims labels when labels = rest || labels = c :: rest -> ()
+                | Shape.Dims(_ :: _), t ->
+                    invalidArg
+                        "targets"
+                        (sprintf "cross_entropy pairs class scores %O with one class label per sample (or class probabilities of the same shape), but the targets are %O" s t)
                 | _ -> invalidArg "loss" (sprintf "cross_entropy needs class logits (None, classes), got %O" s)
     }
 
@@ -40,14 +98,14 @@ module Loss =
     let crossEntropy: Loss = crossEntropyImpl None 0.0
     /// Cross-entropy with label smoothing.
     let crossEntropySmoothed (smoothing: float) : Loss = crossEntropyImpl None smoothing
-    /// Binary cross-entropy on logits (sigmoid included) against float targets in [0, 1].
-    let binaryCrossEntropy: Loss = single "binary_cross_entropy" (fun p t -> Functional.BinaryCrossEntropyWithLogits(p, t.To(p.DType))) anyShape
-    /// Mean squared error.
-    let mse: Loss = single "mse" (fun p t -> Functional.MseLoss(p, t.To(p.DType))) anyShape
-    /// Mean absolute error.
-    let mae: Loss = single "mae" (fun p t -> Functional.L1Loss(p, t.To(p.DType))) anyShape
-    /// Huber loss with threshold delta.
-    let huber (delta: float) : Loss = single "huber" (fun p t -> Functional.HuberLoss(p, t.To(p.DType), delta = delta)) anyShape
+    /// Binary cross-entropy on logits (sigmoid included) against targets in [0, 1] of the predictions' shape.
+    let binaryCrossEntropy: Loss = elementwise "binary_cross_entropy" unitInterval (fun p t -> Functional.BinaryCrossEntropyWithLogits(p, t))
+    /// Mean squared error (targets of the predictions' shape).
+    let mse: Loss = elementwise "mse" anyValues (fun p t -> Functional.MseLoss(p, t))
+    /// Mean absolute error (targets of the predictions' shape).
+    let mae: Loss = elementwise "mae" anyValues (fun p t -> Functional.L1Loss(p, t))
+    /// Huber loss with threshold delta (targets of the predictions' shape).
+    let huber (delta: float) : Loss = elementwise "huber" anyValues (fun p t -> Functional.HuberLoss(p, t, delta = delta))
 
     /// A weighted sum of per-head losses for multi-head models: `perHead [ "hour", crossEntropy, 6.0; "minute", crossEntropy, 4.0 ]`.
     let perHead (heads: (string * Loss * float) list) : Loss = {
@@ -55,12 +113,15 @@ module Loss =
         Compute = fun p t -> heads |> List.map (fun (h, l, w) -> l.Compute (Value.head h p) (Value.head h t) * w) |> List.reduce (+)
         WithClassWeights = None
         Check =
-            fun s ->
-                match s with
-                | Shape.Heads hs ->
+            fun s target ->
+                match s, target with
+                | Shape.Heads hs, Value.Heads ts ->
                     for (h, l, _) in heads do
-                        match List.tryFind (fst >> (=) h) hs with
-                        | Some(_, hsAnother) -> l.Check hsAnother
-                        | None -> invalidArg "loss" (sprintf "perHead: the model has no head '%s' (heads: %A)" h (List.map fst hs))
-                | s -> invalidArg "loss" (sprintf "perHead losses need a multi-head model, got output %O" s)
+                        match List.tryFind (fst >> (=) h) hs, List.tryFind (fst >> (=) h) ts with
+                        | Some(_, sh), Some(_, th) -> l.Check sh th
+                        | None, _ -> invalidArg "loss" (sprintf "perHead: the model has no head '%s' (heads: %A)" h (List.map fst hs))
+                        | _, None ->
+                            invalidArg "targets" (sprintf "perHead: the targets have no head '%s' (targets: %A); give Value.Heads with the model's head names" h (List.map fst ts))
+                | Shape.Heads _, t -> invalidArg "targets" (sprintf "perHead losses need targets per head (Value.Heads), got a single target %O" (Value.shape t))
+                | s, _ -> invalidArg "loss" (sprintf "perHead losses need a multi-head model, got output %O" s)
     }

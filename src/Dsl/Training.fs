@@ -173,7 +173,7 @@ module Training =
         let n = count x
         for t in Value.tensors y do
             if t.Size 0 <> n then invalidArg "y" (sprintf "fit: %d inputs but %d targets in the %s data; they must have the same first dimension" n (t.Size 0) what)
-        o.Loss.Check model.Output
+        o.Loss.Check model.Output y
         for m in o.Metrics do
             m.Check model.Output (Value.shape y)
         // Class labels must index the model's classes.
@@ -209,7 +209,17 @@ module Training =
         match o.ClassWeights, model.Output with
         | Some w, Shape.Dims [ c ] when int64 w.Length <> c -> invalidArg "ClassWeights" (sprintf "fit: %d class weights for a model with %d classes" w.Length c)
         | Some _, _ when o.Loss.WithClassWeights.IsNone -> invalidArg "ClassWeights" (sprintf "fit: the loss '%s' does not take class weights" o.Loss.Name)
-        | _ -> ()
+        | Some w, _ ->
+            match w |> Array.tryFindIndex (fun v -> not (System.Double.IsFinite v && v > 0.0)) with
+            | Some i ->
+                invalidArg
+                    "ClassWeights"
+                    (sprintf
+                        "fit: class weight %d is %g; weights must be positive and finite (a zero or NaN weight makes the weighted mean NaN). Give a small positive weight to down-weight a class."
+                        i
+                        w.[i])
+            | None -> ()
+        | None, _ -> ()
 
     /// The training and validation feeds of fit: explicit validation data, or the last fraction of the
     /// training data (before any shuffling, as Keras), or none.
@@ -285,6 +295,7 @@ module Training =
         (hooks: (BatchLogs -> unit) * (BatchLogs -> unit))
         : (string * float) list =
         if batchSize <= 0 then invalidArg "batchSize" (sprintf "evaluate: batch size must be positive, got %d" batchSize)
+        if f.Dataset.Count = 0L then invalidArg "data" "evaluate: there are no samples to evaluate on (the data holds 0 rows); the loss and metrics of nothing are undefined"
         use _ = Autograd.NoGrad()
         let before, after = hooks
         let tally = Tally metrics
@@ -432,6 +443,15 @@ module Training =
         let mutable step' = 0L
         let mutable stop = false
         let mutable past: EpochLogs list = []
+        // A checkpoint to resume from is checked (hash, counters) before any callback runs.
+        let resumed =
+            match o.ResumeFrom with
+            | Some path -> Some(Checkpoint.info path)
+            | None -> None
+        let initialEpoch = resumed |> Option.map _.Epoch |> Option.defaultValue 0
+        // A resumed fit continues the checkpoint's history: callbacks and the result see every epoch once.
+        let earlier = resumed |> Option.map _.History |> Option.defaultValue []
+        past <- earlier
         let restore (p: Params) (s: Params) =
             copyInto t.Params p
             copyInto t.State s
@@ -441,6 +461,7 @@ module Training =
             Optimizer = t.Optimizer
             Epoch = epoch
             Epochs = o.Epochs
+            InitialEpoch = initialEpoch
             Batches = batches
             Step = step'
             Logs = logs
@@ -455,12 +476,7 @@ module Training =
             let firstEpoch =
                 match o.ResumeFrom with
                 | Some path ->
-                    let p, s, info = Checkpoint.load path (Some t.Optimizer)
-                    try
-                        restore p s
-                    finally
-                        Params.dispose p
-                        Params.dispose s
+                    let info = Checkpoint.restore path t.Params t.State (Some t.Optimizer)
                     step' <- info.Step
                     info.Epoch + 1
                 | None -> 1
@@ -534,7 +550,7 @@ module Training =
                         let logs = { Epoch = epoch; Values = trainValues @ valValues; Seconds = watch.Elapsed.TotalSeconds; LearningRate = lr }
                         for c in callbacks do
                             c.OnEpochEnd(context epoch logs)
-                        past <- history.Epochs
+                        past <- earlier @ history.Epochs
                         lastGood
                         |> Option.iter (fun (p, s) ->
                             copyInto p t.Params
@@ -547,7 +563,7 @@ module Training =
                     | h -> List.last h
                 for c in callbacks do
                     c.OnTrainEnd(context last.Epoch last)
-                { Model = t.Current; History = history.Epochs; StopReason = stopReason }
+                { Model = t.Current; History = earlier @ history.Epochs; StopReason = stopReason }
             finally
                 lastGood
                 |> Option.iter (fun (p, s) ->

@@ -71,7 +71,7 @@ let tests =
                     Expect.equal t.History.Length (best + patience) "stops `patience` epochs after the best one"
                     // One checkpoint per epoch.
                     for e in 1 .. t.History.Length do
-                        Expect.isTrue (File.Exists(Path.Combine(dir, sprintf "ckpt-%02d.json" e))) (sprintf "checkpoint of epoch %d" e)
+                        Expect.isTrue (File.Exists(Path.Combine(dir, sprintf "ckpt-%02d.safetensors" e))) (sprintf "checkpoint of epoch %d" e)
                     let p, s, info = Checkpoint.load (Path.Combine(dir, sprintf "ckpt-%02d" best)) None
                     Expect.equal info.Epoch best "info.Epoch"
                     expectSameParams "returned model vs best checkpoint" p t.Model.Params
@@ -114,8 +114,9 @@ let tests =
                     let t = Training.fit o model x (Value.T y)
                     let vals = t.Series "val_loss"
                     let improving = vals |> List.indexed |> List.filter (fun (i, v) -> i = 0 || v < List.min (List.take i vals)) |> List.map (fun (i, v) -> i + 1, v)
-                    let expected = improving |> List.map (fun (e, v) -> sprintf "best-%03d-%s.json" e (v.ToString("F3", Globalization.CultureInfo.InvariantCulture))) |> List.sort
-                    let files = DirectoryInfo(dir).GetFiles("*.json") |> Array.map (fun f -> f.Name) |> List.ofArray |> List.sort
+                    let expected =
+                        improving |> List.map (fun (e, v) -> sprintf "best-%03d-%s.safetensors" e (v.ToString("F3", Globalization.CultureInfo.InvariantCulture))) |> List.sort
+                    let files = DirectoryInfo(dir).GetFiles("*.safetensors") |> Array.map (fun f -> f.Name) |> List.ofArray |> List.sort
                     expectEqual "checkpoint files" expected files))
 
         testCase "a callback monitoring a metric that is not logged fails naming it"
@@ -268,7 +269,19 @@ let tests =
                 let model = Model.buildSeeded 1L [ 2L ] (dense 2)
                 use opt = (Optimizers.sgd 0.1).Create(Tree.leaves model.Params)
                 let logs = { Epoch = 7; Values = [ "loss", 0.123456; "val_loss", 2.5 ]; Seconds = 1.0; LearningRate = 0.1 }
-                let ctx = { Model = model; Optimizer = opt; Epoch = 7; Epochs = 10; Batches = 10; Step = 70L; Logs = logs; History = []; Stop = ignore; Restore = fun _ _ -> () }
+                let ctx = {
+                    Model = model
+                    Optimizer = opt
+                    Epoch = 7
+                    Epochs = 10
+                    InitialEpoch = 0
+                    Batches = 10
+                    Step = 70L
+                    Logs = logs
+                    History = []
+                    Stop = ignore
+                    Restore = fun _ _ -> ()
+                }
                 Expect.equal (Callback.formatPath "m-{epoch:02d}-{val_loss:.2f}" ctx) "m-07-2.50" "Callback.formatPath \"m-{epoch:02d}-{val_loss:.2f}\" ctx"
                 Expect.equal (Callback.formatPath "m-{epoch}-{loss:.4f}-{unknown}" ctx) "m-7-0.1235-{unknown}" "Callback.formatPath \"m-{epoch}-{loss:.4f}-{unknown}\" ctx"
                 Expect.equal (Callback.formatPath "{epoch:03d}" ctx) "007" "Callback.formatPath \"{epoch:03d}\" ctx")

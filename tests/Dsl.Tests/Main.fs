@@ -6,5 +6,9 @@ open Expecto
 
 /// Runs the tests in sequence; Expecto's command line (`--filter-test-case`, `--junit-summary`, `--help`, …)
 /// applies. The exit code is 0 when every test passed.
+/// `--checkpoint-child DIR EPOCHS` runs the child process of the SIGKILL checkpoint test instead.
 [<EntryPoint>]
-let main argv = runTestsInAssemblyWithCLIArgs [ Sequenced ] argv
+let main argv =
+    match argv with
+    | [| "--checkpoint-child"; dir; epochs |] -> Reliability.checkpointChild dir (int epochs)
+    | _ -> runTestsInAssemblyWithCLIArgs [ Sequenced ] argv

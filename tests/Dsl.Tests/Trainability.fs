@@ -76,7 +76,7 @@ let tests =
                     let swapped = Model.withParams other.Params m
                     expectEqual "withParams keeps the frozen set" m.Frozen swapped.Frozen
                     let path = Path.Combine(dir, "ckpt")
-                    Checkpoint.save path other.Params other.State None { Epoch = 1; Step = 1L; Optimizer = "none" }
+                    Checkpoint.save path other.Params other.State None { Epoch = 1; Step = 1L; Optimizer = "none"; History = [] }
                     let p, _, _ = Checkpoint.load path None
                     let loaded = Model.withParams p m
                     expectEqual "loading keeps the frozen set" m.Frozen loaded.Frozen
