@@ -115,6 +115,33 @@ public class ImageFolderTests : DataTestBase
     }
 
     [Test]
+    public void SymlinkLoopsAndRepeatsAreNotFollowed()
+    {
+        var root = MakeFolder();
+        var cats = Path.Combine(root, "cats");
+        var loop = Path.Combine(cats, "sub");
+        Directory.CreateSymbolicLink(loop, cats);                                  // cats/sub -> cats: a loop
+        var sideways = Path.Combine(cats, "cows");
+        Directory.CreateSymbolicLink(sideways, "../cows");                         // another class folder, reached again
+        var again = Path.Combine(cats, "again.png");
+        File.CreateSymbolicLink(again, "img_0.png");                               // the same file twice
+        Image.Write(PathIn("outside", "o.png"), Pattern(3, 12, 10));
+        Directory.CreateSymbolicLink(Path.Combine(cats, "extra"), Path.Combine(Dir, "outside"));   // outside the tree: followed
+        Directory.CreateSymbolicLink(Path.Combine(Dir, "outside", "back"), Path.Combine(Dir, "outside"));
+        var ds = ImageFolder.Open(root);
+        Assert.That(ds.Count, Is.EqualTo(13), "12 images and the one outside the tree, each once");
+        Assert.That(ds.Samples.Select(s => s.Label), Is.EqualTo(new long[] { 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 3, 3, 3 }));
+        Assert.That(ds.Samples.Where(s => s.Label == 1).Select(s => Path.GetRelativePath(cats, s.Path)),
+                    Is.EqualTo(new[] { Path.Combine("extra", "o.png"), "img_0.png", "img_1.png", "img_2.jpg" }));
+        Assert.That(ds.Ignored, Is.SupersetOf(new[] { loop, sideways, again, Path.Combine(cats, "extra", "back") }));
+        using (var all = ds.Load()) Assert.That(all.Count, Is.EqualTo(13));
+
+        var stolen = Path.Combine(root, "crabs", "stolen.png");
+        File.CreateSymbolicLink(stolen, Path.Combine(cats, "img_1.png"));          // one file in two classes
+        Names(Assert.Throws<InvalidDataException>(() => ImageFolder.Open(root))!, stolen, "img_1.png", "cats", "crabs", "same file");
+    }
+
+    [Test]
     public void GivenClassNamesAlignSplits()
     {
         var train = MakeFolder("train");

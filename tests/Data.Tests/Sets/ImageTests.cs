@@ -146,6 +146,162 @@ public class ImageTests : DataTestBase
         Names(Assert.Throws<InvalidDataException>(() => Image.Read(pngBody))!, pngBody, "corrupt PNG");
     }
 
+    /// <summary>Where the entropy-coded data of the first scan starts (after the SOS segment) and where the file's EOI is.</summary>
+    static (int Start, int End) FirstScan(byte[] jpeg)
+    {
+        for (int i = 2; i + 3 < jpeg.Length; i++)
+            if (jpeg[i] == 0xFF && jpeg[i + 1] == 0xDA) return (i + 2 + (jpeg[i + 2] << 8 | jpeg[i + 3]), jpeg.Length - 2);
+        throw new InvalidOperationException("no SOS marker");
+    }
+
+    /// <summary>
+    /// Ways to damage the entropy-coded data between <c>s</c> and <c>e</c> (the EOI): stray markers (always invalid there),
+    /// and inserted, overwritten and flipped bytes, which break the Huffman structure of these files. (Damage need not:
+    /// see <see cref="MostInvertedBytesAreCaught"/>.)
+    /// </summary>
+    static readonly (string Name, Func<byte[], int, int, byte[]> Damage)[] ScanDamage =
+    {
+        ("an EOI marker in the middle", (b, s, e) => Set(b, (s + e) / 2, 0xFF, 0xD9)),
+        ("a reserved marker", (b, s, e) => Set(b, (s + e) / 2, 0xFF, 0x17)),
+        ("a restart marker without a restart interval", (b, s, e) => Set(b, (s + e) / 2, 0xFF, 0xD0)),
+        ("ten bytes inserted", (b, s, e) => [.. b[..((s + e) / 2)], .. Enumerable.Range(0, 10).Select(i => (byte)(37 * i)), .. b[((s + e) / 2)..]]),
+        ("ten bytes zeroed", (b, s, e) => Set(b, (s + e) / 2, new byte[10])),
+        ("a byte inverted", (b, s, e) => Set(b, (s + e) / 2, (byte)~b[(s + e) / 2])),
+        ("every seventh byte flipped", (b, s, e) => b.Select((x, i) => i >= s && i < e && (i - s) % 7 == 0 ? (byte)(x ^ 0x55) : x).ToArray()),
+    };
+
+    static byte[] Set(byte[] b, int at, params byte[] values)
+    {
+        var c = (byte[])b.Clone();
+        values.CopyTo(c, at);
+        return c;
+    }
+
+    static IEnumerable<TestCaseData> DamagedScans() =>
+        from source in new[] { "encoded 64x64", "red_blue_16x8.jpg" }
+        from d in ScanDamage
+        select new TestCaseData(source, d.Name).SetName($"DamagedScanDataIsCorrupt({source}, {d.Name})");
+
+    static byte[] Encoded64() => Image.Encode(Pattern(3, 64, 64, seed: 5), ImageFormat.Jpeg, 90);
+
+    [TestCaseSource(nameof(DamagedScans))]
+    public void DamagedScanDataIsCorrupt(string source, string damage)
+    {
+        var jpeg = source.StartsWith("encoded") ? Encoded64() : File.ReadAllBytes(Fixture(source));
+        var (s, e) = FirstScan(jpeg);
+        var path = PathIn("damaged.jpg");
+        File.WriteAllBytes(path, ScanDamage.Single(d => d.Name == damage).Damage(jpeg, s, e));
+        Names(Assert.Throws<InvalidDataException>(() => Image.Read(path))!, path, "corrupt JPEG", "scan 1");
+    }
+
+    // JPEG has no checksum: a damaged byte whose Huffman codes still parse and end where the blocks end (often a flip
+    // in a coefficient's value bits) is valid data that no decoder can tell apart; libjpeg decodes it without a warning.
+    // Those that break the structure are caught (every file libjpeg warns about, and some it does not).
+    [Test]
+    public void MostInvertedBytesAreCaught()
+    {
+        var jpeg = Encoded64();
+        var (s, e) = FirstScan(jpeg);
+        int caught = 0;
+        for (int i = s; i < e; i++)
+        {
+            try { Image.Decode(Set(jpeg, i, (byte)~jpeg[i]), name: "inverted.jpg"); }
+            catch (InvalidDataException x)
+            {
+                Names(x, "inverted.jpg", "corrupt JPEG");
+                caught++;
+            }
+        }
+        TestContext.Out.WriteLine($"{caught} of {e - s} inverted bytes caught");
+        Assert.That(caught, Is.GreaterThan((e - s) / 3), "the Huffman walk catches structural damage (the marker checks alone catch a few percent)");
+    }
+
+    [Test]
+    public void DamagedProgressiveScansAreCorrupt()
+    {
+        var jpeg = File.ReadAllBytes(Fixture("green_progressive_16x16.jpg"));
+        var (s, _) = FirstScan(jpeg);
+        foreach (var (name, damage) in ScanDamage)
+        {
+            var path = PathIn("damaged-progressive.jpg");
+            File.WriteAllBytes(path, damage(jpeg, s, s + 6));
+            Names(Assert.Throws<InvalidDataException>(() => Image.Read(path), name)!, path, "corrupt JPEG");
+        }
+    }
+
+    public sealed record JpegCase(int W, int H, int Quality, int Seed, bool Gray);
+
+    [Property(MaxTest = 60, QuietOnSuccess = true)]
+    public Property ValidJpegsPassTheScanCheck() => Prop.ForAll(
+        Arb(from w in Gen.Choose(1, 80) from h in Gen.Choose(1, 80) from q in Gen.Choose(1, 100) from s in Gen.Choose(0, 1000) from g in Gen.Elements(new[] { true, false })
+            select new JpegCase(w, h, q, s, g),
+            p => Smaller(p.W, 1).Select(v => p with { W = v }).Concat(Smaller(p.H, 1).Select(v => p with { H = v }))),
+        p =>
+        {
+            using var scope = DisposeScope.Enter();
+            var pixels = new byte[p.W * p.H * 3];
+            new Random(p.Seed).NextBytes(pixels);
+            var jpeg = Image.Encode(Torch.From<byte>(pixels, new long[] { 3, p.H, p.W }), ImageFormat.Jpeg, p.Quality);
+            var back = Image.Decode(jpeg, new ImageOptions { Grayscale = p.Gray });
+            Require(back.Size(1) == p.H && back.Size(2) == p.W, $"shape [{string.Join(", ", back.Shape)}]");
+        });
+
+    /// <summary>A PNG of <paramref name="w"/> × <paramref name="h"/> gray pixels, all zero: a few hundred kilobytes for millions of pixels.</summary>
+    static byte[] ZeroPng(int w, int h)
+    {
+        static uint Crc(ReadOnlySpan<byte> data)
+        {
+            uint c = 0xFFFFFFFF;
+            foreach (var b in data)
+            {
+                c ^= b;
+                for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320 ^ (c >> 1) : c >> 1;
+            }
+            return ~c;
+        }
+        var png = new MemoryStream();
+        void Chunk(string type, byte[] data)
+        {
+            var body = System.Text.Encoding.ASCII.GetBytes(type).Concat(data).ToArray();
+            png.Write(new[] { (byte)(data.Length >> 24), (byte)(data.Length >> 16), (byte)(data.Length >> 8), (byte)data.Length });
+            png.Write(body);
+            var crc = Crc(body);
+            png.Write(new[] { (byte)(crc >> 24), (byte)(crc >> 16), (byte)(crc >> 8), (byte)crc });
+        }
+        png.Write(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A });
+        Chunk("IHDR", new[] { (byte)(w >> 24), (byte)(w >> 16), (byte)(w >> 8), (byte)w, (byte)(h >> 24), (byte)(h >> 16), (byte)(h >> 8), (byte)h, (byte)8, (byte)0, (byte)0, (byte)0, (byte)0 });
+        var idat = new MemoryStream();
+        using (var z = new System.IO.Compression.ZLibStream(idat, System.IO.Compression.CompressionLevel.SmallestSize, leaveOpen: true))
+        {
+            var row = new byte[w + 1];
+            for (int y = 0; y < h; y++) z.Write(row);
+        }
+        Chunk("IDAT", idat.ToArray());
+        Chunk("IEND", Array.Empty<byte>());
+        return png.ToArray();
+    }
+
+    [Test]
+    public void LargeImagesAreRefusedFromTheHeader()
+    {
+        var bomb = PathIn("bomb.png");
+        File.WriteAllBytes(bomb, ZeroPng(10_000, 9_000));
+        Assert.That(new FileInfo(bomb).Length, Is.LessThan(1 << 20));
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<InvalidDataException>(() => Image.Read(bomb))!;
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.LessThan(8 << 20), "refused before the pixels are allocated");
+        Names(e, bomb, "10000 x 9000", "90,000,000 pixels", "89,478,485", "ImageOptions.MaxPixels");
+
+        var small = PathIn("small.png");
+        File.WriteAllBytes(small, ZeroPng(20, 10));
+        Names(Assert.Throws<InvalidDataException>(() => Image.Read(small, new ImageOptions { MaxPixels = 199 }))!, small, "20 x 10", "199", "MaxPixels");
+        Assert.That(Image.Read(small, new ImageOptions { MaxPixels = 200 }).Shape, Is.EqualTo(new long[] { 3, 10, 20 }));
+        var folder = PathIn("folder", "a", "x.png");
+        File.Copy(small, folder);
+        Names(Assert.Throws<InvalidDataException>(() => ImageFolder.Open(PathIn("folder"), new ImageOptions { MaxPixels = 100 }).Load())!, folder, "MaxPixels");
+        Assert.Throws<ArgumentException>(() => Image.Read(small, new ImageOptions { MaxPixels = 0 }));
+    }
+
     [Test]
     public void EncodeRejectsBadTensors()
     {

@@ -65,6 +65,24 @@ public class UtkFaceTests : DataTestBase
     }
 
     [Test]
+    public void SymlinkLoopsAndRepeatsAreNotFollowed()
+    {
+        var root = Path.Combine(Dir, "UTKFace");
+        Image.Write(PathIn("UTKFace", "part1", "20_0_1_20170112213500903.jpg"), Pattern(3, 8, 8));
+        Image.Write(PathIn("UTKFace", "part2", "30_1_2_20170112213500904.jpg"), Pattern(3, 8, 8));
+        var loop = Path.Combine(root, "part1", "up");
+        Directory.CreateSymbolicLink(loop, root);                                  // part1/up -> UTKFace: a loop
+        var copy = Path.Combine(root, "part2", "20_0_1_20170112213500999.jpg");
+        File.CreateSymbolicLink(copy, "../part1/20_0_1_20170112213500903.jpg");
+        var ds = UtkFace.Open(root, ImageOptions.Resize(8, 8));
+        Assert.That(ds.Files.Select(f => Path.GetRelativePath(root, f)),
+                    Is.EqualTo(new[] { Path.Combine("part1", "20_0_1_20170112213500903.jpg"), Path.Combine("part2", "30_1_2_20170112213500904.jpg") }));
+        Assert.That(ds.Skipped.Select(s => s.Path), Is.EquivalentTo(new[] { loop, copy }));
+        Assert.That(ds.Skipped.Single(s => s.Path == loop).Reason, Does.Contain("symbolic link").And.Contain("already"));
+        Assert.That(ds.Skipped.Single(s => s.Path == copy).Reason, Does.Contain("20_0_1_20170112213500903.jpg"));
+    }
+
+    [Test]
     public void FolderErrors()
     {
         var missing = Path.Combine(Dir, "UTKFace");

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using Dsl.Engine.IO;
 using SkiaSharp;
@@ -10,7 +11,9 @@ namespace Dsl.Data;
 /// Decodes, resizes and encodes image files with SkiaSharp. Decoded images are uint8 tensors [C, H, W] with
 /// channels in RGB order (C = 3), or [1, H, W] in grayscale (0.299 R + 0.587 G + 0.114 B). JPEG, PNG, BMP,
 /// WebP and GIF (its first frame) are read; the EXIF orientation is applied; alpha is dropped; no colour
-/// management is done (pixels are the stored values). Corrupt and truncated files are errors naming the file.
+/// management is done (pixels are the stored values). Corrupt and truncated files are errors naming the file
+/// (JPEG scan data is checked by <see cref="JpegScan"/>, as libjpeg only warns about damage), and so are images
+/// larger than <see cref="ImageOptions.MaxPixels"/>, refused from their header before decoding.
 /// </summary>
 public static unsafe class Image
 {
@@ -160,6 +163,8 @@ public static unsafe class Image
         using var data = SKData.CreateCopy(bytes);
         using var codec = SKCodec.Create(data)
                           ?? throw new InvalidDataException($"{who}: {Where()}corrupt {kind} data ({bytes.Length} bytes): the decoder rejected its header.");
+        CheckSize(codec.Info.Width, codec.Info.Height, o.MaxPixels, kind, who, Where);
+        if (kind == "JPEG") JpegScan.Check(bytes, m => new InvalidDataException($"{who}: {Where()}{m}"));
         bool resize = height > 0 && width > 0;
         var (pixels, sw, sh) = DecodeBgra(codec, kind, resize ? DecodeScale(codec, height, width) : 1f, who, Where);
         try
@@ -176,6 +181,17 @@ public static unsafe class Image
             return result;
         }
         finally { ArrayPool<uint>.Shared.Return(pixels); }
+    }
+
+    // The header's size, checked before any pixel is decoded: a small file can announce a huge image (a decompression bomb).
+    static void CheckSize(int w, int h, long maxPixels, string kind, string who, Func<string> where)
+    {
+        if (w <= 0 || h <= 0)
+            throw new InvalidDataException($"{who}: {where()}the {kind} header gives a size of {w} x {h} pixels, which is not a decodable image.");
+        long n = (long)w * h;
+        if (n > maxPixels)
+            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                $"{who}: {where()}the {kind} header gives {w} x {h} = {n:N0} pixels, over the limit of {maxPixels:N0} (ImageOptions.MaxPixels, a guard against decompression bombs); raise it for a file you trust (decoding takes about {7 * n / (1 << 20):N0} MiB)."));
     }
 
     // A JPEG can be decoded at 1/2, 1/4 or 1/8 of its size by libjpeg's scaled IDCT (as PIL's draft mode), which is
@@ -198,8 +214,6 @@ public static unsafe class Image
     static (uint[] Pixels, int W, int H) DecodeBgra(SKCodec codec, string kind, float scale, string who, Func<string> where)
     {
         int w = codec.Info.Width, h = codec.Info.Height;
-        if (w <= 0 || h <= 0 || (long)w * h > 1L << 28)
-            throw new InvalidDataException($"{who}: {where()}the {kind} header gives a size of {w} x {h} pixels, which is not a decodable image.");
         if (scale < 1f)
         {
             var d = codec.GetScaledDimensions(scale);

@@ -43,6 +43,19 @@ public sealed record ImageOptions
     /// </summary>
     public InterpolationMode? Interpolation { get; init; }
 
+    /// <summary>
+    /// The largest image (width × height, from the file's header, before decoding) that is decoded; larger ones are
+    /// an error, as a small file can announce a huge image (a decompression bomb: a 0.25 MB PNG of 16000 × 16000
+    /// costs a gigabyte). The default is <see cref="DefaultMaxPixels"/>; at most <see cref="LargestMaxPixels"/>.
+    /// </summary>
+    public long MaxPixels { get; init; } = DefaultMaxPixels;
+
+    /// <summary>The default <see cref="MaxPixels"/>: 89,478,485 pixels (Pillow's <c>MAX_IMAGE_PIXELS</c>, about 9459 × 9459).</summary>
+    public const long DefaultMaxPixels = 89_478_485;
+
+    /// <summary>The largest <see cref="MaxPixels"/> allowed: 2^28 pixels (a gigabyte of decoded pixels).</summary>
+    public const long LargestMaxPixels = 1L << 28;
+
     /// <summary>RGB at the decoded size.</summary>
     public static ImageOptions Default { get; } = new();
 
@@ -62,6 +75,8 @@ public sealed record ImageOptions
             throw new ArgumentException($"image options: height and width must both be positive (or both 0 to keep the decoded size), not {Height} x {Width}.");
         if (Height > 65535 || Width > 65535)
             throw new ArgumentException($"image options: a size of {Height} x {Width} is too large (at most 65535 on a side).");
+        if (MaxPixels is < 1 or > LargestMaxPixels)
+            throw new ArgumentException($"image options: MaxPixels must be in 1..{LargestMaxPixels} (2^28), not {MaxPixels}.");
         if (!Enum.IsDefined(Fit)) throw new ArgumentException($"image options: unknown fit {(int)Fit} (use ImageFit.None, Stretch or Cover).");
         if (Interpolation is { } m && !Enum.IsDefined(m))
             throw new ArgumentException($"image options: unknown interpolation {(int)m} (use an InterpolationMode, or null to choose by direction).");

@@ -15,7 +15,8 @@ public static class FashionMnist
 
     /// <summary>
     /// Loads a split: images as uint8 [N, 28, 28] and labels as int64 [N]. Looks for the standard file
-    /// names with or without a .gz suffix, and checks that image and label counts agree.
+    /// names with or without a .gz suffix. The headers must give [N, 28, 28] and [N] (checked before the data
+    /// is read) and every label must be one of the ten classes (0..9).
     /// </summary>
     public static (Tensor Images, Tensor Labels) Load(bool train, string? directory = null, Device? device = null)
     {
@@ -28,19 +29,22 @@ public static class FashionMnist
             throw new FileNotFoundException(
                 $"fashion-mnist: '{stem}(.gz)' is not in '{dir}'. Install it with `dotnet fsi build.fsx setup` (Debian package dataset-fashion-mnist) or pass the folder that holds the IDX files.");
         }
-        var images = Idx.Read(Find($"{prefix}-images-idx3-ubyte"), device);
-        Tensor labels8;
-        try { labels8 = Idx.Read(Find($"{prefix}-labels-idx1-ubyte"), device); }
-        catch { images.Dispose(); throw; }
-        using (labels8)
+        var (shape, pixels) = Idx.ReadData(Find($"{prefix}-images-idx3-ubyte"), s => s is [_, 28, 28] ? null : "Fashion-MNIST images are [N, 28, 28]");
+        var labelFile = Find($"{prefix}-labels-idx1-ubyte");
+        var (_, labels) = Idx.ReadData(labelFile, s => s.SequenceEqual(new[] { shape[0] }) ? null : $"the labels must be [{shape[0]}], one per image");
+        var span = labels.Span;
+        byte classes = (byte)ClassNames.Count;
+        int bad = span.IndexOfAnyInRange(classes, byte.MaxValue);
+        if (bad >= 0)
         {
-            if (images.Dim != 3 || labels8.Dim != 1 || images.Size(0) != labels8.Size(0))
-            {
-                var msg = $"fashion-mnist: images [{string.Join(", ", images.Shape)}] and labels [{string.Join(", ", labels8.Shape)}] in '{dir}' do not match (expected [N, 28, 28] and [N]).";
-                images.Dispose();
-                throw new InvalidDataException(msg);
-            }
-            return (images, labels8.To(DType.Int64));
+            int count = 0;
+            foreach (var x in span) if (x >= classes) count++;
+            throw new InvalidDataException(
+                $"fashion-mnist: '{labelFile}' index {bad} has label {span[bad]}, outside 0..{classes - 1} ({count} labels out of range); the file is corrupt or not a Fashion-MNIST label file.");
         }
+        var images = Tensor.FromBytes(pixels.Span, shape, DType.UInt8, device);
+        using var labels8 = Tensor.FromBytes(span, new[] { shape[0] }, DType.UInt8, device);
+        try { return (images, labels8.To(DType.Int64)); }
+        catch { images.Dispose(); throw; }
     }
 }

@@ -4,7 +4,8 @@ namespace Dsl.Data;
 /// A folder of images with one sub-folder per class (root/cats/*.jpg, root/cows/*.png, ...), as torchvision's
 /// ImageFolder: class names are the sub-folder names sorted ordinally, labels index them, and images are
 /// found recursively in each class folder (sorted), keeping files with an image extension
-/// (<see cref="Image.Extensions"/>). Lazy: <see cref="Get"/> decodes one image on demand; <see cref="Load"/>
+/// (<see cref="Image.Extensions"/>). Symbolic links are followed, but never into a loop or to files listed
+/// already: a file is listed once, and one file in two classes is an error. Lazy: <see cref="Get"/> decodes one image on demand; <see cref="Load"/>
 /// decodes them all (in parallel) into one batch. As an <see cref="IDataset"/> (target "label") a
 /// <see cref="DataLoader"/> decodes it batch by batch, for folders too large for memory; give the options a size
 /// (<see cref="ImageOptions.Resize"/>) unless every image has the same size.
@@ -28,7 +29,10 @@ public sealed class ImageFolder : IDataset
     public IReadOnlyList<string> ClassNames { get; }
     /// <summary>Each image file and its label, in order (by class, then by path).</summary>
     public IReadOnlyList<(string Path, long Label)> Samples => samples;
-    /// <summary>Files in the class folders that were skipped because they have no image extension (or are hidden).</summary>
+    /// <summary>
+    /// Paths in the class folders that were skipped: files without an image extension, hidden files, and what
+    /// symbolic links would list twice (a link to a folder inside the root or already scanned, a second link to a file).
+    /// </summary>
     public IReadOnlyList<string> Ignored { get; }
     /// <summary>How images are decoded.</summary>
     public ImageOptions Options { get; }
@@ -70,16 +74,25 @@ public sealed class ImageFolder : IDataset
         var list = new List<(string, long)>();
         var ignored = new List<string>();
         var empty = new List<string>();
+        var labelOf = new Dictionary<string, (string Path, int Label)>(StringComparer.Ordinal);
         for (int label = 0; label < classes.Count; label++)
         {
             var dir = Path.Combine(root, classes[label]);
             if (!Directory.Exists(dir)) continue;
             int before = list.Count;
-            foreach (var file in Directory.EnumerateFiles(dir, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 })
-                                          .Order(StringComparer.Ordinal))
+            var (files, skipped) = FileTree.List(dir, root, skipHidden: false);
+            ignored.AddRange(skipped.Select(s => s.Path));
+            foreach (var (file, real, _) in files)
             {
                 if (Path.GetFileName(file).StartsWith('.') || !Image.IsImageFile(file)) ignored.Add(file);
-                else list.Add((file, label));
+                else if (labelOf.TryGetValue(real, out var other))
+                    throw new InvalidDataException(
+                        $"image-folder: '{file}' (class '{classes[label]}') and '{other.Path}' (class '{classes[other.Label]}') are the same file (through a symbolic link); an image has one label, remove one of them.");
+                else
+                {
+                    labelOf[real] = (file, label);
+                    list.Add((file, label));
+                }
             }
             if (list.Count == before) empty.Add(classes[label]);
         }

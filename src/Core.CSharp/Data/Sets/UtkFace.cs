@@ -97,7 +97,8 @@ public static class UtkFace
 
     /// <summary>
     /// Scans <paramref name="folder"/> (recursively, e.g. UTKFace/ or the in-the-wild part1..part3 folders) for
-    /// image files, sorted by path. Files whose names do not parse are listed in <see cref="UtkFaceDataset.Skipped"/>.
+    /// image files, sorted by path. Files whose names do not parse are listed in <see cref="UtkFaceDataset.Skipped"/>,
+    /// as are symbolic links that would list files twice (a loop, a second way to a folder or file).
     /// </summary>
     public static UtkFaceDataset Open(string folder, ImageOptions? options = null)
     {
@@ -109,7 +110,9 @@ public static class UtkFace
         var files = new List<string>();
         var labels = new List<UtkFaceLabel>();
         var skipped = new List<SkippedFile>();
-        foreach (var file in Directory.EnumerateFiles(folder, "*", new EnumerationOptions { RecurseSubdirectories = true }).Order(StringComparer.Ordinal))
+        var (found, links) = FileTree.List(folder, folder, skipHidden: true);
+        skipped.AddRange(links);
+        foreach (var (file, _, _) in found)
         {
             if (!Image.IsImageFile(file)) continue;
             var label = ParseName(file, out var reason);
@@ -146,7 +149,7 @@ public sealed class UtkFaceDataset
     public IReadOnlyList<string> Files { get; }
     /// <summary>The labels of <see cref="Files"/>, index for index.</summary>
     public IReadOnlyList<UtkFaceLabel> Labels { get; }
-    /// <summary>Image files whose names did not parse, with the reason.</summary>
+    /// <summary>Image files whose names did not parse, and links not followed (they would repeat files), with the reason.</summary>
     public IReadOnlyList<SkippedFile> Skipped { get; }
     /// <summary>How images are decoded.</summary>
     public ImageOptions Options { get; }
