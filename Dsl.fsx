@@ -4,3 +4,13 @@
 #r "src/Dsl/bin/Release/net10.0/Dsl.Engine.dll"
 #r "src/Dsl/bin/Release/net10.0/Dsl.Data.dll"
 #r "src/Dsl/bin/Release/net10.0/Dsl.dll"
+
+// F# interactive shows Dsl values as short texts (Dsl.Display) instead of dumping their records.
+fsi.AddPrinter<Dsl.Engine.Tensor>(Dsl.Display.tensor)
+fsi.AddPrinter<Dsl.Params>(Dsl.Display.parameters)
+fsi.AddPrinter<Dsl.Model>(Dsl.Display.model)
+fsi.AddPrinter<Dsl.Trained>(Dsl.Display.trained)
+fsi.AddPrinter<Dsl.Layer>(Dsl.Display.layer)
+fsi.AddPrinter<Dsl.Value>(Dsl.Display.value)
+fsi.AddPrinter<Dsl.EpochLogs>(Dsl.Display.epoch)
+fsi.AddPrinter<Dsl.Evaluation>(fun e -> e.ToString())

@@ -496,7 +496,7 @@ let checkFixtures () : Result<string, string list> =
         let tmp = Path.Combine(Path.GetTempPath(), sprintf "dsl-fixtures-%d-%s" Environment.ProcessId (Guid.NewGuid().ToString("N").Substring(0, 8)))
         Directory.CreateDirectory tmp |> ignore
         try
-            let scripts = [ "make_fixtures.py", tmp; "make_optim_fixtures.py", tmp; "make_data_fixtures.py", Path.Combine(tmp, "data") ]
+            let scripts = [ "make_fixtures.py", tmp; "make_optim_fixtures.py", tmp; "make_format_fixtures.py", tmp; "make_data_fixtures.py", Path.Combine(tmp, "data") ]
             let failed =
                 scripts
                 |> List.choose (fun (script, out) ->

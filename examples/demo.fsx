@@ -26,4 +26,4 @@ Summary.print model
 let options = { FitOptions.Default with Optimizer = Optimizers.adam 1e-3; Epochs = epochs; BatchSize = 128; Seed = 42L }
 let trained = Training.fit options model xTrain (Value.T yTrain)
 let results = Training.evaluate options trained.Model xTest (Value.T yTest)
-printfn "Test loss: %.4f  Test accuracy: %.2f%%" (results |> List.find (fst >> (=) "loss") |> snd) (100.0 * (results |> List.find (fst >> (=) "accuracy") |> snd))
+printfn "Test loss: %.4f  Test accuracy: %.2f%%" results.["loss"] (100.0 * results.["accuracy"])

@@ -68,7 +68,7 @@ let run name net epochs lr seedAccuracy =
     let watch = Stopwatch.StartNew()
     let trained = Training.fit options model xTrain (Value.T yTrain)
     let seconds = watch.Elapsed.TotalSeconds
-    let acc = Training.evaluate options trained.Model xTest (Value.T yTest) |> List.find (fst >> (=) "accuracy") |> snd
+    let acc = (Training.evaluate options trained.Model xTest (Value.T yTest)).["accuracy"]
     name, acc, seedAccuracy, seconds
 
 let results = [ run "seed 001 MLP" mlp 20 1e-3 0.8732; run "seed 001 CNN" cnn 12 1e-3 0.9166; run "better CNN" better 15 2e-3 0.9360 ]

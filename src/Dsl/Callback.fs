@@ -42,6 +42,9 @@ type Callback = {
     OnTestBatchEnd: TrainingContext -> BatchLogs -> unit
     OnEpochEnd: TrainingContext -> unit
     OnTrainEnd: TrainingContext -> unit
+    /// The logged names the callback reads (its monitor, the names in a path template); `fit` checks them against
+    /// the names it will log before the first epoch, and suggests the nearest for a typo.
+    Monitors: string list
 }
 
 /// Whether a monitored metric should go down or up.
@@ -120,6 +123,7 @@ module Callback =
         OnTestBatchEnd = noneBatch
         OnEpochEnd = none
         OnTrainEnd = none
+        Monitors = []
     }
 
     /// A callback from an epoch-end function.
@@ -182,6 +186,7 @@ module Callback =
             snapshot <- None
         {
             create "EarlyStopping" with
+                Monitors = [ o.Monitor ]
                 OnTrainBegin =
                     fun _ ->
                         plateau.Reset()
@@ -205,6 +210,12 @@ module Callback =
                         | _ -> clear ()
         }
 
+    /// The logged names a path template reads ({val_loss:.2f} reads val_loss; {epoch} is not a logged name).
+    let templateNames (template: string) : string list = [
+        for m in Text.RegularExpressions.Regex.Matches(template, @"\{(\w+)(?::([^}]*))?\}") do
+            if m.Groups.[1].Value <> "epoch" then yield m.Groups.[1].Value
+    ]
+
     /// Fills a path template: {epoch} or {epoch:02d}, and any logged metric as {name} or {name:.4f}.
     let formatPath (template: string) (ctx: TrainingContext) =
         let values = ("epoch", float ctx.Epoch) :: ctx.Logs.Values
@@ -227,6 +238,7 @@ module Callback =
         let plateau = Plateau(o.Mode, o.Monitor, 0.0, None)
         {
             create "ModelCheckpoint" with
+                Monitors = (if o.SaveBestOnly then [ o.Monitor ] else []) @ templateNames o.Path
                 OnTrainBegin = fun _ -> plateau.Reset()
                 OnEpochEnd =
                     fun ctx ->
@@ -258,6 +270,7 @@ module Callback =
         let mutable cooldown = 0
         {
             create "ReduceLROnPlateau" with
+                Monitors = [ o.Monitor ]
                 OnTrainBegin =
                     fun _ ->
                         plateau.Reset()

@@ -37,6 +37,7 @@ module DenseLayers =
         if units <= 0 then invalidArg "units" (sprintf "dense: units must be positive, got %d" units)
         {
             Layer.identity "Dense" with
+                OutputActivation = o.Activation |> Option.map _.Kind
                 Init =
                     fun ctx ->
                         match Layer.dims ctx "Dense" with

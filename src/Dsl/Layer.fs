@@ -107,6 +107,9 @@ type Layer = {
     Sublayers: (string * Layer) list
     /// False for a layer whose parameters do not train (`frozen`, Keras's `trainable = False`).
     Trainable: bool
+    /// The activation the layer applies last, by kind ("Softmax"): an activation layer's own, or the one given
+    /// to dense or conv as an option. `fit` reads it to warn about softmax before a loss that takes logits.
+    OutputActivation: string option
 }
 
 /// Helpers for writing layers.
@@ -163,6 +166,7 @@ module Layer =
         Apply = fun a v -> v, a.State
         Sublayers = []
         Trainable = true
+        OutputActivation = None
     }
 
     /// A layer without parameters or state, given its output-shape rule and its tensor function.

@@ -23,3 +23,31 @@ type BatchLogs = {
 
     /// The value of a metric, if it was logged.
     member this.TryGet(name: string) = this.Values |> List.tryFind (fst >> (=) name) |> Option.map snd
+
+/// What `evaluate` returns: the loss and every metric, by name and in the order they were computed (the loss
+/// first). Index it by name: `results.["accuracy"]`.
+type Evaluation = {
+    /// (name, value) pairs, loss first.
+    Values: (string * float) list
+} with
+
+    /// The names, in order.
+    member this.Names = this.Values |> List.map fst
+
+    /// The value of a metric, if it was computed.
+    member this.TryGet(name: string) = this.Values |> List.tryFind (fst >> (=) name) |> Option.map snd
+
+    /// The value of a metric by name; fails naming the metrics that were computed.
+    member this.Item
+        with get (name: string) =
+            match this.TryGet name with
+            | Some v -> v
+            | None ->
+                raise (
+                    System.Collections.Generic.KeyNotFoundException(
+                        sprintf "Evaluation: no metric '%s'; the evaluation holds %s. Add it to FitOptions.Metrics to compute it." name (String.concat ", " this.Names)
+                    )
+                )
+
+    /// "loss 0.3012, accuracy 0.8913".
+    override this.ToString() = this.Values |> List.map (fun (n, v) -> sprintf "%s %.4f" n v) |> String.concat ", "

@@ -12,6 +12,9 @@ type Loss = {
     /// Checks, before training, that predictions of this per-sample shape and these targets (all of them when they
     /// are in memory, a first batch of a data set otherwise) fit the loss: shapes and, where the loss needs it, values.
     Check: Shape -> Value -> unit
+    /// The outputs that the loss reads as logits (it applies softmax or sigmoid itself): None for a single-output
+    /// model, Some head for a head of a multi-head one. `fit` warns when such an output ends in softmax or sigmoid.
+    Logits: string option list
 }
 
 /// The losses, each as PyTorch defines it (mean reduction).
@@ -21,12 +24,30 @@ module Loss =
         | Shape.Dims d -> Some d
         | Shape.Heads _ -> None
 
+    /// The fix for a single-output loss given to a multi-head model; `name` is the loss's F# name (crossEntropy).
+    let private perHeadHint (name: string) (heads: (string * Shape) list) =
+        sprintf
+            "the model has heads %s, so each head needs its own loss: Loss.perHead [ %s ] (the weights scale each head's loss)"
+            (String.concat ", " [ for (h, s) in heads -> sprintf "%s %O" h s ])
+            (String.concat "; " [ for (h, _) in heads -> sprintf "\"%s\", Loss.%s, 1.0" h name ])
+
+    /// The F# name of a loss by its logged name.
+    let private fsName (name: string) =
+        match name with
+        | "binary_cross_entropy" -> "binaryCrossEntropy"
+        | "huber" -> "huber 1.0"
+        | n -> n
+
     /// Element-wise losses need targets of the predictions' shape: PyTorch broadcasts [N, 1] predictions against
     /// [N] targets to [N, N] (a silently wrong loss), so Dsl refuses any difference but one, documented: a trailing
     /// size-1 dimension on one side ([N, 1] against [N]) is taken as the same shape.
     let private sameElements (name: string) (p: Shape) (t: Shape) =
         match dims p, dims t with
         | Some a, Some b when a = b || a = b @ [ 1L ] || b = a @ [ 1L ] -> ()
+        | None, _ ->
+            match p with
+            | Shape.Heads hs -> invalidArg "loss" (sprintf "%s: %s" name (perHeadHint (fsName name) hs))
+            | _ -> ()
         | _ ->
             invalidArg
                 "targets"
@@ -62,6 +83,7 @@ module Loss =
             fun s t ->
                 sameElements name s (Value.shape t)
                 checkValues (Value.tensor t)
+        Logits = []
     }
 
     let private anyValues (_: Tensor) = ()
@@ -85,13 +107,34 @@ module Loss =
         WithClassWeights = Some(fun w -> crossEntropyImpl (Some w) smoothing)
         Check =
             fun s target ->
-                match s, Value.shape target with
-                | Shape.Dims(c :: rest), Shape.Dims labels when labels = rest || labels = c :: rest -> ()
+                match s, target with
+                | Shape.Heads hs, _ -> invalidArg "loss" (sprintf "cross_entropy: %s" (perHeadHint "crossEntropy" hs))
+                | Shape.Dims(c :: rest), Value.T t when List.tail (List.ofArray t.Shape) = rest ->
+                    if t.DType.IsFloating() then
+                        invalidArg
+                            "targets"
+                            (sprintf
+                                "cross_entropy needs int64 class labels, one per sample, but the targets are %s. Fix: y.To(DType.Int64) (class indices in [0, %d)); for soft labels give class probabilities of the model's output shape (None, %d)."
+                                (t.DType.Name())
+                                c
+                                c)
+                | Shape.Dims(c :: rest), Value.T t when List.tail (List.ofArray t.Shape) = c :: rest ->
+                    if not (t.DType.IsFloating()) then
+                        invalidArg
+                            "targets"
+                            (sprintf
+                                "cross_entropy reads targets of the output's shape (None, %d) as class probabilities, which are floating point, but these are %s (one-hot labels?). Fix: give the labels, y.Argmax(-1L), or y.To(DType.Float32)."
+                                c
+                                (t.DType.Name()))
                 | Shape.Dims(_ :: _), t ->
                     invalidArg
                         "targets"
-                        (sprintf "cross_entropy pairs class scores %O with one class label per sample (or class probabilities of the same shape), but the targets are %O" s t)
+                        (sprintf
+                            "cross_entropy pairs class scores %O with one class label per sample (or class probabilities of the same shape), but the targets are %O"
+                            s
+                            (Value.shape t))
                 | _ -> invalidArg "loss" (sprintf "cross_entropy needs class logits (None, classes), got %O" s)
+        Logits = [ None ]
     }
 
     /// Cross-entropy of logits against int64 class labels (softmax included, as PyTorch's; do not end the model with softmax).
@@ -99,7 +142,7 @@ module Loss =
     /// Cross-entropy with label smoothing.
     let crossEntropySmoothed (smoothing: float) : Loss = crossEntropyImpl None smoothing
     /// Binary cross-entropy on logits (sigmoid included) against targets in [0, 1] of the predictions' shape.
-    let binaryCrossEntropy: Loss = elementwise "binary_cross_entropy" unitInterval (fun p t -> Functional.BinaryCrossEntropyWithLogits(p, t))
+    let binaryCrossEntropy: Loss = { elementwise "binary_cross_entropy" unitInterval (fun p t -> Functional.BinaryCrossEntropyWithLogits(p, t)) with Logits = [ None ] }
     /// Mean squared error (targets of the predictions' shape).
     let mse: Loss = elementwise "mse" anyValues (fun p t -> Functional.MseLoss(p, t))
     /// Mean absolute error (targets of the predictions' shape).
@@ -122,6 +165,16 @@ module Loss =
                         | None, _ -> invalidArg "loss" (sprintf "perHead: the model has no head '%s' (heads: %A)" h (List.map fst hs))
                         | _, None ->
                             invalidArg "targets" (sprintf "perHead: the targets have no head '%s' (targets: %A); give Value.Heads with the model's head names" h (List.map fst ts))
-                | Shape.Heads _, t -> invalidArg "targets" (sprintf "perHead losses need targets per head (Value.Heads), got a single target %O" (Value.shape t))
-                | s, _ -> invalidArg "loss" (sprintf "perHead losses need a multi-head model, got output %O" s)
+                | Shape.Heads hs, t ->
+                    invalidArg
+                        "targets"
+                        (sprintf
+                            "perHead: the model has heads %s, so the targets need one tensor per head, but they are a single tensor of shape %O. Fix: Value.Heads [ %s ], with the head names of the model."
+                            (String.concat ", " [ for (h, sh) in hs -> sprintf "%s %O" h sh ])
+                            (match t with
+                             | Value.T x -> "(" + String.concat ", " (Array.map string x.Shape) + ")"
+                             | _ -> string (Value.shape t))
+                            (String.concat "; " [ for (h, _) in hs -> sprintf "\"%s\", Value.T y%s" h h ]))
+                | s, _ -> invalidArg "loss" (sprintf "perHead losses need a multi-head model (fanOut), but the model has a single output %O; use the head's loss alone" s)
+        Logits = heads |> List.filter (fun (_, l, _) -> List.contains None l.Logits) |> List.map (fun (h, _, _) -> Some h)
     }

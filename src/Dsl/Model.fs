@@ -79,11 +79,32 @@ module Model =
         let ps = if m.Frozen.IsEmpty then ps else Tree.mapi (fun p (t: Tensor) -> if m.Frozen.Contains p then t.Detach() else t) ps
         m.Layer.Apply { Params = ps; State = state; Mode = mode; Rng = rng } x
 
-    /// Applies the model in Eval mode to a batch tensor and returns its (single) output tensor.
-    let forward (m: Model) (x: Tensor) : Tensor = applyWith m m.Params m.State Eval (Rng.seed 0L) (Value.T x) |> fst |> Value.tensor
+    /// Applies the model in Eval mode to a batch tensor and returns its (single) output tensor, without recording
+    /// autograd (as `predict`); use `applyWith` to differentiate through the model.
+    let forward (m: Model) (x: Tensor) : Tensor =
+        use _ = Autograd.NoGrad()
+        applyWith m m.Params m.State Eval (Rng.seed 0L) (Value.T x) |> fst |> Value.tensor
 
-    /// Applies the model in Eval mode and returns every output (for multi-head models).
-    let forwardValue (m: Model) (x: Tensor) : Value = applyWith m m.Params m.State Eval (Rng.seed 0L) (Value.T x) |> fst
+    /// Applies the model in Eval mode without recording autograd and returns every output (for multi-head models).
+    let forwardValue (m: Model) (x: Tensor) : Value =
+        use _ = Autograd.NoGrad()
+        applyWith m m.Params m.State Eval (Rng.seed 0L) (Value.T x) |> fst
+
+    /// The model's summary rows with the tensors of `ps` and `st` in place of the model's own (trees of the
+    /// model's structure), so that `Info` shows the parameters the model holds.
+    let private rebindInfo (m: Model) (ps: Params) (st: Params) : LayerInfo =
+        let swap = System.Collections.Generic.Dictionary<Tensor, Tensor>(HashIdentity.Reference)
+        for a, b in List.zip (Tree.leaves m.Params) (Tree.leaves ps) @ List.zip (Tree.leaves m.State) (Tree.leaves st) do
+            swap.[a] <- b
+        let sw (t: Tensor) =
+            match swap.TryGetValue t with
+            | true, n -> n
+            | _ -> t
+        let rec go (i: LayerInfo) = { i with Params = Tree.map sw i.Params; State = Tree.map sw i.State; Children = List.map go i.Children }
+        go m.Info
+
+    /// The model holding `ps` and `st` (trees of its structure, unchecked): what training and checkpoints use.
+    let internal withLive (ps: Params) (st: Params) (m: Model) : Model = { m with Params = ps; State = st; Info = rebindInfo m ps st }
 
     /// The first difference between two trees of tensors (their paths, then each tensor's shape), or None
     /// when `actual` has the structure and shapes of `expected`.
@@ -110,13 +131,13 @@ module Model =
             invalidArg
                 "ps"
                 (sprintf "Model.withParams: the parameters do not fit the model: %s. Give a tree with the paths and shapes of model.Params (Tree.paths lists them)." why)
-        | None -> { m with Params = ps }
+        | None -> withLive ps m.State m
 
     /// A copy of the model with other state (BatchNorm statistics), checked as `withParams` checks parameters.
     let withState (st: Params) (m: Model) : Model =
         match mismatch m.State st with
         | Some why -> invalidArg "st" (sprintf "Model.withState: the state does not fit the model: %s. Give a tree with the paths and shapes of model.State." why)
-        | None -> { m with State = st }
+        | None -> withLive m.Params st m
 
     /// The parameter paths a pattern selects: a path itself, every path below it ("block1" selects
     /// "block1.conv.weight"), or a glob where `*` matches within one name and `**` across names

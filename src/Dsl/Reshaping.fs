@@ -66,7 +66,7 @@ module ReshapingLayers =
                 Functional.Dropout(x, rate, true, g))
 
     /// An activation as a layer.
-    let activation (a: Activation) : Layer = Layer.stateless a.Kind (fun ctx -> Layer.dims ctx a.Kind) (fun _ _ x -> a.F x)
+    let activation (a: Activation) : Layer = { Layer.stateless a.Kind (fun ctx -> Layer.dims ctx a.Kind) (fun _ _ x -> a.F x) with OutputActivation = Some a.Kind }
 
 /// Every engine activation as a layer.
 [<AutoOpen>]

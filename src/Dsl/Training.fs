@@ -166,22 +166,35 @@ module Training =
 
     // ---------------------------------------------------------------- checks before the first step
 
-    /// Checks that targets fit the model: lengths, label ranges, metric and loss shapes.
-    let private validateData (what: string) (o: FitOptions) (model: Model) (f: Feed) =
+    /// The per-sample shape of a feed's targets.
+    let private targetShape (what: string) (f: Feed) : Shape =
+        use _ = DisposeScope.Enter()
+        Value.shape (snd (sample what f))
+
+    /// Checks that inputs and targets fit the model: input shape and dtype, lengths, label ranges, metric and
+    /// loss shapes. `op` names the caller in messages.
+    let private validateData (op: string) (what: string) (loss: Loss) (metrics: Metric list) (model: Model) (f: Feed) =
         use _ = DisposeScope.Enter()
         let x, y = sample what f
+        Inputs.check op model x
         let n = count x
         for t in Value.tensors y do
-            if t.Size 0 <> n then invalidArg "y" (sprintf "fit: %d inputs but %d targets in the %s data; they must have the same first dimension" n (t.Size 0) what)
-        o.Loss.Check model.Output y
-        for m in o.Metrics do
+            if t.Size 0 <> n then invalidArg "y" (sprintf "%s: %d inputs but %d targets in the %s data; they must have the same first dimension" op n (t.Size 0) what)
+        loss.Check model.Output y
+        for m in metrics do
             m.Check model.Output (Value.shape y)
         // Class labels must index the model's classes.
         let rec labels (out: Shape) (target: Value) =
             match out, target with
             | Shape.Dims [ c ], Value.T t when (t.DType = DType.Int64 || t.DType = DType.Int32) && c > 1L ->
                 let lo, hi = t.Min().ToInt64(), t.Max().ToInt64()
-                if lo < 0L || hi >= c then invalidArg "y" (sprintf "fit: %s labels range over [%d, %d] but the model has %d classes (labels must lie in [0, %d))" what lo hi c c)
+                if lo < 0L || hi >= c then
+                    let fix =
+                        if lo = 1L && hi = c then
+                            sprintf " They look 1-based: y - 1L makes them 0-based."
+                        else
+                            sprintf " Build the model with %d outputs, or map the labels into [0, %d)." (hi + 1L) c
+                    invalidArg "y" (sprintf "%s: %s labels range over [%d, %d] but the model has %d classes (labels must lie in [0, %d)).%s" op what lo hi c c fix)
             | Shape.Heads hs, Value.Heads ts ->
                 for (h, s) in hs do
                     match List.tryFind (fst >> (=) h) ts with
@@ -191,31 +204,34 @@ module Training =
         labels model.Output y
 
     /// Checks everything that can be checked before the first step; fails with a clear message.
-    let private validate (o: FitOptions) (model: Model) (train: Feed) (validation: Feed option) =
-        if o.BatchSize <= 0 then invalidArg "BatchSize" (sprintf "fit: batch size must be positive, got %d" o.BatchSize)
-        if o.Epochs <= 0 then invalidArg "Epochs" (sprintf "fit: epochs must be positive, got %d" o.Epochs)
+    let private validate (op: string) (o: FitOptions) (model: Model) (train: Feed) (validation: Feed option) =
+        if o.BatchSize <= 0 then invalidArg "BatchSize" (sprintf "%s: batch size must be positive, got %d" op o.BatchSize)
+        if o.Epochs <= 0 then invalidArg "Epochs" (sprintf "%s: epochs must be positive, got %d" op o.Epochs)
         match o.ValidationSplit with
-        | Some s when not (s > 0.0 && s < 1.0) -> invalidArg "ValidationSplit" (sprintf "fit: validation split must lie in (0, 1), got %g" s)
+        | Some s when not (s > 0.0 && s < 1.0) -> invalidArg "ValidationSplit" (sprintf "%s: validation split must lie in (0, 1), got %g" op s)
         | _ -> ()
         if List.isEmpty (Model.trainable model) then
             invalidArg
                 "model"
                 (sprintf
-                    "fit: the model has nothing to train: all %d parameters are frozen (%s). Unfreeze some with Model.unfreeze [ \"path\" ], or build the layers without `frozen`."
+                    "%s: the model has nothing to train: all %d parameters are frozen (%s). Unfreeze some with Model.unfreeze [ \"path\" ], or build the layers without `frozen`."
+                    op
                     (Tree.count model.Params)
                     (String.concat ", " (List.truncate 5 (Tree.paths model.Params))))
-        validateData "training" o model train
-        validation |> Option.iter (validateData "validation" o model)
+        validateData op "training" o.Loss o.Metrics model train
+        validation |> Option.iter (validateData op "validation" o.Loss o.Metrics model)
+        Inputs.checkMonitors o.Callbacks o.Metrics validation.IsSome
         match o.ClassWeights, model.Output with
-        | Some w, Shape.Dims [ c ] when int64 w.Length <> c -> invalidArg "ClassWeights" (sprintf "fit: %d class weights for a model with %d classes" w.Length c)
-        | Some _, _ when o.Loss.WithClassWeights.IsNone -> invalidArg "ClassWeights" (sprintf "fit: the loss '%s' does not take class weights" o.Loss.Name)
+        | Some w, Shape.Dims [ c ] when int64 w.Length <> c -> invalidArg "ClassWeights" (sprintf "%s: %d class weights for a model with %d classes" op w.Length c)
+        | Some _, _ when o.Loss.WithClassWeights.IsNone -> invalidArg "ClassWeights" (sprintf "%s: the loss '%s' does not take class weights" op o.Loss.Name)
         | Some w, _ ->
             match w |> Array.tryFindIndex (fun v -> not (System.Double.IsFinite v && v > 0.0)) with
             | Some i ->
                 invalidArg
                     "ClassWeights"
                     (sprintf
-                        "fit: class weight %d is %g; weights must be positive and finite (a zero or NaN weight makes the weighted mean NaN). Give a small positive weight to down-weight a class."
+                        "%s: class weight %d is %g; weights must be positive and finite (a zero or NaN weight makes the weighted mean NaN). Give a small positive weight to down-weight a class."
+                        op
                         i
                         w.[i])
             | None -> ()
@@ -317,19 +333,26 @@ module Training =
 
     let private noHooks: (BatchLogs -> unit) * (BatchLogs -> unit) = ignore, ignore
 
-    /// Loss and metrics of a model on data, in Eval mode, by batches. The loss is the mean of the batch
-    /// losses weighted by batch size (as Keras logs it); with class weights each batch loss is PyTorch's
-    /// weighted mean over that batch.
-    let evaluateWith (loss: Loss) (metrics: Metric list) (batchSize: int) (model: Model) (x: Tensor) (y: Value) : (string * float) list =
-        evaluateFeed loss metrics batchSize model (feedOf "evaluate" "evaluation" (DataSource.Tensors(x, y))) noHooks
+    /// Checks a feed for evaluation and evaluates it with the metrics that fit the model.
+    let private evaluateChecked (loss: Loss) (metrics: Metric list) (batchSize: int) (model: Model) (f: Feed) : Evaluation =
+        if f.Dataset.Count = 0L then invalidArg "data" "evaluate: there are no samples to evaluate on (the data holds 0 rows); the loss and metrics of nothing are undefined"
+        let metrics = Inputs.metricsFor model (targetShape "evaluation" f) metrics
+        validateData "evaluate" "evaluation" loss metrics model f
+        { Values = evaluateFeed loss metrics batchSize model f noHooks }
 
-    /// Loss and metrics with the fit options' loss, metrics and batch size.
-    let evaluate (options: FitOptions) (model: Model) (x: Tensor) (y: Value) = evaluateWith options.Loss options.Metrics options.BatchSize model x y
+    /// Loss and metrics of a model on data, in Eval mode, by batches: `(evaluateWith …).["accuracy"]`. The loss is
+    /// the mean of the batch losses weighted by batch size (as Keras logs it); with class weights each batch loss is
+    /// PyTorch's weighted mean over that batch. Inputs and targets are checked against the model first.
+    let evaluateWith (loss: Loss) (metrics: Metric list) (batchSize: int) (model: Model) (x: Tensor) (y: Value) : Evaluation =
+        evaluateChecked loss metrics batchSize model (feedOf "evaluate" "evaluation" (DataSource.Tensors(x, y)))
+
+    /// Loss and metrics with the fit options' loss, metrics and batch size: `(Training.evaluate o model x y).["accuracy"]`.
+    let evaluate (options: FitOptions) (model: Model) (x: Tensor) (y: Value) : Evaluation = evaluateWith options.Loss options.Metrics options.BatchSize model x y
 
     /// Loss and metrics on any data source (an image folder read batch by batch, say), with the fit options'
     /// loss, metrics and batch size.
-    let evaluateData (options: FitOptions) (model: Model) (data: DataSource) : (string * float) list =
-        evaluateFeed options.Loss options.Metrics options.BatchSize model (feedOf "evaluate" "evaluation" data) noHooks
+    let evaluateData (options: FitOptions) (model: Model) (data: DataSource) : Evaluation =
+        evaluateChecked options.Loss options.Metrics options.BatchSize model (feedOf "evaluate" "evaluation" data)
 
     // ---------------------------------------------------------------- the training step
 
@@ -351,7 +374,7 @@ module Training =
     } with
 
         /// The model with the live parameters and state.
-        member t.Current = { t.Model with Params = t.Params; State = t.State }
+        member t.Current = Model.withLive t.Params t.State t.Model
 
     /// A trainer over copies of the model's parameters and state (the given model keeps its own), with an
     /// optimizer over the trainable ones; requires-grad follows the model's trainability.
@@ -431,7 +454,10 @@ module Training =
     /// non-finite loss stopped training, the reason.
     let fitData (o: FitOptions) (model: Model) (data: DataSource) : Trained =
         let train, validation = splitFeeds o data
-        validate o model train validation
+        let o = { o with Metrics = Inputs.metricsFor model (targetShape "training" train) o.Metrics }
+        validate "fit" o model train validation
+        for w in Inputs.warnings o.Loss model do
+            eprintfn "%s" w
         let t = trainer o model
         let root = Rng.seed o.Seed
         let shuffleKey, dropoutKey = Rng.split root
@@ -584,6 +610,7 @@ module Training =
     /// The model's outputs for `x`, in Eval mode, by batches (concatenated along the batch).
     let predict (batchSize: int) (model: Model) (x: Tensor) : Value =
         if batchSize <= 0 then invalidArg "batchSize" (sprintf "predict: batch size must be positive, got %d" batchSize)
+        Inputs.check "predict" model x
         use scope = DisposeScope.Enter()
         use _ = Autograd.NoGrad()
         let n = count x
@@ -626,7 +653,8 @@ module Training =
     /// is not modified.
     let findLearningRate (o: FitOptions) (minLr: float) (maxLr: float) (steps: int) (model: Model) (x: Tensor) (y: Value) : LearningRateFinding =
         let train = feedOf "findLearningRate" "training" (DataSource.Tensors(x, y))
-        validate o model train None
+        let o = { o with Metrics = Inputs.metricsFor model (targetShape "training" train) o.Metrics }
+        validate "findLearningRate" o model train None
         let o = { o with TerminateOnNaN = true }
         let t = trainer o model
         try

@@ -80,7 +80,7 @@ let tests =
                     let last, _, _ = Checkpoint.load (Path.Combine(dir, sprintf "ckpt-%02d" t.History.Length)) None
                     Expect.isFalse (sameParams last t.Model.Params) "the returned parameters are not the last epoch's"
                     // Evaluating the returned model reproduces the best val_loss.
-                    let ev = Training.evaluate o t.Model vx (Value.T vy) |> List.head |> snd
+                    let ev = (Training.evaluate o t.Model vx (Value.T vy)).["loss"]
                     Expect.floatClose (within 1e-6) ev (List.min vals) "ev"))
 
         testCase "early stopping without restoreBest returns the last epoch's parameters"

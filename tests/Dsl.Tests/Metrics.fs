@@ -126,9 +126,9 @@ let tests =
                     let pt, tt = f32 [ int64 n; int64 d ] (Array.map float32 p), f32 [ int64 n; int64 d ] (Array.map float32 t)
                     let model = Model.build [ int64 d ] identity
                     let metrics = [ Metric.rmse; Metric.mae; Metric.ofFunction "sq" (fun a b -> (a - b).Square().Sum([| -1L |])) ]
-                    let whole = Training.evaluateWith Loss.mse metrics n model pt (Value.T tt)
+                    let whole = (Training.evaluateWith Loss.mse metrics n model pt (Value.T tt)).Values
                     for b in 1..n do
-                        let batched = Training.evaluateWith Loss.mse metrics b model pt (Value.T tt)
+                        let batched = (Training.evaluateWith Loss.mse metrics b model pt (Value.T tt)).Values
                         for (name, v1), (_, v2) in List.zip whole batched do
                             ensure (abs (v1 - v2) <= 1e-5 * (1.0 + abs v1)) (sprintf "%s: %g whole, %g in batches of %d" name v1 v2 b)
                     // ofFunction's per-sample values are averaged over samples.
@@ -144,9 +144,9 @@ let tests =
                     let model = Model.build [ int64 c.Classes ] identity
                     let n = c.Labels.Length
                     let metrics = [ Metric.accuracy; Metric.topK c.K ]
-                    let whole = Training.evaluateWith Loss.crossEntropy metrics n model (scoresOf c) (Value.T(labelsTensor c))
+                    let whole = (Training.evaluateWith Loss.crossEntropy metrics n model (scoresOf c) (Value.T(labelsTensor c))).Values
                     for b in 1..n do
-                        let batched = Training.evaluateWith Loss.crossEntropy metrics b model (scoresOf c) (Value.T(labelsTensor c))
+                        let batched = (Training.evaluateWith Loss.crossEntropy metrics b model (scoresOf c) (Value.T(labelsTensor c))).Values
                         ensure (List.tail whole = List.tail batched) (sprintf "batch %d: %A vs %A" b batched whole)
                     true))
 

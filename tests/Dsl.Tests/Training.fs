@@ -142,7 +142,7 @@ let tests =
                 expectEqual "epoch numbers" [ 1..30 ] (t.History |> List.map (fun l -> l.Epoch))
                 expectEqual "logged names" [ "loss"; "accuracy"; "top2_accuracy" ] ((List.last t.History).Values |> List.map fst)
                 Expect.equal (logged "accuracy" (List.last t.History)) 1.0 "training accuracy of the last epoch"
-                let ev = Training.evaluate o t.Model x (Value.T y)
+                let ev = (Training.evaluate o t.Model x (Value.T y)).Values
                 expectEqual "evaluate names" [ "loss"; "accuracy"; "top2_accuracy" ] (List.map fst ev)
                 let get n = ev |> List.find (fst >> (=) n) |> snd
                 Expect.equal (get "accuracy") 1.0 "evaluate accuracy"
@@ -158,7 +158,7 @@ let tests =
                 let model = Model.buildSeeded 3L [ 2L ] blobNet
                 let metrics = [ Metric.accuracy; Metric.topK 2; Metric.ofFunction "mean_max_logit" (fun p _ -> p.Amax([| -1L |])) ]
                 // 60 samples in batches of 7: the last batch is short, every metric must still be a per-sample mean.
-                let ev = Training.evaluateWith Loss.crossEntropy metrics 7 model x (Value.T y)
+                let ev = (Training.evaluateWith Loss.crossEntropy metrics 7 model x (Value.T y)).Values
                 expectEqual "names" [ "loss"; "accuracy"; "top2_accuracy"; "mean_max_logit" ] (List.map fst ev)
                 let logits = rows (Model.forward model x)
                 let labels = y.ToArray<int64>() |> Array.map int
@@ -175,7 +175,7 @@ let tests =
                 Expect.floatClose (within 1e-12) got.["top2_accuracy"] expTop2 "top-2 accuracy"
                 Expect.floatClose (within 1e-5) got.["mean_max_logit"] expMax "ofFunction metric"
                 // Batch size does not change evaluate's result (beyond float rounding).
-                let whole = Training.evaluateWith Loss.crossEntropy metrics 60 model x (Value.T y)
+                let whole = (Training.evaluateWith Loss.crossEntropy metrics 60 model x (Value.T y)).Values
                 for (n1, v1), (_, v2) in List.zip ev whole do
                     Expect.floatClose (within 1e-5) v1 v2 (sprintf "%s with batch 7 vs 60" n1))
 
@@ -308,10 +308,10 @@ let tests =
                     let x = f32 [ int64 n; int64 c.Classes ] (Array.map float32 c.Logits)
                     let y = Torch.From<int64>(Array.map int64 c.Labels, [| int64 n |])
                     let o = { quiet with Loss = weightedLoss c.Weights; Metrics = []; BatchSize = n }
-                    let got = Training.evaluate o model x (Value.T y) |> List.head |> snd
+                    let got = (Training.evaluate o model x (Value.T y)).["loss"]
                     let expected = weightedExpected c
                     ensure (abs (got - expected) <= 1e-5 + 1e-5 * abs expected) (sprintf "weighted loss %g, expected %g" got expected)
-                    let plain = Training.evaluate { o with Loss = Loss.crossEntropy } model x (Value.T y) |> List.head |> snd
+                    let plain = (Training.evaluate { o with Loss = Loss.crossEntropy } model x (Value.T y)).["loss"]
                     let plainExpected = weightedExpected { c with Weights = Array.create c.Classes 1.0 }
                     ensure (abs (plain - plainExpected) <= 1e-5 + 1e-5 * abs plainExpected) (sprintf "plain loss %g, expected %g" plain plainExpected)
                     true))
@@ -460,7 +460,7 @@ let tests =
                 Expect.isLessThan (logged "loss" (List.last t.History)) (logged "loss" t.History.Head / 2.0) "the loss fell"
                 Expect.isGreaterThan (logged "hour_accuracy" (List.last t.History)) 0.9 "the hour is easy to learn"
                 // evaluate's loss is 6·CE(hour) + 4·CE(minute) on the batch; the metrics are per head.
-                let ev = Training.evaluate { o with BatchSize = 120 } t.Model x y |> Map.ofList
+                let ev = Training.evaluate { o with BatchSize = 120 } t.Model x y
                 let out = Model.forwardValue t.Model x
                 let hl, ml = rows (Value.tensor (Value.head "hour" out)), rows (Value.tensor (Value.head "minute" out))
                 let ceH = Array.map2 crossEntropyOf hl (Array.map int hours) |> Array.average

@@ -133,7 +133,7 @@ let tests =
                 let t = Training.fit o model x (Value.T target)
                 Expect.isSome t.StopReason "stopped on the non-finite loss"
                 Expect.equal t.History.Length 2 "two finished epochs"
-                let ev = Training.evaluate o t.Model x (Value.T target) |> List.head |> snd
+                let ev = (Training.evaluate o t.Model x (Value.T target)).["loss"]
                 Expect.floatClose Accuracy.veryHigh ev (List.min (t.Series "val_loss")) "the returned weights are those of the best epoch")
 
         testCase "fit on a data set read batch by batch equals fit on the same tensors in memory"
@@ -166,7 +166,7 @@ let tests =
                     let images = TransformedDataset(folder, ToFloat())
                     let o = { quiet with Epochs = 25; BatchSize = 6; Optimizer = Optimizers.adam 0.05 }
                     let t = Training.fitData o (Model.buildSeeded 1L [ 1L; 8L; 8L ] (flatten >-> dense 2)) (DataSource.Dataset images)
-                    let acc = Training.evaluateData o t.Model (DataSource.Dataset images) |> List.find (fst >> (=) "accuracy") |> snd
+                    let acc = (Training.evaluateData o t.Model (DataSource.Dataset images)).["accuracy"]
                     Expect.equal acc 1.0 "dark and bright images are told apart"
                     expectEqual "classes" [ "bright"; "dark" ] (List.ofSeq folder.ClassNames)))
 

@@ -69,6 +69,17 @@ let tests =
             if code = 3 && output.Contains "magic04.data was not found" then skiptest output
             succeeds (code, output) [ "logistic regression"; "best on validation"; "torch_default"; "glorot_uniform"; "he_normal" ] |> ignore
 
+        testCase "two_heads --quick trains a two-head model and indexes its results by name"
+        <| fun () ->
+            script "two_heads.fsx" "--quick" [
+                "fan_out (FanOut)"
+                "item_accuracy"
+                "val_both_right"
+                "Test: item accuracy"
+                "Default metrics for two heads: loss, item_accuracy, kind_accuracy"
+            ]
+            |> ignore
+
         testCase "theory prints verified and refuted claims" <| fun () -> script "theory.fsx" "8a 10c" [ "VERIFIED"; "REFUTED" ] |> ignore
 
         testCase "clocks renders clocks and writes both captioned grids"
