@@ -3,15 +3,21 @@ namespace Dsl
 open Dsl.Engine
 
 /// Options of `batchNormWith`. Defaults are PyTorch's: momentum 0.1 (Keras's momentum m is 1 − m here,
-/// so Keras's 0.99 is 0.01), eps 1e-5, learnable scale and shift.
+/// so Keras's 0.99 is 0.01), eps 1e-5, learnable scale and shift, statistics per channel.
 type BatchNormOptions = {
     Momentum: float
     Eps: float
     Affine: bool
+    /// The dimension of the batch tensor whose entries each get their own statistics, scale and shift; every
+    /// other dimension is averaged over. 1 (the default) is the channels of (N, C), (N, C, L) or (N, C, H, W).
+    /// Keras's `BatchNormalization(axis=1)` on its channels-last images (N, H, W, C) normalises each row of the
+    /// height: that is `Axis = 2` here, with Keras's parameter count (4 × H); on flat features (N, F) Keras's
+    /// axis 1 is `Axis = 1`.
+    Axis: int
 } with
 
     /// PyTorch's defaults.
-    static member Default = { Momentum = 0.1; Eps = 1e-5; Affine = true }
+    static member Default = { Momentum = 0.1; Eps = 1e-5; Affine = true; Axis = 1 }
 
 /// Normalisation layers and embeddings.
 [<AutoOpen>]
@@ -34,7 +40,15 @@ module NormalizationLayers =
                     let d = Layer.dims ctx "BatchNormalization"
                     if List.isEmpty d || List.length d > 3 then
                         raise (Layer.shapeError ctx "BatchNormalization" "(None, C), (None, C, L) or (None, C, H, W)" "batch norm normalises per channel; flatten or reshape first")
-                    let c = List.head d
+                    if o.Axis < 1 || o.Axis > List.length d then
+                        raise (
+                            Layer.shapeError
+                                ctx
+                                "BatchNormalization"
+                                (sprintf "a dimension for Axis %d" o.Axis)
+                                (sprintf "Axis counts the batch tensor's dimensions from 1 (channels) to %d here" (List.length d))
+                        )
+                    let c = d.[o.Axis - 1]
                     {
                         Output = Shape.Dims d
                         Params = affine ctx o.Affine [| c |]
@@ -44,15 +58,17 @@ module NormalizationLayers =
                     }
             Apply =
                 fun a v ->
-                    let x = Value.tensor v
+                    // Another axis is moved to the channels' place, normalised per channel, and moved back.
+                    let x = if o.Axis = 1 then Value.tensor v else (Value.tensor v).Transpose(1L, int64 o.Axis)
+                    let back (y: Tensor) = if o.Axis = 1 then y else y.Transpose(1L, int64 o.Axis)
                     let w, b = Tree.tryFind "weight" a.Params |> Option.toObj, Tree.tryFind "bias" a.Params |> Option.toObj
                     let mean, var = Tree.find "running_mean" a.State, Tree.find "running_var" a.State
                     match a.Mode with
-                    | Eval -> Value.T(Functional.BatchNorm(x, mean, var, w, b, false, o.Momentum, o.Eps)), a.State
+                    | Eval -> Value.T(back (Functional.BatchNorm(x, mean, var, w, b, false, o.Momentum, o.Eps))), a.State
                     | Train ->
                         let mean', var' = (use _ = Autograd.NoGrad() in mean.Clone(), var.Clone())
                         let y = Functional.BatchNorm(x, mean', var', w, b, true, o.Momentum, o.Eps)
-                        Value.T y, Tree.Node [ "running_mean", Tree.Leaf mean'; "running_var", Tree.Leaf var' ]
+                        Value.T(back y), Tree.Node [ "running_mean", Tree.Leaf mean'; "running_var", Tree.Leaf var' ]
     }
 
     /// Batch normalisation with PyTorch's defaults.
