@@ -496,7 +496,13 @@ let checkFixtures () : Result<string, string list> =
         let tmp = Path.Combine(Path.GetTempPath(), sprintf "dsl-fixtures-%d-%s" Environment.ProcessId (Guid.NewGuid().ToString("N").Substring(0, 8)))
         Directory.CreateDirectory tmp |> ignore
         try
-            let scripts = [ "make_fixtures.py", tmp; "make_optim_fixtures.py", tmp; "make_format_fixtures.py", tmp; "make_data_fixtures.py", Path.Combine(tmp, "data") ]
+            let scripts = [
+                "make_fixtures.py", tmp
+                "make_optim_fixtures.py", tmp
+                "make_format_fixtures.py", tmp
+                "make_data_fixtures.py", Path.Combine(tmp, "data")
+                "make_zoo_fixtures.py", Path.Combine(tmp, "zoo")
+            ]
             let failed =
                 scripts
                 |> List.choose (fun (script, out) ->
@@ -535,6 +541,26 @@ let checkFixtures () : Result<string, string list> =
                         match Seq.zip a b |> Seq.tryFindIndex (fun (x, y) -> x <> y) with
                         | Some i -> r.Problems.Add(sprintf "tests/fixtures/%s: differs from byte %d on (committed 0x%02x, regenerated 0x%02x)" f i a.[i] b.[i])
                         | None -> ()
+                // Safetensors (the zoo's weights and outputs): the same header (names, shapes, offsets), float32 values within the tolerance.
+                let tensorFiles = pairs "zoo" "*.safetensors"
+                for f in tensorFiles do
+                    let a, b = File.ReadAllBytes(Path.Combine(fixtures, f)), File.ReadAllBytes(Path.Combine(tmp, f))
+                    let headerOf (bytes: byte[]) = int (BitConverter.ToUInt64(bytes, 0))
+                    let ha, hb = headerOf a, headerOf b
+                    if a.Length <> b.Length || ha <> hb || Text.Encoding.UTF8.GetString(a, 8, ha) <> Text.Encoding.UTF8.GetString(b, 8, hb) then
+                        r.Problems.Add(sprintf "tests/fixtures/%s: the header (names, shapes, offsets) differs" f)
+                    else
+                        for i in 8 + ha .. 4 .. a.Length - 4 do
+                            let x, y = float (BitConverter.ToSingle(a, i)), float (BitConverter.ToSingle(b, i))
+                            r.Floats <- r.Floats + 1
+                            let scale = max 1.0 (max (abs x) (abs y))
+                            if abs (x - y) > fixtureTolerance * scale then
+                                r.Problems.Add(sprintf "tests/fixtures/%s: float at byte %d: committed %g, regenerated %g" f i x y)
+                            elif x <> y then
+                                r.Moved <- r.Moved + 1
+                                if abs (x - y) / scale > r.MaxRel then
+                                    r.MaxRel <- abs (x - y) / scale
+                                    r.MaxWhere <- sprintf "tests/fixtures/%s byte %d" f i
                 if r.Problems.Count > 0 then
                     let limit = 20
                     Error [ yield! Seq.truncate limit r.Problems; if r.Problems.Count > limit then sprintf "... and %d more differences" (r.Problems.Count - limit) ]
@@ -542,9 +568,10 @@ let checkFixtures () : Result<string, string list> =
                     let moved = if r.Moved = 0 then "all bit-identical" else sprintf "%d differ in the last bits, at most %.2g relative, at %s" r.Moved r.MaxRel r.MaxWhere
                     Ok(
                         sprintf
-                            "%d JSON files, %d cases: %d floats within %g relative (%s), %d other values identical; %d images byte-identical"
+                            "%d JSON files, %d cases, %d safetensors files: %d floats within %g relative (%s), %d other values identical; %d images byte-identical"
                             r.Files
                             r.Cases
+                            tensorFiles.Length
                             r.Floats
                             fixtureTolerance
                             moved

@@ -49,11 +49,13 @@ module Initializer =
     /// Orthogonal, scaled by gain.
     let orthogonal (gain: float) = make "orthogonal" (fun c t -> Init.Orthogonal(t, gain, c.Generator) |> ignore)
 
-    /// Creates a parameter of `shape`, filled by `init` with fans taken from `weightShape`, requiring grad.
+    /// Creates a parameter of `shape`, filled by `init` with fans taken from `weightShape` (left unfilled when
+    /// `ctx.Initialize` is false), requiring grad.
     let create (ctx: InitContext) (init: Initializer) (weightShape: int64[]) (shape: int64[]) (rng: Rng) : Tensor =
         use scope = DisposeScope.Enter()
-        use g = Rng.generator ctx.Device rng
         let t = Torch.Empty(shape, ctx.DType, ctx.Device)
-        let fanIn, fanOut = if weightShape.Length >= 2 then Init.Fans weightShape |> fun struct (a, b) -> a, b else (weightShape |> Array.fold (*) 1L), 1L
-        using (Autograd.NoGrad()) (fun _ -> init.Fill { FanIn = fanIn; FanOut = fanOut; Generator = g } t)
+        if ctx.Initialize then
+            use g = Rng.generator ctx.Device rng
+            let fanIn, fanOut = if weightShape.Length >= 2 then Init.Fans weightShape |> fun struct (a, b) -> a, b else (weightShape |> Array.fold (*) 1L), 1L
+            using (Autograd.NoGrad()) (fun _ -> init.Fill { FanIn = fanIn; FanOut = fanOut; Generator = g } t)
         scope.MoveOut(t.RequiresGrad_(true))

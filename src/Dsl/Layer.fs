@@ -72,9 +72,17 @@ exception ShapeError of path: string * kind: string * received: Shape * expected
 /// One row of a model summary: a layer's name, type, output shape and parameter counts, with its sublayers.
 type LayerInfo = { Name: string; Kind: string; Output: Shape; Params: Params; State: Params; Children: LayerInfo list }
 
-/// What a layer's init receives: its key, its input shape, its path in the model (for errors), and
-/// the device and dtype its parameters live on.
-type InitContext = { Rng: Rng; Input: Shape; Path: string; Device: Device; DType: DType }
+/// What a layer's init receives: its key, its input shape, its path in the model (for errors), the
+/// device and dtype its parameters live on, and whether initializers fill them (false: allocated only).
+type InitContext = {
+    Rng: Rng
+    Input: Shape
+    Path: string
+    Device: Device
+    DType: DType
+    /// False when parameters are only allocated, not filled (`BuildOptions.Initialize`).
+    Initialize: bool
+}
 
 /// What a layer's init returns: its output shape, parameters, state, sublayer rows for summaries, and the
 /// paths (within its parameters) of the parameters that do not train.

@@ -2,15 +2,19 @@ namespace Dsl
 
 open Dsl.Engine
 
-/// Where and how a model is built: the seed of its key, its device and its parameter dtype.
+/// Where and how a model is built: the seed of its key, its device, its parameter dtype, and whether
+/// initializers fill the parameters.
 type BuildOptions = {
     Seed: int64
     Device: Device
     DType: DType
+    /// False: weights are allocated but left unfilled (the OS commits no memory until they are written), for
+    /// counting parameters and shapes of big models quickly, or before loading weights into every parameter.
+    Initialize: bool
 } with
 
-    /// Seed 0, CPU, float32.
-    static member Default = { Seed = 0L; Device = Device.Cpu; DType = DType.Float32 }
+    /// Seed 0, CPU, float32, initialised.
+    static member Default = { Seed = 0L; Device = Device.Cpu; DType = DType.Float32; Initialize = true }
 
 /// A built model: the layer, its input and output shapes, its parameters and state, summary rows, and
 /// which parameters train. Parameters and state are immutable trees; training returns new ones.
@@ -34,7 +38,7 @@ module Model =
     let buildWith (options: BuildOptions) (inputShape: Shape) (layer: Layer) : Model =
         use scope = DisposeScope.Enter()
         let root = Option.defaultValue "" layer.Name
-        let ctx = { Rng = Rng.seed options.Seed; Input = inputShape; Path = root; Device = options.Device; DType = options.DType }
+        let ctx = { Rng = Rng.seed options.Seed; Input = inputShape; Path = root; Device = options.Device; DType = options.DType; Initialize = options.Initialize }
         let b = layer.Init ctx
         let scoped t = if root = "" then t else Tree.node [ root, t ]
         let ps, st = scoped b.Params, scoped b.State
