@@ -17,7 +17,7 @@ if args |> Array.contains "--summaries" then exit (if Seed001.checkSummaries () 
 
 let load train =
     let struct (images, labels) = FashionMnist.Load(train)
-    let n = if quick then (if train then 3000L else 1000L) else images.Size 0
+    let n = if quick then (if train then 1500L else 500L) else images.Size 0
     images.Narrow(0L, 0L, n).To(DType.Float32).Div_(255.0).Sub_(0.2860).Div_(0.3530).Unsqueeze(1L), labels.Narrow(0L, 0L, n)
 
 let xTrain, yTrain = load true

@@ -80,6 +80,31 @@ let tests =
             ]
             |> ignore
 
+        testCase "seed 001's seven models have the seed's exact parameter counts"
+        <| fun () ->
+            script "seeds/001-fashion-mnist.fsx" "--summaries" [
+                "fmnist-mlp: the seed's counts (71146L, 71146L, 0L): same"
+                "fmnist-personal: the seed's counts (109726L, 107524L, 2202L): same"
+                "cifar10-mlp: the seed's counts (144362L, 144362L, 0L): same"
+                "cifar10-cnn: the seed's counts (122986L, 122986L, 0L): same"
+                "cifar10-personal: the seed's counts (150218L, 149010L, 1208L): same"
+                "cifar100: the seed's counts (684564L, 682332L, 2232L): same"
+            ]
+            |> ignore
+
+        testCase "seed 001 Fashion-MNIST --quick prints the seed's numbers beside ours and the most confused pair"
+        <| fun () -> script "seeds/001-fashion-mnist.fsx" "--quick" [ "Seed 001, Fashion-MNIST: test accuracy"; "0.8732"; "0.9166"; "0.9360"; "most confused:" ] |> ignore
+
+        testCase "seed 001 CIFAR --quick trains the four models on generated files in the real format"
+        <| fun () -> script "seeds/001-cifar.fsx" "--quick" [ "CIFAR-10 MLP (144,362 params)"; "CIFAR-100 seed's CNN (684,564 params)  0.6014" ] |> ignore
+
+        testCase "a seed script without its data says what it needs and exits with code 3"
+        <| fun () ->
+            let code, output = runScript "seeds/001-cifar.fsx" ""
+            Expect.equal code 3 output
+            Expect.stringContains output "pass --data PATH" output
+            Expect.stringContains output "cifar-10-binary.tar.gz" output
+
         testCase "theory prints verified and refuted claims" <| fun () -> script "theory.fsx" "8a 10c" [ "VERIFIED"; "REFUTED" ] |> ignore
 
         testCase "clocks renders clocks and writes both captioned grids"
