@@ -37,10 +37,11 @@ let load (count: int) (seed: int64) =
             let x = clocks.Images
             let x = if x.Size 2 = 64L then x else Resize(64L, 64L, InterpolationMode.Area).Apply x
             x.To(DType.Float32).Div_(255.0))
-    let angles =
-        [| for s in clocks.Specs do
-               let h, m = s.HourAngleDegrees * System.Math.PI / 180.0, s.MinuteAngleDegrees * System.Math.PI / 180.0
-               yield! [| float32 (sin h); float32 (cos h); float32 (sin m); float32 (cos m) |] |]
+    let angles = [|
+        for s in clocks.Specs do
+            let h, m = s.HourAngleDegrees * System.Math.PI / 180.0, s.MinuteAngleDegrees * System.Math.PI / 180.0
+            yield! [| float32 (sin h); float32 (cos h); float32 (sin m); float32 (cos m) |]
+    |]
     images, Torch.From(angles, int64 count, 4L), clocks.Hours.Clone(), clocks.Minutes.Clone()
 
 let watch = Stopwatch.StartNew()

@@ -87,91 +87,128 @@ type Tensor with
     /// x.[a..b, a..b, a..b]: ranges are inclusive (F#'s convention), open ends (`*`, `a..`, `..b`) reach the edge; a view.
     member x.GetSlice(s0: int option, e0: int option, s1: int option, e1: int option, s2: int option, e2: int option) = x.Index([| range 0 s0 e0; range 1 s1 e1; range 2 s2 e2 |])
     /// x.[a..b, a..b, a..b] <- value: writes `value` (broadcast) into the sliced part of x.
-    member x.SetSlice(s0: int option, e0: int option, s1: int option, e1: int option, s2: int option, e2: int option, value: Tensor) = x.IndexPut_(value, [| range 0 s0 e0; range 1 s1 e1; range 2 s2 e2 |]) |> ignore
+    member x.SetSlice(s0: int option, e0: int option, s1: int option, e1: int option, s2: int option, e2: int option, value: Tensor) =
+        x.IndexPut_(value, [| range 0 s0 e0; range 1 s1 e1; range 2 s2 e2 |]) |> ignore
     /// x.[a..b, a..b, i]: ranges are inclusive (F#'s convention), open ends (`*`, `a..`, `..b`) reach the edge; a view.
     member x.GetSlice(s0: int option, e0: int option, s1: int option, e1: int option, i2: int) = x.Index([| range 0 s0 e0; range 1 s1 e1; TensorIndex.Single(int64 i2) |])
     /// x.[a..b, a..b, i] <- value: writes `value` (broadcast) into the sliced part of x.
-    member x.SetSlice(s0: int option, e0: int option, s1: int option, e1: int option, i2: int, value: Tensor) = x.IndexPut_(value, [| range 0 s0 e0; range 1 s1 e1; TensorIndex.Single(int64 i2) |]) |> ignore
+    member x.SetSlice(s0: int option, e0: int option, s1: int option, e1: int option, i2: int, value: Tensor) =
+        x.IndexPut_(value, [| range 0 s0 e0; range 1 s1 e1; TensorIndex.Single(int64 i2) |]) |> ignore
     /// x.[a..b, i, a..b]: ranges are inclusive (F#'s convention), open ends (`*`, `a..`, `..b`) reach the edge; a view.
     member x.GetSlice(s0: int option, e0: int option, i1: int, s2: int option, e2: int option) = x.Index([| range 0 s0 e0; TensorIndex.Single(int64 i1); range 2 s2 e2 |])
     /// x.[a..b, i, a..b] <- value: writes `value` (broadcast) into the sliced part of x.
-    member x.SetSlice(s0: int option, e0: int option, i1: int, s2: int option, e2: int option, value: Tensor) = x.IndexPut_(value, [| range 0 s0 e0; TensorIndex.Single(int64 i1); range 2 s2 e2 |]) |> ignore
+    member x.SetSlice(s0: int option, e0: int option, i1: int, s2: int option, e2: int option, value: Tensor) =
+        x.IndexPut_(value, [| range 0 s0 e0; TensorIndex.Single(int64 i1); range 2 s2 e2 |]) |> ignore
     /// x.[a..b, i, i]: ranges are inclusive (F#'s convention), open ends (`*`, `a..`, `..b`) reach the edge; a view.
     member x.GetSlice(s0: int option, e0: int option, i1: int, i2: int) = x.Index([| range 0 s0 e0; TensorIndex.Single(int64 i1); TensorIndex.Single(int64 i2) |])
     /// x.[a..b, i, i] <- value: writes `value` (broadcast) into the sliced part of x.
-    member x.SetSlice(s0: int option, e0: int option, i1: int, i2: int, value: Tensor) = x.IndexPut_(value, [| range 0 s0 e0; TensorIndex.Single(int64 i1); TensorIndex.Single(int64 i2) |]) |> ignore
+    member x.SetSlice(s0: int option, e0: int option, i1: int, i2: int, value: Tensor) =
+        x.IndexPut_(value, [| range 0 s0 e0; TensorIndex.Single(int64 i1); TensorIndex.Single(int64 i2) |]) |> ignore
     /// x.[i, a..b, a..b]: ranges are inclusive (F#'s convention), open ends (`*`, `a..`, `..b`) reach the edge; a view.
     member x.GetSlice(i0: int, s1: int option, e1: int option, s2: int option, e2: int option) = x.Index([| TensorIndex.Single(int64 i0); range 1 s1 e1; range 2 s2 e2 |])
     /// x.[i, a..b, a..b] <- value: writes `value` (broadcast) into the sliced part of x.
-    member x.SetSlice(i0: int, s1: int option, e1: int option, s2: int option, e2: int option, value: Tensor) = x.IndexPut_(value, [| TensorIndex.Single(int64 i0); range 1 s1 e1; range 2 s2 e2 |]) |> ignore
+    member x.SetSlice(i0: int, s1: int option, e1: int option, s2: int option, e2: int option, value: Tensor) =
+        x.IndexPut_(value, [| TensorIndex.Single(int64 i0); range 1 s1 e1; range 2 s2 e2 |]) |> ignore
     /// x.[i, a..b, i]: ranges are inclusive (F#'s convention), open ends (`*`, `a..`, `..b`) reach the edge; a view.
     member x.GetSlice(i0: int, s1: int option, e1: int option, i2: int) = x.Index([| TensorIndex.Single(int64 i0); range 1 s1 e1; TensorIndex.Single(int64 i2) |])
     /// x.[i, a..b, i] <- value: writes `value` (broadcast) into the sliced part of x.
-    member x.SetSlice(i0: int, s1: int option, e1: int option, i2: int, value: Tensor) = x.IndexPut_(value, [| TensorIndex.Single(int64 i0); range 1 s1 e1; TensorIndex.Single(int64 i2) |]) |> ignore
+    member x.SetSlice(i0: int, s1: int option, e1: int option, i2: int, value: Tensor) =
+        x.IndexPut_(value, [| TensorIndex.Single(int64 i0); range 1 s1 e1; TensorIndex.Single(int64 i2) |]) |> ignore
     /// x.[i, i, a..b]: ranges are inclusive (F#'s convention), open ends (`*`, `a..`, `..b`) reach the edge; a view.
     member x.GetSlice(i0: int, i1: int, s2: int option, e2: int option) = x.Index([| TensorIndex.Single(int64 i0); TensorIndex.Single(int64 i1); range 2 s2 e2 |])
     /// x.[i, i, a..b] <- value: writes `value` (broadcast) into the sliced part of x.
-    member x.SetSlice(i0: int, i1: int, s2: int option, e2: int option, value: Tensor) = x.IndexPut_(value, [| TensorIndex.Single(int64 i0); TensorIndex.Single(int64 i1); range 2 s2 e2 |]) |> ignore
+    member x.SetSlice(i0: int, i1: int, s2: int option, e2: int option, value: Tensor) =
+        x.IndexPut_(value, [| TensorIndex.Single(int64 i0); TensorIndex.Single(int64 i1); range 2 s2 e2 |]) |> ignore
     /// x.[a..b, a..b, a..b, a..b]: ranges are inclusive (F#'s convention), open ends (`*`, `a..`, `..b`) reach the edge; a view.
-    member x.GetSlice(s0: int option, e0: int option, s1: int option, e1: int option, s2: int option, e2: int option, s3: int option, e3: int option) = x.Index([| range 0 s0 e0; range 1 s1 e1; range 2 s2 e2; range 3 s3 e3 |])
+    member x.GetSlice(s0: int option, e0: int option, s1: int option, e1: int option, s2: int option, e2: int option, s3: int option, e3: int option) =
+        x.Index([| range 0 s0 e0; range 1 s1 e1; range 2 s2 e2; range 3 s3 e3 |])
     /// x.[a..b, a..b, a..b, a..b] <- value: writes `value` (broadcast) into the sliced part of x.
-    member x.SetSlice(s0: int option, e0: int option, s1: int option, e1: int option, s2: int option, e2: int option, s3: int option, e3: int option, value: Tensor) = x.IndexPut_(value, [| range 0 s0 e0; range 1 s1 e1; range 2 s2 e2; range 3 s3 e3 |]) |> ignore
+    member x.SetSlice(s0: int option, e0: int option, s1: int option, e1: int option, s2: int option, e2: int option, s3: int option, e3: int option, value: Tensor) =
+        x.IndexPut_(value, [| range 0 s0 e0; range 1 s1 e1; range 2 s2 e2; range 3 s3 e3 |]) |> ignore
     /// x.[a..b, a..b, a..b, i]: ranges are inclusive (F#'s convention), open ends (`*`, `a..`, `..b`) reach the edge; a view.
-    member x.GetSlice(s0: int option, e0: int option, s1: int option, e1: int option, s2: int option, e2: int option, i3: int) = x.Index([| range 0 s0 e0; range 1 s1 e1; range 2 s2 e2; TensorIndex.Single(int64 i3) |])
+    member x.GetSlice(s0: int option, e0: int option, s1: int option, e1: int option, s2: int option, e2: int option, i3: int) =
+        x.Index([| range 0 s0 e0; range 1 s1 e1; range 2 s2 e2; TensorIndex.Single(int64 i3) |])
     /// x.[a..b, a..b, a..b, i] <- value: writes `value` (broadcast) into the sliced part of x.
-    member x.SetSlice(s0: int option, e0: int option, s1: int option, e1: int option, s2: int option, e2: int option, i3: int, value: Tensor) = x.IndexPut_(value, [| range 0 s0 e0; range 1 s1 e1; range 2 s2 e2; TensorIndex.Single(int64 i3) |]) |> ignore
+    member x.SetSlice(s0: int option, e0: int option, s1: int option, e1: int option, s2: int option, e2: int option, i3: int, value: Tensor) =
+        x.IndexPut_(value, [| range 0 s0 e0; range 1 s1 e1; range 2 s2 e2; TensorIndex.Single(int64 i3) |]) |> ignore
     /// x.[a..b, a..b, i, a..b]: ranges are inclusive (F#'s convention), open ends (`*`, `a..`, `..b`) reach the edge; a view.
-    member x.GetSlice(s0: int option, e0: int option, s1: int option, e1: int option, i2: int, s3: int option, e3: int option) = x.Index([| range 0 s0 e0; range 1 s1 e1; TensorIndex.Single(int64 i2); range 3 s3 e3 |])
+    member x.GetSlice(s0: int option, e0: int option, s1: int option, e1: int option, i2: int, s3: int option, e3: int option) =
+        x.Index([| range 0 s0 e0; range 1 s1 e1; TensorIndex.Single(int64 i2); range 3 s3 e3 |])
     /// x.[a..b, a..b, i, a..b] <- value: writes `value` (broadcast) into the sliced part of x.
-    member x.SetSlice(s0: int option, e0: int option, s1: int option, e1: int option, i2: int, s3: int option, e3: int option, value: Tensor) = x.IndexPut_(value, [| range 0 s0 e0; range 1 s1 e1; TensorIndex.Single(int64 i2); range 3 s3 e3 |]) |> ignore
+    member x.SetSlice(s0: int option, e0: int option, s1: int option, e1: int option, i2: int, s3: int option, e3: int option, value: Tensor) =
+        x.IndexPut_(value, [| range 0 s0 e0; range 1 s1 e1; TensorIndex.Single(int64 i2); range 3 s3 e3 |]) |> ignore
     /// x.[a..b, a..b, i, i]: ranges are inclusive (F#'s convention), open ends (`*`, `a..`, `..b`) reach the edge; a view.
-    member x.GetSlice(s0: int option, e0: int option, s1: int option, e1: int option, i2: int, i3: int) = x.Index([| range 0 s0 e0; range 1 s1 e1; TensorIndex.Single(int64 i2); TensorIndex.Single(int64 i3) |])
+    member x.GetSlice(s0: int option, e0: int option, s1: int option, e1: int option, i2: int, i3: int) =
+        x.Index([| range 0 s0 e0; range 1 s1 e1; TensorIndex.Single(int64 i2); TensorIndex.Single(int64 i3) |])
     /// x.[a..b, a..b, i, i] <- value: writes `value` (broadcast) into the sliced part of x.
-    member x.SetSlice(s0: int option, e0: int option, s1: int option, e1: int option, i2: int, i3: int, value: Tensor) = x.IndexPut_(value, [| range 0 s0 e0; range 1 s1 e1; TensorIndex.Single(int64 i2); TensorIndex.Single(int64 i3) |]) |> ignore
+    member x.SetSlice(s0: int option, e0: int option, s1: int option, e1: int option, i2: int, i3: int, value: Tensor) =
+        x.IndexPut_(value, [| range 0 s0 e0; range 1 s1 e1; TensorIndex.Single(int64 i2); TensorIndex.Single(int64 i3) |]) |> ignore
     /// x.[a..b, i, a..b, a..b]: ranges are inclusive (F#'s convention), open ends (`*`, `a..`, `..b`) reach the edge; a view.
-    member x.GetSlice(s0: int option, e0: int option, i1: int, s2: int option, e2: int option, s3: int option, e3: int option) = x.Index([| range 0 s0 e0; TensorIndex.Single(int64 i1); range 2 s2 e2; range 3 s3 e3 |])
+    member x.GetSlice(s0: int option, e0: int option, i1: int, s2: int option, e2: int option, s3: int option, e3: int option) =
+        x.Index([| range 0 s0 e0; TensorIndex.Single(int64 i1); range 2 s2 e2; range 3 s3 e3 |])
     /// x.[a..b, i, a..b, a..b] <- value: writes `value` (broadcast) into the sliced part of x.
-    member x.SetSlice(s0: int option, e0: int option, i1: int, s2: int option, e2: int option, s3: int option, e3: int option, value: Tensor) = x.IndexPut_(value, [| range 0 s0 e0; TensorIndex.Single(int64 i1); range 2 s2 e2; range 3 s3 e3 |]) |> ignore
+    member x.SetSlice(s0: int option, e0: int option, i1: int, s2: int option, e2: int option, s3: int option, e3: int option, value: Tensor) =
+        x.IndexPut_(value, [| range 0 s0 e0; TensorIndex.Single(int64 i1); range 2 s2 e2; range 3 s3 e3 |]) |> ignore
     /// x.[a..b, i, a..b, i]: ranges are inclusive (F#'s convention), open ends (`*`, `a..`, `..b`) reach the edge; a view.
-    member x.GetSlice(s0: int option, e0: int option, i1: int, s2: int option, e2: int option, i3: int) = x.Index([| range 0 s0 e0; TensorIndex.Single(int64 i1); range 2 s2 e2; TensorIndex.Single(int64 i3) |])
+    member x.GetSlice(s0: int option, e0: int option, i1: int, s2: int option, e2: int option, i3: int) =
+        x.Index([| range 0 s0 e0; TensorIndex.Single(int64 i1); range 2 s2 e2; TensorIndex.Single(int64 i3) |])
     /// x.[a..b, i, a..b, i] <- value: writes `value` (broadcast) into the sliced part of x.
-    member x.SetSlice(s0: int option, e0: int option, i1: int, s2: int option, e2: int option, i3: int, value: Tensor) = x.IndexPut_(value, [| range 0 s0 e0; TensorIndex.Single(int64 i1); range 2 s2 e2; TensorIndex.Single(int64 i3) |]) |> ignore
+    member x.SetSlice(s0: int option, e0: int option, i1: int, s2: int option, e2: int option, i3: int, value: Tensor) =
+        x.IndexPut_(value, [| range 0 s0 e0; TensorIndex.Single(int64 i1); range 2 s2 e2; TensorIndex.Single(int64 i3) |]) |> ignore
     /// x.[a..b, i, i, a..b]: ranges are inclusive (F#'s convention), open ends (`*`, `a..`, `..b`) reach the edge; a view.
-    member x.GetSlice(s0: int option, e0: int option, i1: int, i2: int, s3: int option, e3: int option) = x.Index([| range 0 s0 e0; TensorIndex.Single(int64 i1); TensorIndex.Single(int64 i2); range 3 s3 e3 |])
+    member x.GetSlice(s0: int option, e0: int option, i1: int, i2: int, s3: int option, e3: int option) =
+        x.Index([| range 0 s0 e0; TensorIndex.Single(int64 i1); TensorIndex.Single(int64 i2); range 3 s3 e3 |])
     /// x.[a..b, i, i, a..b] <- value: writes `value` (broadcast) into the sliced part of x.
-    member x.SetSlice(s0: int option, e0: int option, i1: int, i2: int, s3: int option, e3: int option, value: Tensor) = x.IndexPut_(value, [| range 0 s0 e0; TensorIndex.Single(int64 i1); TensorIndex.Single(int64 i2); range 3 s3 e3 |]) |> ignore
+    member x.SetSlice(s0: int option, e0: int option, i1: int, i2: int, s3: int option, e3: int option, value: Tensor) =
+        x.IndexPut_(value, [| range 0 s0 e0; TensorIndex.Single(int64 i1); TensorIndex.Single(int64 i2); range 3 s3 e3 |]) |> ignore
     /// x.[a..b, i, i, i]: ranges are inclusive (F#'s convention), open ends (`*`, `a..`, `..b`) reach the edge; a view.
-    member x.GetSlice(s0: int option, e0: int option, i1: int, i2: int, i3: int) = x.Index([| range 0 s0 e0; TensorIndex.Single(int64 i1); TensorIndex.Single(int64 i2); TensorIndex.Single(int64 i3) |])
+    member x.GetSlice(s0: int option, e0: int option, i1: int, i2: int, i3: int) =
+        x.Index([| range 0 s0 e0; TensorIndex.Single(int64 i1); TensorIndex.Single(int64 i2); TensorIndex.Single(int64 i3) |])
     /// x.[a..b, i, i, i] <- value: writes `value` (broadcast) into the sliced part of x.
-    member x.SetSlice(s0: int option, e0: int option, i1: int, i2: int, i3: int, value: Tensor) = x.IndexPut_(value, [| range 0 s0 e0; TensorIndex.Single(int64 i1); TensorIndex.Single(int64 i2); TensorIndex.Single(int64 i3) |]) |> ignore
+    member x.SetSlice(s0: int option, e0: int option, i1: int, i2: int, i3: int, value: Tensor) =
+        x.IndexPut_(value, [| range 0 s0 e0; TensorIndex.Single(int64 i1); TensorIndex.Single(int64 i2); TensorIndex.Single(int64 i3) |]) |> ignore
     /// x.[i, a..b, a..b, a..b]: ranges are inclusive (F#'s convention), open ends (`*`, `a..`, `..b`) reach the edge; a view.
-    member x.GetSlice(i0: int, s1: int option, e1: int option, s2: int option, e2: int option, s3: int option, e3: int option) = x.Index([| TensorIndex.Single(int64 i0); range 1 s1 e1; range 2 s2 e2; range 3 s3 e3 |])
+    member x.GetSlice(i0: int, s1: int option, e1: int option, s2: int option, e2: int option, s3: int option, e3: int option) =
+        x.Index([| TensorIndex.Single(int64 i0); range 1 s1 e1; range 2 s2 e2; range 3 s3 e3 |])
     /// x.[i, a..b, a..b, a..b] <- value: writes `value` (broadcast) into the sliced part of x.
-    member x.SetSlice(i0: int, s1: int option, e1: int option, s2: int option, e2: int option, s3: int option, e3: int option, value: Tensor) = x.IndexPut_(value, [| TensorIndex.Single(int64 i0); range 1 s1 e1; range 2 s2 e2; range 3 s3 e3 |]) |> ignore
+    member x.SetSlice(i0: int, s1: int option, e1: int option, s2: int option, e2: int option, s3: int option, e3: int option, value: Tensor) =
+        x.IndexPut_(value, [| TensorIndex.Single(int64 i0); range 1 s1 e1; range 2 s2 e2; range 3 s3 e3 |]) |> ignore
     /// x.[i, a..b, a..b, i]: ranges are inclusive (F#'s convention), open ends (`*`, `a..`, `..b`) reach the edge; a view.
-    member x.GetSlice(i0: int, s1: int option, e1: int option, s2: int option, e2: int option, i3: int) = x.Index([| TensorIndex.Single(int64 i0); range 1 s1 e1; range 2 s2 e2; TensorIndex.Single(int64 i3) |])
+    member x.GetSlice(i0: int, s1: int option, e1: int option, s2: int option, e2: int option, i3: int) =
+        x.Index([| TensorIndex.Single(int64 i0); range 1 s1 e1; range 2 s2 e2; TensorIndex.Single(int64 i3) |])
     /// x.[i, a..b, a..b, i] <- value: writes `value` (broadcast) into the sliced part of x.
-    member x.SetSlice(i0: int, s1: int option, e1: int option, s2: int option, e2: int option, i3: int, value: Tensor) = x.IndexPut_(value, [| TensorIndex.Single(int64 i0); range 1 s1 e1; range 2 s2 e2; TensorIndex.Single(int64 i3) |]) |> ignore
+    member x.SetSlice(i0: int, s1: int option, e1: int option, s2: int option, e2: int option, i3: int, value: Tensor) =
+        x.IndexPut_(value, [| TensorIndex.Single(int64 i0); range 1 s1 e1; range 2 s2 e2; TensorIndex.Single(int64 i3) |]) |> ignore
     /// x.[i, a..b, i, a..b]: ranges are inclusive (F#'s convention), open ends (`*`, `a..`, `..b`) reach the edge; a view.
-    member x.GetSlice(i0: int, s1: int option, e1: int option, i2: int, s3: int option, e3: int option) = x.Index([| TensorIndex.Single(int64 i0); range 1 s1 e1; TensorIndex.Single(int64 i2); range 3 s3 e3 |])
+    member x.GetSlice(i0: int, s1: int option, e1: int option, i2: int, s3: int option, e3: int option) =
+        x.Index([| TensorIndex.Single(int64 i0); range 1 s1 e1; TensorIndex.Single(int64 i2); range 3 s3 e3 |])
     /// x.[i, a..b, i, a..b] <- value: writes `value` (broadcast) into the sliced part of x.
-    member x.SetSlice(i0: int, s1: int option, e1: int option, i2: int, s3: int option, e3: int option, value: Tensor) = x.IndexPut_(value, [| TensorIndex.Single(int64 i0); range 1 s1 e1; TensorIndex.Single(int64 i2); range 3 s3 e3 |]) |> ignore
+    member x.SetSlice(i0: int, s1: int option, e1: int option, i2: int, s3: int option, e3: int option, value: Tensor) =
+        x.IndexPut_(value, [| TensorIndex.Single(int64 i0); range 1 s1 e1; TensorIndex.Single(int64 i2); range 3 s3 e3 |]) |> ignore
     /// x.[i, a..b, i, i]: ranges are inclusive (F#'s convention), open ends (`*`, `a..`, `..b`) reach the edge; a view.
-    member x.GetSlice(i0: int, s1: int option, e1: int option, i2: int, i3: int) = x.Index([| TensorIndex.Single(int64 i0); range 1 s1 e1; TensorIndex.Single(int64 i2); TensorIndex.Single(int64 i3) |])
+    member x.GetSlice(i0: int, s1: int option, e1: int option, i2: int, i3: int) =
+        x.Index([| TensorIndex.Single(int64 i0); range 1 s1 e1; TensorIndex.Single(int64 i2); TensorIndex.Single(int64 i3) |])
     /// x.[i, a..b, i, i] <- value: writes `value` (broadcast) into the sliced part of x.
-    member x.SetSlice(i0: int, s1: int option, e1: int option, i2: int, i3: int, value: Tensor) = x.IndexPut_(value, [| TensorIndex.Single(int64 i0); range 1 s1 e1; TensorIndex.Single(int64 i2); TensorIndex.Single(int64 i3) |]) |> ignore
+    member x.SetSlice(i0: int, s1: int option, e1: int option, i2: int, i3: int, value: Tensor) =
+        x.IndexPut_(value, [| TensorIndex.Single(int64 i0); range 1 s1 e1; TensorIndex.Single(int64 i2); TensorIndex.Single(int64 i3) |]) |> ignore
     /// x.[i, i, a..b, a..b]: ranges are inclusive (F#'s convention), open ends (`*`, `a..`, `..b`) reach the edge; a view.
-    member x.GetSlice(i0: int, i1: int, s2: int option, e2: int option, s3: int option, e3: int option) = x.Index([| TensorIndex.Single(int64 i0); TensorIndex.Single(int64 i1); range 2 s2 e2; range 3 s3 e3 |])
+    member x.GetSlice(i0: int, i1: int, s2: int option, e2: int option, s3: int option, e3: int option) =
+        x.Index([| TensorIndex.Single(int64 i0); TensorIndex.Single(int64 i1); range 2 s2 e2; range 3 s3 e3 |])
     /// x.[i, i, a..b, a..b] <- value: writes `value` (broadcast) into the sliced part of x.
-    member x.SetSlice(i0: int, i1: int, s2: int option, e2: int option, s3: int option, e3: int option, value: Tensor) = x.IndexPut_(value, [| TensorIndex.Single(int64 i0); TensorIndex.Single(int64 i1); range 2 s2 e2; range 3 s3 e3 |]) |> ignore
+    member x.SetSlice(i0: int, i1: int, s2: int option, e2: int option, s3: int option, e3: int option, value: Tensor) =
+        x.IndexPut_(value, [| TensorIndex.Single(int64 i0); TensorIndex.Single(int64 i1); range 2 s2 e2; range 3 s3 e3 |]) |> ignore
     /// x.[i, i, a..b, i]: ranges are inclusive (F#'s convention), open ends (`*`, `a..`, `..b`) reach the edge; a view.
-    member x.GetSlice(i0: int, i1: int, s2: int option, e2: int option, i3: int) = x.Index([| TensorIndex.Single(int64 i0); TensorIndex.Single(int64 i1); range 2 s2 e2; TensorIndex.Single(int64 i3) |])
+    member x.GetSlice(i0: int, i1: int, s2: int option, e2: int option, i3: int) =
+        x.Index([| TensorIndex.Single(int64 i0); TensorIndex.Single(int64 i1); range 2 s2 e2; TensorIndex.Single(int64 i3) |])
     /// x.[i, i, a..b, i] <- value: writes `value` (broadcast) into the sliced part of x.
-    member x.SetSlice(i0: int, i1: int, s2: int option, e2: int option, i3: int, value: Tensor) = x.IndexPut_(value, [| TensorIndex.Single(int64 i0); TensorIndex.Single(int64 i1); range 2 s2 e2; TensorIndex.Single(int64 i3) |]) |> ignore
+    member x.SetSlice(i0: int, i1: int, s2: int option, e2: int option, i3: int, value: Tensor) =
+        x.IndexPut_(value, [| TensorIndex.Single(int64 i0); TensorIndex.Single(int64 i1); range 2 s2 e2; TensorIndex.Single(int64 i3) |]) |> ignore
     /// x.[i, i, i, a..b]: ranges are inclusive (F#'s convention), open ends (`*`, `a..`, `..b`) reach the edge; a view.
-    member x.GetSlice(i0: int, i1: int, i2: int, s3: int option, e3: int option) = x.Index([| TensorIndex.Single(int64 i0); TensorIndex.Single(int64 i1); TensorIndex.Single(int64 i2); range 3 s3 e3 |])
+    member x.GetSlice(i0: int, i1: int, i2: int, s3: int option, e3: int option) =
+        x.Index([| TensorIndex.Single(int64 i0); TensorIndex.Single(int64 i1); TensorIndex.Single(int64 i2); range 3 s3 e3 |])
     /// x.[i, i, i, a..b] <- value: writes `value` (broadcast) into the sliced part of x.
-    member x.SetSlice(i0: int, i1: int, i2: int, s3: int option, e3: int option, value: Tensor) = x.IndexPut_(value, [| TensorIndex.Single(int64 i0); TensorIndex.Single(int64 i1); TensorIndex.Single(int64 i2); range 3 s3 e3 |]) |> ignore
+    member x.SetSlice(i0: int, i1: int, i2: int, s3: int option, e3: int option, value: Tensor) =
+        x.IndexPut_(value, [| TensorIndex.Single(int64 i0); TensorIndex.Single(int64 i1); TensorIndex.Single(int64 i2); range 3 s3 e3 |]) |> ignore
     /// x.[i, i] with 2 integer positions (negative counts from the end): a view of rank 2 less.
     member x.Item
         with get (i0: int, i1: int) = x.Index([| TensorIndex.Single(int64 i0); TensorIndex.Single(int64 i1) |])
@@ -179,8 +216,11 @@ type Tensor with
     /// x.[i, i, i] with 3 integer positions (negative counts from the end): a view of rank 3 less.
     member x.Item
         with get (i0: int, i1: int, i2: int) = x.Index([| TensorIndex.Single(int64 i0); TensorIndex.Single(int64 i1); TensorIndex.Single(int64 i2) |])
-        and set (i0: int, i1: int, i2: int) (value: Tensor) = x.IndexPut_(value, [| TensorIndex.Single(int64 i0); TensorIndex.Single(int64 i1); TensorIndex.Single(int64 i2) |]) |> ignore
+        and set (i0: int, i1: int, i2: int) (value: Tensor) =
+            x.IndexPut_(value, [| TensorIndex.Single(int64 i0); TensorIndex.Single(int64 i1); TensorIndex.Single(int64 i2) |]) |> ignore
     /// x.[i, i, i, i] with 4 integer positions (negative counts from the end): a view of rank 4 less.
     member x.Item
-        with get (i0: int, i1: int, i2: int, i3: int) = x.Index([| TensorIndex.Single(int64 i0); TensorIndex.Single(int64 i1); TensorIndex.Single(int64 i2); TensorIndex.Single(int64 i3) |])
-        and set (i0: int, i1: int, i2: int, i3: int) (value: Tensor) = x.IndexPut_(value, [| TensorIndex.Single(int64 i0); TensorIndex.Single(int64 i1); TensorIndex.Single(int64 i2); TensorIndex.Single(int64 i3) |]) |> ignore
+        with get (i0: int, i1: int, i2: int, i3: int) =
+            x.Index([| TensorIndex.Single(int64 i0); TensorIndex.Single(int64 i1); TensorIndex.Single(int64 i2); TensorIndex.Single(int64 i3) |])
+        and set (i0: int, i1: int, i2: int, i3: int) (value: Tensor) =
+            x.IndexPut_(value, [| TensorIndex.Single(int64 i0); TensorIndex.Single(int64 i1); TensorIndex.Single(int64 i2); TensorIndex.Single(int64 i3) |]) |> ignore

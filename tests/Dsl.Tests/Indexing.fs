@@ -48,12 +48,8 @@ let private reads: (string * string * (Tensor[] -> Tensor)) list = [
     "x.[1..99] (clamped)", "index_clamped_stop_3x4", fun t -> t.[0].[1..99]
     "x.[2..1] (empty)", "index_empty_slice_3x4", fun t -> t.[0].[2..1]
     "x.Index(Ellipsis, Single 0)", "index_ellipsis_0_3x4x5", fun t -> t.[0].Index(Index.Ellipsis, Index.Single 0)
-    "x.Index(NewAxis, Slice(), NewAxis, Single 1)",
-    "index_newaxis_3x4",
-    fun t -> t.[0].Index(Index.NewAxis, Index.Slice(), Index.NewAxis, Index.Single 1)
-    "x.Index(Slice(), Single 1, Slice(1, 4, 2), Single -2)",
-    "index_4d_mixed_2x3x4x5",
-    fun t -> t.[0].Index(Index.Slice(), Index.Single 1, Index.Slice(1, 4, 2), Index.Single -2)
+    "x.Index(NewAxis, Slice(), NewAxis, Single 1)", "index_newaxis_3x4", fun t -> t.[0].Index(Index.NewAxis, Index.Slice(), Index.NewAxis, Index.Single 1)
+    "x.Index(Slice(), Single 1, Slice(1, 4, 2), Single -2)", "index_4d_mixed_2x3x4x5", fun t -> t.[0].Index(Index.Slice(), Index.Single 1, Index.Slice(1, 4, 2), Index.Single -2)
     "x.Index(Slice(step = 2), Single 1)", "index_step2_7x3", fun t -> t.[0].Index(Index.Slice(step = 2), Index.Single 1)
     "x.Index(Tensor mask)", "index_mask_3x4", fun t -> t.[0].Index(Index.Tensor t.[1])
     "x.Index(Slice(), Tensor idx)", "index_tensor_cols_3x5", fun t -> t.[0].Index(Index.Slice(), Index.Tensor t.[1])
@@ -102,7 +98,7 @@ let tests =
             scoped (fun () ->
                 let x = Torch.Zeros([| 3L; 4L |])
                 try
-                    x.[*, -2..3] |> ignore
+                    x.[*, -2 .. 3] |> ignore
                     failtest "x.[*, -2..3] was accepted"
                 with :? System.ArgumentException as e ->
                     expectContains "dim 1 has start -2" e.Message
