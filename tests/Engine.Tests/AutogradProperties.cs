@@ -435,6 +435,28 @@ public class AutogradProperties
         };
     }
 
+    /// <summary>The values of sort, topk, median and quantile along one dim, weighted (distinct inputs: no ties, so each is differentiable).</summary>
+    static Problem OrderStatistics(TensorSpec s)
+    {
+        var r = new Random(s.Seed);
+        int d = s.Seed % s.Rank;
+        long n = s.Dims[d], k = Math.Min(2, n);
+        long[] Without(long[] dims) => dims.Where((_, i) => i != d).ToArray();
+        var topShape = s.Dims.Select((v, i) => i == d ? k : v).ToArray();
+        var reduced = Without(s.Dims);
+        var w = new[] { Rand(r, Prod(s.Dims)), Rand(r, Prod(topShape)), Rand(r, Prod(reduced)), Rand(r, Prod(reduced)) };
+        bool descending = s.Seed % 2 == 1;
+        return new()
+        {
+            Name = $"sum(sort(x, {d}, desc {descending})·w0 + topk(x, {k}, {d})·w1 + median(x, {d})·w2 + quantile(x, 0.3, {d})·w3)",
+            Shapes = new[] { s.Dims }, Values = new[] { s.Values }, Wrt = new[] { true },
+            F = t => (t[0].Sort(d, descending).Values * D(w[0], s.Dims)).Sum()
+                     + (t[0].TopK(k, d).Values * D(w[1], topShape)).Sum()
+                     + (t[0].Median(d).Values * D(w[2], reduced)).Sum()
+                     + (t[0].Quantile(0.3, d) * D(w[3], reduced)).Sum(),
+        };
+    }
+
     static Problem LogSumExp(TensorSpec s)
     {
         var r = new Random(s.Seed);
@@ -606,6 +628,9 @@ public class AutogradProperties
 
     [Property(MaxTest = Cases, QuietOnSuccess = true)]
     public Property Gradient_LayerNorm() => Grad(Specs(distinct: true), LayerNorm);
+
+    [Property(MaxTest = Cases, QuietOnSuccess = true)]
+    public Property Gradient_SortTopKMedianQuantile() => Grad(Specs(distinct: true), OrderStatistics);
 
     // ------------------------------------------------------------------ second-order properties
 

@@ -107,6 +107,11 @@ let tests =
 
         testCase "theory prints verified and refuted claims" <| fun () -> script "theory.fsx" "8a 10c" [ "VERIFIED"; "REFUTED" ] |> ignore
 
+        testCase "clocks_cnn --quick trains on the easy clocks and reads the time"
+        <| fun () ->
+            let out = script "clocks_cnn.fsx" "--quick" [ "preset easy, 256 training and 64 test clocks"; "trained 1 epochs" ]
+            Expect.isMatch out @"hour accuracy [0-9.]+% \(chance 8.3%\), minute error median [0-9]+, mean [0-9.]+" "out"
+
         testCase "clocks renders clocks and writes both captioned grids"
         <| fun () ->
             let dir = System.IO.Directory.CreateTempSubdirectory("dsl-clocks-").FullName

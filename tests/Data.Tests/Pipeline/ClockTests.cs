@@ -85,6 +85,52 @@ public class ClockTests
         Assert.That(Tensor.LiveCount, Is.EqualTo(baseline));
     }
 
+    [Test]
+    public void TheEasyPresetIsUprightPlainAndDeterministic()
+    {
+        var baseline = SettledLiveCount();
+        var easy = ClockOptions.Easy;
+        Assert.That(easy.ImageSize, Is.EqualTo(64));
+        Assert.That(easy.MaxRotationDegrees, Is.EqualTo(0));
+        Assert.That(easy.Plain && !easy.Shadows && easy.Noise == (0, 0) && easy.Lighting == (0, 0), Is.True);
+        Assert.That(new ClockOptions().Plain, Is.False, "the default keeps seed 004's clutter");
+        for (long seed = 0; seed < 200; seed++)
+        {
+            var e = ClockSpec.Random(seed, easy);
+            var d = ClockSpec.Random(seed);
+            Assert.That(e.RotationDegrees, Is.EqualTo(0), "upright");
+            Assert.That((e.Hour, e.Minute), Is.EqualTo((d.Hour, d.Minute)), "a seed gives the same time with either preset");
+            Assert.That((e.CenterX, e.CenterY), Is.EqualTo((31.5, 31.5)), "centred");
+            Assert.That((e.Face, e.Background, e.Ink, e.Ticks, e.Hands, e.Tail, e.Vignette), Is.EqualTo((0.95, 0.6, 0.05, TickStyle.Lines, HandStyle.Round, 0.0, 0.0)));
+            Assert.That((e.ShadowStrength, e.NoiseStd, e.LightStrength), Is.EqualTo((0.0, 0.0, 0.0)));
+        }
+        // The default is the harder data: rotated every which way.
+        var rotations = Enumerable.Range(0, 200).Select(i => Math.Abs(ClockSpec.Random(i).RotationDegrees)).ToArray();
+        Assert.That(rotations.Count(r => r > 90), Is.GreaterThan(60), "the default turns clocks to any orientation");
+        using (var a = Clocks.Generate(24, seed: 5, options: easy))
+        using (var b = Clocks.Generate(24, seed: 5, options: easy))
+        using (var c = Clocks.Generate(24, seed: 6, options: easy))
+        using (var d = Clocks.Generate(24, seed: 5))
+        {
+            Assert.That(a.Images.Shape, Is.EqualTo(new long[] { 24, 1, 64, 64 }));
+            Assert.That(a.Images.Equal(b.Images) && a.Hours.Equal(b.Hours) && a.Minutes.Equal(b.Minutes), Is.True, "same seed, same clocks");
+            Assert.That(a.Images.Equal(c.Images), Is.False, "another seed, other clocks");
+            Assert.That(a.Hours.Equal(d.Hours) && a.Minutes.Equal(d.Minutes), Is.True, "the same times as the default preset");
+            // Upright: the 12 o'clock double mark is straight above the centre (dark ink there on every clock).
+            var px = a.Images.ToArray<byte>();
+            for (int i = 0; i < 24; i++)
+            {
+                var s = a.Specs[i];
+                double inner = s.Radius - s.RimWidth;
+                int y = (int)Math.Round(s.CenterY - inner * 0.87), x0 = (int)Math.Round(s.CenterX - 2.5), x1 = (int)Math.Round(s.CenterX + 2.5);
+                bool Dark(int x) => px[i * 64 * 64 + y * 64 + x] < 128;
+                Assert.That(Dark(x0) || Dark(x0 + 1) || Dark(x0 - 1), Is.True, $"clock {i}: left tick of the 12 at ({x0}, {y})");
+                Assert.That(Dark(x1) || Dark(x1 + 1) || Dark(x1 - 1), Is.True, $"clock {i}: right tick of the 12 at ({x1}, {y})");
+            }
+        }
+        Assert.That(Tensor.LiveCount, Is.EqualTo(baseline));
+    }
+
     public sealed record HandCase(int Hour, int Minute, int Seed);
 
     static Arbitrary<HandCase> HandCases() =>

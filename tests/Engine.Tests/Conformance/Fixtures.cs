@@ -12,7 +12,8 @@ public sealed record FixtureTensor(long[] Shape, string DType, JsonElement Data,
         e.GetProperty("data"),
         e.TryGetProperty("grad", out var g) && g.GetBoolean());
 
-    public float[] Floats => Data.EnumerateArray().Select(x => (float)x.GetDouble()).ToArray();
+    /// <summary>The float data; null stands for NaN (cases that test NaN behaviour).</summary>
+    public float[] Floats => Data.EnumerateArray().Select(x => x.ValueKind == JsonValueKind.Null ? float.NaN : (float)x.GetDouble()).ToArray();
     public long[] Longs => Data.EnumerateArray().Select(x => x.GetInt64()).ToArray();
     public bool[] Bools => Data.EnumerateArray().Select(x => x.GetBoolean()).ToArray();
 

@@ -17,7 +17,7 @@ public sealed class OpCall(FixtureCase fixture, Tensor[] inputs)
     /// <summary>The input whose index the named argument holds (weight_input, pos_weight_input), or null.</summary>
     public Tensor? InputAt(string arg) => Has(arg) ? Inputs[L(arg)] : null;
 
-    JsonElement Arg(string name) => fixture.Args.GetProperty(name);
+    public JsonElement Arg(string name) => fixture.Args.GetProperty(name);
     public bool Has(string name) => fixture.Args.TryGetProperty(name, out var e) && e.ValueKind != JsonValueKind.Null;
     public long L(string name) => Arg(name).GetInt64();
     public long L(string name, long dflt) => Has(name) ? L(name) : dflt;
@@ -40,6 +40,43 @@ public sealed class OpCall(FixtureCase fixture, Tensor[] inputs)
     public Tensor Extra(string field, Tensor t) { Extras[field] = t; return t; }
     /// <summary>Values of a (values, indices) pair; the indices become output_indices.</summary>
     public Tensor WithIndices((Tensor Values, Tensor Indices) r) { Extras["output_indices"] = r.Indices; return r.Values; }
+
+    /// <summary>quantile / nanquantile: q is a number or a list (a 1-D tensor of the input's dtype).</summary>
+    public Tensor Quantile(bool nan)
+    {
+        var mode = E<QuantileInterpolation>("interpolation");
+        long? dim = Has("dim") ? L("dim") : null;
+        if (Arg("q").ValueKind == JsonValueKind.Array)
+        {
+            using var q = Torch.From(Arg("q").EnumerateArray().Select(e => (float)e.GetDouble()).ToArray(), Arg("q").GetArrayLength());
+            return nan ? this[0].NanQuantile(q, dim, Keep, mode) : this[0].Quantile(q, dim, Keep, mode);
+        }
+        return nan ? this[0].NanQuantile(D("q"), dim, Keep, mode) : this[0].Quantile(D("q"), dim, Keep, mode);
+    }
+
+    /// <summary>where with scalars: [cond, x] and scalar (scalar_first: where(cond, s, x)), or [cond] and scalar, other.</summary>
+    public Tensor WhereScalar()
+    {
+        bool integral = B("integral");
+        if (Has("other")) return Torch.Where(this[0], D("scalar"), D("other"));
+        if (integral) return B("scalar_first") ? Torch.Where(this[0], L("scalar"), this[1]) : Torch.Where(this[0], this[1], L("scalar"));
+        return B("scalar_first") ? Torch.Where(this[0], D("scalar"), this[1]) : Torch.Where(this[0], this[1], D("scalar"));
+    }
+
+    /// <summary>The index expression of index / index_put (format: make_fixtures.py, build_index).</summary>
+    public TensorIndex[] Index() => Arg("index").EnumerateArray().Select(e => e.ValueKind switch
+    {
+        JsonValueKind.Number => TensorIndex.Single(e.GetInt64()),
+        JsonValueKind.String when e.GetString() == "..." => TensorIndex.Ellipsis,
+        JsonValueKind.Null => TensorIndex.NewAxis,
+        JsonValueKind.True or JsonValueKind.False => TensorIndex.Bool(e.GetBoolean()),
+        JsonValueKind.Object when e.TryGetProperty("slice", out var s) => TensorIndex.Slice(
+            s[0].ValueKind == JsonValueKind.Null ? null : s[0].GetInt64(),
+            s[1].ValueKind == JsonValueKind.Null ? null : s[1].GetInt64(),
+            s[2].ValueKind == JsonValueKind.Null ? 1 : s[2].GetInt64()),
+        JsonValueKind.Object => TensorIndex.Tensor(Inputs[e.GetProperty("tensor").GetInt32()]),
+        _ => throw new ArgumentException($"index: unknown entry {e}"),
+    }).ToArray();
 
     /// <summary>Binary arithmetic in its three fixture forms: tensor∘tensor, tensor∘scalar, scalar∘tensor.</summary>
     public Tensor Arith(Func<Tensor, Tensor, Tensor> tt, Func<Tensor, double, Tensor> ts, Func<double, Tensor, Tensor> st) =>
@@ -169,5 +206,40 @@ public static class OpTable
         ["contiguous"] = c => c[0].Transpose(c.Ls("transpose_first")[0], c.Ls("transpose_first")[1]).Contiguous(),
         ["repeat"] = c => c[0].Repeat(c.Ls("repeats")),
         ["roll"] = c => c[0].Roll(c.Ls("shifts"), c.Ls("dims")),
+
+        // ---- sorting, order statistics, masks, integer scalars ----
+        ["sort"] = c => c.WithIndices(c[0].Sort(c.L("dim"), c.B("descending"))),
+        ["argsort"] = c => c[0].Argsort(c.L("dim"), c.B("descending")),
+        ["topk"] = c => c.WithIndices(c[0].TopK(c.L("k"), c.L("dim"), c.B("largest"))),
+        ["median"] = c => c.Has("dim") ? c.WithIndices(c[0].Median(c.L("dim"), c.Keep)) : c[0].Median(),
+        ["nanmedian"] = c => c.Has("dim") ? c.WithIndices(c[0].NanMedian(c.L("dim"), c.Keep)) : c[0].NanMedian(),
+        ["quantile"] = c => c.Quantile(nan: false),
+        ["nanquantile"] = c => c.Quantile(nan: true),
+        ["kthvalue"] = c => c.WithIndices(c[0].Kthvalue(c.L("k"), c.L("dim"), c.Keep)),
+        ["masked_select"] = c => c[0].MaskedSelect(c[1]),
+        ["where_scalar"] = c => c.WhereScalar(),
+        ["nonzero"] = c => c[0].Nonzero(),
+        ["cmp_long"] = c => c.S("cmp") switch
+        {
+            "eq" => c[0].Eq(c.L("scalar")),
+            "ne" => c[0].Ne(c.L("scalar")),
+            "lt" => c[0].Lt(c.L("scalar")),
+            "le" => c[0].Le(c.L("scalar")),
+            "gt" => c[0] > c.L("scalar"),
+            "ge" => c[0] >= c.L("scalar"),
+            var other => throw new ArgumentException($"cmp_long: unknown comparison {other}"),
+        },
+        ["arith_long"] = c => c.S("arith") switch
+        {
+            "add" => c[0] + c.L("scalar"),
+            "mul" => c[0] * c.L("scalar"),
+            "remainder" => c[0].Remainder(c.L("scalar")),
+            "rsub" => c.L("scalar") - c[0],
+            var other => throw new ArgumentException($"arith_long: unknown op {other}"),
+        },
+
+        // ---- x[...] ----
+        ["index"] = c => c[0].Index(c.Index()),
+        ["index_put"] = c => c[0].Clone().IndexPut_(c[1], c.Index()),
     };
 }

@@ -232,7 +232,10 @@ public sealed class Flatten : Transform
 
 /// <summary>
 /// Resizes images [N, H, W] or [N, C, H, W] to <see cref="Height"/>×<see cref="Width"/> with
-/// <see cref="Functional.Interpolate"/>. Integer images are resized in float and rounded back to their dtype.
+/// <see cref="Functional.Interpolate"/> (torch.nn.functional.interpolate, align_corners false). Integer images are
+/// resized in float and rounded back to their dtype (uint8 clamped to 0–255). To shrink, use
+/// <see cref="InterpolationMode.Area"/> (each output pixel the mean of the input pixels it covers): bilinear and nearest
+/// read only a few input pixels per output pixel, so thin lines such as clock hands break up; to enlarge, bilinear.
 /// </summary>
 public sealed class Resize(long height, long width, InterpolationMode mode = InterpolationMode.Bilinear) : Transform
 {
@@ -240,7 +243,7 @@ public sealed class Resize(long height, long width, InterpolationMode mode = Int
     public long Height { get; } = height > 0 ? height : throw new ArgumentOutOfRangeException(nameof(height));
     /// <summary>Output width.</summary>
     public long Width { get; } = width > 0 ? width : throw new ArgumentOutOfRangeException(nameof(width));
-    /// <summary>Nearest or bilinear.</summary>
+    /// <summary>The resampling: nearest, bilinear (the default), bicubic or area (see <see cref="InterpolationMode"/>).</summary>
     public InterpolationMode Mode { get; } = mode;
 
     /// <inheritdoc/>

@@ -148,8 +148,10 @@ public static unsafe class Functional
     }
 
     /// <summary>
-    /// Resizes [N, C, H, W] images to <paramref name="size"/> (torch.nn.functional.interpolate);
-    /// <paramref name="alignCorners"/> applies to bilinear and bicubic only.
+    /// Resizes [N, C, H, W] float images to <paramref name="size"/> (torch.nn.functional.interpolate with size=(H, W)):
+    /// nearest copies the nearest input pixel, bilinear/bicubic interpolate between the 2×2/4×4 nearest ones, area
+    /// averages the input pixels each output pixel covers (the one to shrink with). <paramref name="alignCorners"/>
+    /// (bilinear and bicubic only) maps the corner pixels' centres onto each other instead of the images' edges.
     /// </summary>
     public static Tensor Interpolate(Tensor x, (long H, long W) size, InterpolationMode mode = InterpolationMode.Nearest, bool alignCorners = false)
     {

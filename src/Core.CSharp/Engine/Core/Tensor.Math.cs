@@ -13,6 +13,10 @@ public sealed partial class Tensor
     Tensor BinaryInPlace(BinaryOp op, Tensor other) { Errors.S(Native.dsl_math_binary_((int)op, this, other), BinaryNames[(int)op] + "_", this, other); return this; }
     internal Tensor Binary(BinaryOp op, double s, bool integral = false, bool scalarFirst = false) =>
         Errors.T(Native.dsl_math_binary_scalar((int)op, this, s, integral ? 1 : 0, scalarFirst ? 1 : 0), BinaryNames[(int)op], this);
+    // An int64 scalar goes through as an int64, so that integer tensors compare and compute exactly beyond 2^53.
+    internal Tensor Binary(BinaryOp op, long s, bool scalarFirst = false) =>
+        Errors.T(Native.dsl_math_binary_long((int)op, this, s, scalarFirst ? 1 : 0), BinaryNames[(int)op], this);
+    Tensor BinaryInPlace(BinaryOp op, long s) { Errors.S(Native.dsl_math_binary_long_((int)op, this, s), BinaryNames[(int)op] + "_", this); return this; }
     Tensor BinaryInPlace(BinaryOp op, double s, bool integral = false) { Errors.S(Native.dsl_math_binary_scalar_((int)op, this, s, integral ? 1 : 0), BinaryNames[(int)op] + "_", this); return this; }
 
     // ---- unary math ----
@@ -103,12 +107,14 @@ public sealed partial class Tensor
     public Tensor Maximum(Tensor y) => Binary(BinaryOp.Maximum, y);
     /// <summary>Elementwise minimum.</summary>
     public Tensor Minimum(Tensor y) => Binary(BinaryOp.Minimum, y);
-    /// <summary>atan2(x, y).</summary>
+    /// <summary>torch.atan2(this, other): the angle in (−π, π] of the point (x = <paramref name="y"/>, y = this), i.e. atan2(y: this, x: other), elementwise.</summary>
     public Tensor Atan2(Tensor y) => Binary(BinaryOp.Atan2, y);
     /// <summary>Python-style remainder (sign of the divisor).</summary>
     public Tensor Remainder(Tensor y) => Binary(BinaryOp.Remainder, y);
     /// <summary>Python-style remainder by a scalar.</summary>
     public Tensor Remainder(double y) => Binary(BinaryOp.Remainder, y);
+    /// <summary>Python-style remainder by an integer (keeps integer dtypes, exact for any int64).</summary>
+    public Tensor Remainder(long y) => Binary(BinaryOp.Remainder, y);
     /// <summary>C-style remainder (sign of the dividend).</summary>
     public Tensor Fmod(Tensor y) => Binary(BinaryOp.Fmod, y);
     /// <summary>Floor division.</summary>
@@ -119,22 +125,34 @@ public sealed partial class Tensor
     public Tensor Eq(Tensor y) => Binary(BinaryOp.Eq, y);
     /// <summary>x == s (bool).</summary>
     public Tensor Eq(double s) => Binary(BinaryOp.Eq, s);
+    /// <summary>x == n (bool); an integer tensor compares exactly with any int64 n.</summary>
+    public Tensor Eq(long n) => Binary(BinaryOp.Eq, n);
     /// <summary>x != y (bool).</summary>
     public Tensor Ne(Tensor y) => Binary(BinaryOp.Ne, y);
     /// <summary>x != s (bool).</summary>
     public Tensor Ne(double s) => Binary(BinaryOp.Ne, s);
+    /// <summary>x != n (bool); an integer tensor compares exactly with any int64 n.</summary>
+    public Tensor Ne(long n) => Binary(BinaryOp.Ne, n);
     /// <summary>x &lt; y (bool).</summary>
     public Tensor Lt(Tensor y) => Binary(BinaryOp.Lt, y);
     /// <summary>x &lt;= y (bool).</summary>
     public Tensor Le(Tensor y) => Binary(BinaryOp.Le, y);
     /// <summary>x &lt; s (bool).</summary>
     public Tensor Lt(double s) => Binary(BinaryOp.Lt, s);
+    /// <summary>x &lt; n (bool); an integer tensor compares exactly with any int64 n.</summary>
+    public Tensor Lt(long n) => Binary(BinaryOp.Lt, n);
     /// <summary>x &lt;= s (bool).</summary>
     public Tensor Le(double s) => Binary(BinaryOp.Le, s);
+    /// <summary>x &lt;= n (bool); an integer tensor compares exactly with any int64 n.</summary>
+    public Tensor Le(long n) => Binary(BinaryOp.Le, n);
     /// <summary>x &gt; s (bool).</summary>
     public Tensor Gt(double s) => Binary(BinaryOp.Gt, s);
+    /// <summary>x &gt; n (bool); an integer tensor compares exactly with any int64 n.</summary>
+    public Tensor Gt(long n) => Binary(BinaryOp.Gt, n);
     /// <summary>x &gt;= s (bool).</summary>
     public Tensor Ge(double s) => Binary(BinaryOp.Ge, s);
+    /// <summary>x &gt;= n (bool); an integer tensor compares exactly with any int64 n.</summary>
+    public Tensor Ge(long n) => Binary(BinaryOp.Ge, n);
     /// <summary>x &gt; y (bool).</summary>
     public Tensor Gt(Tensor y) => Binary(BinaryOp.Gt, y);
     /// <summary>x &gt;= y (bool).</summary>
@@ -162,6 +180,12 @@ public sealed partial class Tensor
     public Tensor Mul_(double s) => BinaryInPlace(BinaryOp.Mul, s);
     /// <summary>In-place x /= s; returns this.</summary>
     public Tensor Div_(double s) => BinaryInPlace(BinaryOp.Div, s);
+    /// <summary>In-place x += n (keeps integer dtypes, exact for any int64); returns this.</summary>
+    public Tensor Add_(long n) => BinaryInPlace(BinaryOp.Add, n);
+    /// <summary>In-place x −= n (keeps integer dtypes, exact for any int64); returns this.</summary>
+    public Tensor Sub_(long n) => BinaryInPlace(BinaryOp.Sub, n);
+    /// <summary>In-place x *= n (keeps integer dtypes, exact for any int64); returns this.</summary>
+    public Tensor Mul_(long n) => BinaryInPlace(BinaryOp.Mul, n);
     /// <summary>In-place xᵉ; returns this.</summary>
     public Tensor Pow_(double e) => BinaryInPlace(BinaryOp.Pow, e);
 
@@ -199,9 +223,9 @@ public sealed partial class Tensor
     /// <summary>Adds a scalar.</summary>
     public static Tensor operator +(double s, Tensor a) => a.Binary(BinaryOp.Add, s, scalarFirst: true);
     /// <summary>Adds an integer (keeps integer dtypes).</summary>
-    public static Tensor operator +(Tensor a, long s) => a.Binary(BinaryOp.Add, s, integral: true);
+    public static Tensor operator +(Tensor a, long s) => a.Binary(BinaryOp.Add, s);
     /// <summary>Adds an integer (keeps integer dtypes).</summary>
-    public static Tensor operator +(long s, Tensor a) => a.Binary(BinaryOp.Add, s, integral: true, scalarFirst: true);
+    public static Tensor operator +(long s, Tensor a) => a.Binary(BinaryOp.Add, s, scalarFirst: true);
     /// <summary>Elementwise difference.</summary>
     public static Tensor operator -(Tensor a, Tensor b) => a.Binary(BinaryOp.Sub, b);
     /// <summary>Subtracts a scalar.</summary>
@@ -209,9 +233,9 @@ public sealed partial class Tensor
     /// <summary>Scalar minus tensor.</summary>
     public static Tensor operator -(double s, Tensor a) => a.Binary(BinaryOp.Sub, s, scalarFirst: true);
     /// <summary>Subtracts an integer.</summary>
-    public static Tensor operator -(Tensor a, long s) => a.Binary(BinaryOp.Sub, s, integral: true);
+    public static Tensor operator -(Tensor a, long s) => a.Binary(BinaryOp.Sub, s);
     /// <summary>Integer minus tensor.</summary>
-    public static Tensor operator -(long s, Tensor a) => a.Binary(BinaryOp.Sub, s, integral: true, scalarFirst: true);
+    public static Tensor operator -(long s, Tensor a) => a.Binary(BinaryOp.Sub, s, scalarFirst: true);
     /// <summary>Elementwise product.</summary>
     public static Tensor operator *(Tensor a, Tensor b) => a.Binary(BinaryOp.Mul, b);
     /// <summary>Scales by a scalar.</summary>
@@ -219,9 +243,9 @@ public sealed partial class Tensor
     /// <summary>Scales by a scalar.</summary>
     public static Tensor operator *(double s, Tensor a) => a.Binary(BinaryOp.Mul, s, scalarFirst: true);
     /// <summary>Scales by an integer.</summary>
-    public static Tensor operator *(Tensor a, long s) => a.Binary(BinaryOp.Mul, s, integral: true);
+    public static Tensor operator *(Tensor a, long s) => a.Binary(BinaryOp.Mul, s);
     /// <summary>Scales by an integer.</summary>
-    public static Tensor operator *(long s, Tensor a) => a.Binary(BinaryOp.Mul, s, integral: true, scalarFirst: true);
+    public static Tensor operator *(long s, Tensor a) => a.Binary(BinaryOp.Mul, s, scalarFirst: true);
     /// <summary>Elementwise true division.</summary>
     public static Tensor operator /(Tensor a, Tensor b) => a.Binary(BinaryOp.Div, b);
     /// <summary>Divides by a scalar.</summary>
@@ -229,9 +253,9 @@ public sealed partial class Tensor
     /// <summary>Scalar divided by tensor.</summary>
     public static Tensor operator /(double s, Tensor a) => a.Binary(BinaryOp.Div, s, scalarFirst: true);
     /// <summary>Divides by an integer (true division).</summary>
-    public static Tensor operator /(Tensor a, long s) => a.Binary(BinaryOp.Div, s, integral: true);
+    public static Tensor operator /(Tensor a, long s) => a.Binary(BinaryOp.Div, s);
     /// <summary>Integer divided by tensor (true division).</summary>
-    public static Tensor operator /(long s, Tensor a) => a.Binary(BinaryOp.Div, s, integral: true, scalarFirst: true);
+    public static Tensor operator /(long s, Tensor a) => a.Binary(BinaryOp.Div, s, scalarFirst: true);
     /// <summary>Negation.</summary>
     public static Tensor operator -(Tensor a) => a.Neg();
     /// <summary>x &lt; y (bool).</summary>
@@ -250,4 +274,12 @@ public sealed partial class Tensor
     public static Tensor operator <=(Tensor a, double s) => a.Binary(BinaryOp.Le, s);
     /// <summary>x &gt;= s (bool).</summary>
     public static Tensor operator >=(Tensor a, double s) => a.Binary(BinaryOp.Ge, s);
+    /// <summary>x &lt; n (bool), exact for integer tensors.</summary>
+    public static Tensor operator <(Tensor a, long n) => a.Binary(BinaryOp.Lt, n);
+    /// <summary>x &gt; n (bool), exact for integer tensors.</summary>
+    public static Tensor operator >(Tensor a, long n) => a.Binary(BinaryOp.Gt, n);
+    /// <summary>x &lt;= n (bool), exact for integer tensors.</summary>
+    public static Tensor operator <=(Tensor a, long n) => a.Binary(BinaryOp.Le, n);
+    /// <summary>x &gt;= n (bool), exact for integer tensors.</summary>
+    public static Tensor operator >=(Tensor a, long n) => a.Binary(BinaryOp.Ge, n);
 }

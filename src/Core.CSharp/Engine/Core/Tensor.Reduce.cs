@@ -71,9 +71,13 @@ public sealed unsafe partial class Tensor
     public Tensor Argmin(long? dim = null, bool keepdim = false) =>
         Errors.T(Native.dsl_math_argminmax(0, this, dim ?? 0, dim.HasValue ? 1 : 0, keepdim ? 1 : 0), "argmin", this);
 
-    /// <summary>The <paramref name="k"/> largest (or smallest) values along <paramref name="dim"/>, sorted, with their indices.</summary>
+    /// <summary>The <paramref name="k"/> largest (or smallest) values along <paramref name="dim"/>, sorted, with their indices (NaN counts as larger than every number).</summary>
     public (Tensor Values, Tensor Indices) TopK(long k, long dim = -1, bool largest = true)
     {
+        CheckDim("topk", dim);
+        long n = Dim == 0 ? 1 : Size((int)dim);
+        if (k < 0 || k > n)
+            throw Errors.Bad("topk", $"k = {k} but dim {dim} has only {n} elements. Fix: pass k in [0, {n}] (Sort gives all of them in order).", this);
         nint v, i;
         Errors.S(Native.dsl_math_topk(this, k, dim, largest ? 1 : 0, &v, &i), "topk", this);
         return (new Tensor(v), new Tensor(i));

@@ -51,8 +51,12 @@ public sealed unsafe partial class Tensor
     public Tensor Slice(long dim, long start, long end, long step = 1) => Errors.T(Native.dsl_shape_slice(this, dim, start, end, step), "slice", this);
     /// <summary>The sub-tensor at <paramref name="index"/> along <paramref name="dim"/>, with that dimension removed.</summary>
     public Tensor Select(long dim, long index) => Errors.T(Native.dsl_shape_select(this, dim, index), "select", this);
-    /// <summary>x[i] along the first dimension.</summary>
-    public Tensor this[long index] => Select(0, index);
+    /// <summary>x[i] along the first dimension (a view); setting copies the value (broadcast) into that sub-tensor.</summary>
+    public Tensor this[long index]
+    {
+        get => Select(0, index);
+        set { using var view = Select(0, index); view.Copy_(value); }
+    }
     /// <summary>The entries at the int64 <paramref name="index"/> positions along <paramref name="dim"/>.</summary>
     public Tensor IndexSelect(long dim, Tensor index) => Errors.T(Native.dsl_shape_index_select(this, dim, index), "index_select", this, index);
     /// <summary>out[i][j] = x[i][index[i][j]] for dim 1 (and likewise for other dims).</summary>

@@ -172,6 +172,25 @@ public static unsafe class Torch
 
     /// <summary>Elementwise choice: <paramref name="a"/> where <paramref name="condition"/> is true, else <paramref name="b"/> (broadcasting).</summary>
     public static Tensor Where(Tensor condition, Tensor a, Tensor b) => Errors.T(Native.dsl_math_where(condition, a, b), "where", condition, a, b);
+    /// <summary><paramref name="a"/> where <paramref name="condition"/> is true, else the scalar <paramref name="b"/> (a Python float in torch's type promotion: it keeps a float tensor's dtype).</summary>
+    public static Tensor Where(Tensor condition, Tensor a, double b) => WhereScalar(condition, a, 0, 0, null, b, 0, false);
+    /// <summary>The scalar <paramref name="a"/> where <paramref name="condition"/> is true, else <paramref name="b"/>.</summary>
+    public static Tensor Where(Tensor condition, double a, Tensor b) => WhereScalar(condition, null, a, 0, b, 0, 0, false);
+    /// <summary><paramref name="a"/> where <paramref name="condition"/> is true, else the integer <paramref name="b"/> (keeps an integer tensor's dtype).</summary>
+    public static Tensor Where(Tensor condition, Tensor a, long b) => WhereScalar(condition, a, 0, 0, null, 0, b, true);
+    /// <summary>The integer <paramref name="a"/> where <paramref name="condition"/> is true, else <paramref name="b"/>.</summary>
+    public static Tensor Where(Tensor condition, long a, Tensor b) => WhereScalar(condition, null, 0, a, b, 0, 0, true);
+    /// <summary>The scalar <paramref name="a"/> where <paramref name="condition"/> is true, else <paramref name="b"/>: a float32 tensor of the condition's shape.</summary>
+    public static Tensor Where(Tensor condition, double a, double b) => WhereScalar(condition, null, a, 0, null, b, 0, false);
+    /// <summary>The integer <paramref name="a"/> where <paramref name="condition"/> is true, else <paramref name="b"/>: an int64 tensor of the condition's shape.</summary>
+    public static Tensor Where(Tensor condition, long a, long b) => WhereScalar(condition, null, 0, a, null, 0, b, true);
+
+    static Tensor WhereScalar(Tensor condition, Tensor? a, double sa, long la, Tensor? b, double sb, long lb, bool integral)
+    {
+        if (condition.DType != DType.Bool)
+            throw Errors.Bad("where", $"the condition is {condition.DType.Name()}, but it must be bool. Fix: build it with a comparison (x.Gt(0)) or convert it, cond.To(DType.Bool).", condition, a, b);
+        return Errors.T(Native.dsl_math_where_scalar(condition, a, sa, la, b, sb, lb, integral ? 1 : 0), "where", condition, a, b);
+    }
 
     // ---- runtime ----
 

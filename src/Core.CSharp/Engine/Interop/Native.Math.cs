@@ -10,6 +10,8 @@ internal static unsafe partial class Native
     [LibraryImport(Lib)] internal static partial int dsl_math_binary_(int op, Tensor a, Tensor b);
     [LibraryImport(Lib)] internal static partial nint dsl_math_binary_scalar(int op, Tensor a, double s, int integral, int scalarFirst);
     [LibraryImport(Lib)] internal static partial int dsl_math_binary_scalar_(int op, Tensor a, double s, int integral);
+    [LibraryImport(Lib)] internal static partial nint dsl_math_binary_long(int op, Tensor a, long s, int scalarFirst);
+    [LibraryImport(Lib)] internal static partial int dsl_math_binary_long_(int op, Tensor a, long s);
     [LibraryImport(Lib)] internal static partial nint dsl_math_clamp(Tensor a, double min, double max, int hasMin, int hasMax);
     [LibraryImport(Lib)] internal static partial int dsl_math_clamp_(Tensor a, double min, double max, int hasMin, int hasMax);
     [LibraryImport(Lib)] internal static partial nint dsl_math_where(Tensor cond, Tensor a, Tensor b);

@@ -131,6 +131,10 @@ DSL_API dsl_tensor dsl_shape_stack(const dsl_tensor* ts, int32_t count, int64_t 
 DSL_API int32_t dsl_shape_split(dsl_tensor t, int64_t split_size, int64_t dim, dsl_tensor* out, int32_t capacity);
 DSL_API int32_t dsl_shape_chunk(dsl_tensor t, int64_t chunks, int64_t dim, dsl_tensor* out, int32_t capacity);
 
+/* ---- tensor_index.cpp: x[...] with n entries of spec[5] = {kind, flags, a, b, c} and tensors[n] (see the file) ---- */
+DSL_API dsl_tensor dsl_shape_index(dsl_tensor t, const int64_t* spec, const dsl_tensor* tensors, int32_t n);
+DSL_API int32_t dsl_shape_index_put_(dsl_tensor t, const int64_t* spec, const dsl_tensor* tensors, int32_t n, dsl_tensor value);
+
 /* ---- tensor_math.cpp: elementwise, reductions, linear algebra ---- */
 DSL_API dsl_tensor dsl_math_unary(int32_t op, dsl_tensor a);
 DSL_API int32_t dsl_math_unary_(int32_t op, dsl_tensor a);
@@ -138,6 +142,9 @@ DSL_API dsl_tensor dsl_math_binary(int32_t op, dsl_tensor a, dsl_tensor b);
 DSL_API int32_t dsl_math_binary_(int32_t op, dsl_tensor a, dsl_tensor b);
 DSL_API dsl_tensor dsl_math_binary_scalar(int32_t op, dsl_tensor a, double s, int32_t integral, int32_t scalar_first);
 DSL_API int32_t dsl_math_binary_scalar_(int32_t op, dsl_tensor a, double s, int32_t integral);
+/* The scalar as an int64 (exact beyond 2^53). */
+DSL_API dsl_tensor dsl_math_binary_long(int32_t op, dsl_tensor a, int64_t s, int32_t scalar_first);
+DSL_API int32_t dsl_math_binary_long_(int32_t op, dsl_tensor a, int64_t s);
 DSL_API dsl_tensor dsl_math_clamp(dsl_tensor a, double min, double max, int32_t has_min, int32_t has_max);
 DSL_API int32_t dsl_math_clamp_(dsl_tensor a, double min, double max, int32_t has_min, int32_t has_max);
 DSL_API dsl_tensor dsl_math_where(dsl_tensor cond, dsl_tensor a, dsl_tensor b);
@@ -153,6 +160,18 @@ DSL_API dsl_tensor dsl_math_linear(dsl_tensor x, dsl_tensor w, dsl_tensor b);
 DSL_API int32_t dsl_math_qr(dsl_tensor a, dsl_tensor* q, dsl_tensor* r);
 DSL_API int32_t dsl_math_svd(dsl_tensor a, int32_t full_matrices, dsl_tensor* u, dsl_tensor* s, dsl_tensor* vh);
 DSL_API int32_t dsl_math_equal(dsl_tensor a, dsl_tensor b);
+
+/* ---- tensor_select.cpp: sorting, order statistics, masks ---- */
+/* Stable sort; median without a dim (has_dim 0) sets *indices to NULL; interpolation codes: 0 linear, 1 lower,
+ * 2 higher, 3 midpoint, 4 nearest; quantile takes q as a tensor, or q_scalar when q is NULL. */
+DSL_API int32_t dsl_math_sort(dsl_tensor a, int64_t dim, int32_t descending, dsl_tensor* values, dsl_tensor* indices);
+DSL_API int32_t dsl_math_median(dsl_tensor a, int64_t dim, int32_t has_dim, int32_t keepdim, int32_t ignore_nan, dsl_tensor* values, dsl_tensor* indices);
+DSL_API dsl_tensor dsl_math_quantile(dsl_tensor a, dsl_tensor q, double q_scalar, int64_t dim, int32_t has_dim, int32_t keepdim, int32_t interpolation, int32_t ignore_nan);
+DSL_API int32_t dsl_math_kthvalue(dsl_tensor a, int64_t k, int64_t dim, int32_t keepdim, dsl_tensor* values, dsl_tensor* indices);
+DSL_API dsl_tensor dsl_math_masked_select(dsl_tensor a, dsl_tensor mask);
+/* where(cond, a, b) with a (or b) NULL standing for the scalar a_scalar (b_scalar), or a_long (b_long) when integral. */
+DSL_API dsl_tensor dsl_math_where_scalar(dsl_tensor cond, dsl_tensor a, double a_scalar, int64_t a_long, dsl_tensor b, double b_scalar, int64_t b_long, int32_t integral);
+DSL_API dsl_tensor dsl_math_nonzero(dsl_tensor a);
 
 /* ---- nn.cpp: convolutions, pooling, normalisation, activations, losses ---- */
 DSL_API dsl_tensor dsl_nn_conv1d(dsl_tensor x, dsl_tensor w, dsl_tensor b, int64_t stride, int64_t padding, int64_t dilation, int64_t groups, int32_t same);

@@ -80,6 +80,11 @@ at::Tensor wrapped_scalar(double s, int32_t integral) {
     t.unsafeGetTensorImpl()->set_wrapped_number(true);
     return t;
 }
+at::Tensor wrapped_long(int64_t s) {
+    at::Tensor t = c10::scalar_to_tensor(at::Scalar(s));
+    t.unsafeGetTensorImpl()->set_wrapped_number(true);
+    return t;
+}
 template <class E>
 auto inplace_of(const E& e, const char* family) {
     if (e.fn.inplace == nullptr) throw std::invalid_argument(std::string(e.name) + "_: " + family + " op has no in-place variant");
@@ -129,6 +134,18 @@ DSL_API dsl_tensor dsl_math_clamp(dsl_tensor a, double lo, double hi, int32_t ha
     return tensor_op([&] {
         return T(a).clamp(has_lo ? c10::optional<at::Scalar>(lo) : c10::nullopt, has_hi ? c10::optional<at::Scalar>(hi) : c10::nullopt);
     });
+}
+// The int64 scalar passed as an int64 (not through a double), so that integer tensors compare exactly beyond 2^53.
+DSL_API dsl_tensor dsl_math_binary_long(int32_t op, dsl_tensor a, int64_t s, int32_t scalar_first) {
+    return tensor_op([&] {
+        auto fn = dsl::lookup(kBinary, op, "binary").fn.fn;
+        at::Tensor w = wrapped_long(s);
+        const at::Tensor& x = T(a);
+        return dsl::below_autograd_if_constant({&x}, [&] { return scalar_first ? fn(w, x) : fn(x, w); });
+    });
+}
+DSL_API int32_t dsl_math_binary_long_(int32_t op, dsl_tensor a, int64_t s) {
+    return status_op([&] { inplace_of(dsl::lookup(kBinary, op, "binary"), "binary")(T(a), wrapped_long(s)); });
 }
 DSL_API int32_t dsl_math_clamp_(dsl_tensor a, double lo, double hi, int32_t has_lo, int32_t has_hi) {
     return status_op([&] {
