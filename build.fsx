@@ -15,7 +15,7 @@ let usage () =
 
 targets (run in the order given):
   setup            install missing prerequisites through apt (libtorch-dev, cmake, g++, OpenBLAS,
-                   Fashion-MNIST, DejaVu fonts, python3-torch/-torchvision/-numpy/-pil); sudo when not root
+                   Fashion-MNIST, DejaVu fonts, Chromium, python3-torch/-torchvision/-numpy/-pil); sudo when not root
   build            setup, then dotnet build Dsl.sln -c Release (also builds the native shim with CMake)
   check            setup, dotnet tool restore, then every check: F# formatting (dotnet fantomas --check .),
                    C# formatting (dotnet format whitespace --folder, dotnet format style Dsl.sln; both
@@ -99,6 +99,7 @@ let prerequisites = [
     "g++"
     "dataset-fashion-mnist"
     "fonts-dejavu-core"
+    "chromium"
     "python3-torch"
     "python3-torchvision"
     "python3-numpy"

@@ -1,7 +1,9 @@
 // Fashion-MNIST: seed 001's MLP and CNN, and a better CNN, trained on the real data (Debian's
-// dataset-fashion-mnist); prints a test-accuracy table with wall times.
+// dataset-fashion-mnist); prints a test-accuracy table with wall times. Each run writes a report (curves,
+// confusion matrix, prediction grid, history) to examples/output/fashion_mnist/<model>/report.html, and
+// examples/output/fashion_mnist/compare.html lays the three side by side.
 //   dotnet fsi build.fsx run examples/fashion_mnist.fsx            (full runs)
-//   dotnet fsi build.fsx run examples/fashion_mnist.fsx --quick    (1 epoch on a subset: a smoke test)
+//   dotnet fsi build.fsx run examples/fashion_mnist.fsx --quick    (2 epochs on a subset: a smoke test)
 #load "../Dsl.fsx"
 open System.Diagnostics
 open Dsl
@@ -53,27 +55,34 @@ let better =
         dense 10
     ]
 
-let run name net epochs lr seedAccuracy =
+let out = System.IO.Path.Combine(__SOURCE_DIRECTORY__, "output", "fashion_mnist")
+let classes = List.ofSeq FashionMnist.ClassNames
+
+let run (name: string) net epochs lr seedAccuracy =
     let model = Model.buildSeeded 1L [ 1L; 28L; 28L ] net
-    let epochs = if quick then 1 else epochs
+    let epochs = if quick then 2 else epochs
+    let report = { ReportOptions.In(System.IO.Path.Combine(out, name.Replace(' ', '_'))) with Title = name; ClassNames = classes; Examples = Some(xTest, yTest) }
     let options = {
         FitOptions.Default with
             Optimizer = Optimizers.adam lr
             Epochs = epochs
             BatchSize = 128
             Seed = 1L
-            Callbacks = [ Callback.learningRateScheduler (Schedule.cosine epochs 1 1e-5) ]
+            ValidationSplit = Some 0.1
+            Callbacks = [ Callback.learningRateScheduler (Schedule.cosine epochs 1 1e-5); Report.callback report ]
     }
     printfn "== %s (%d parameters, %d epochs)" name (Model.countParams model) epochs
     let watch = Stopwatch.StartNew()
     let trained = Training.fit options model xTrain (Value.T yTrain)
     let seconds = watch.Elapsed.TotalSeconds
     let acc = (Training.evaluate options trained.Model xTest (Value.T yTest)).["accuracy"]
-    name, acc, seedAccuracy, seconds
+    name, acc, seedAccuracy, seconds, report.Dir
 
 let results = [ run "seed 001 MLP" mlp 20 1e-3 0.8732; run "seed 001 CNN" cnn 12 1e-3 0.9166; run "better CNN" better 15 2e-3 0.9360 ]
+Report.compare (System.IO.Path.Combine(out, "compare.html")) "val_accuracy" [ for (_, _, _, _, dir) in results -> dir ]
+printfn "wrote %s (and a report.html per model beside it)" (System.IO.Path.Combine(out, "compare.html"))
 
 printfn ""
 printfn "%-14s %10s %10s %10s" "model" "test acc" "seed acc" "time"
-for name, acc, seedAcc, seconds in results do
+for name, acc, seedAcc, seconds, _ in results do
     printfn "%-14s %9.2f%% %9.2f%% %9.0fs" name (100.0 * acc) (100.0 * seedAcc) seconds

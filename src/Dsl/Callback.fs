@@ -27,6 +27,9 @@ type TrainingContext = {
     Stop: unit -> unit
     /// Copies the values of the given parameters and state into the live ones (same structure).
     Restore: Params -> Params -> unit
+    /// The fit's options that matter (loss, metrics, batch size, epochs, seed, validation, augmentation,
+    /// callbacks, ...), as name and value, for reports.
+    Settings: (string * string) list
 }
 
 /// A callback: functions run at the hooks Keras users know — the start and end of training, of each epoch,

@@ -449,6 +449,38 @@ module Training =
 
     // ---------------------------------------------------------------- fit
 
+    /// The options that matter as (name, value) text, for reports (TrainingContext.Settings).
+    let private settingsOf (o: FitOptions) (batches: int) (n: int64) : (string * string) list =
+        let opt f = Option.map f >> Option.defaultValue "none"
+        let names = List.map (fun (c: Callback) -> c.Name) >> String.concat ", "
+        [
+            "loss", o.Loss.Name
+            "metrics", (o.Metrics |> List.map _.Name |> String.concat ", ")
+            "epochs", string o.Epochs
+            "batch size", sprintf "%d (%d batches of %d training samples)" o.BatchSize batches n
+            "shuffle", string o.Shuffle
+            "seed", string o.Seed
+            "validation",
+            (match o.ValidationData, o.ValidationSplit with
+             | Some _, _ -> "given data"
+             | None, Some s -> sprintf "last %g of the data" s
+             | None, None -> "none")
+            "augmentation", opt string o.Augment
+            "callbacks", (if o.Callbacks.IsEmpty then "none" else names o.Callbacks)
+            "class weights", opt (Array.map (sprintf "%g") >> String.concat ", ") o.ClassWeights
+            "penalties",
+            (o.Penalties
+             |> List.map (fun p -> sprintf "l1 %g, l2 %g" p.L1 p.L2)
+             |> function
+                 | [] -> "none"
+                 | ps -> String.concat "; " ps)
+            "gradient clipping",
+            (match o.ClipGradNorm, o.ClipGradValue with
+             | None, None -> "none"
+             | a, b -> sprintf "norm %s, value %s" (opt string a) (opt string b))
+            "resumed from", opt id o.ResumeFrom
+        ]
+
     /// Trains `model` on any data source (tensors in memory or a data set read batch by batch). Returns the
     /// model with trained parameters and state (the given model is not modified), the history and, when a
     /// non-finite loss stopped training, the reason.
@@ -464,6 +496,7 @@ module Training =
         let loader = loaderOf o o.Shuffle shuffleKey model train
         let batches = loader.BatchesPerEpoch
         let n = train.Dataset.Count
+        let settings = settingsOf o batches n
         let history = History()
         let callbacks = Progress.callback o.Verbosity :: o.Callbacks @ [ history.Callback ]
         let mutable step' = 0L
@@ -494,6 +527,7 @@ module Training =
             History = past
             Stop = (fun () -> stop <- true)
             Restore = restore
+            Settings = settings
         }
         try
             for c in callbacks do

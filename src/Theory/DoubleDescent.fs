@@ -128,18 +128,21 @@ let save (dir: string) : string * string =
         for p in 1 .. c.D do
             let v = closedForm c p in if not (Double.IsInfinity v) then yield float p, v
     ]
-    Svg.save svg 760 460 {
-        Title = sprintf "Double descent: min-norm least squares, N = %d, D = %d, σ = %g (%d trials per p)" c.N c.D c.Sigma c.Trials
-        XLabel = "number of parameters p"
-        YLabel = "test error"
-        LogY = true
-        Series = [
-            { Label = "closed form (Belkin–Hsu–Xu)"; Color = "#1f77b4"; Style = Svg.Line; Points = closed |> List.filter (fun (p, _) -> p < float c.N) }
-            { Label = ""; Color = "#1f77b4"; Style = Svg.Line; Points = closed |> List.filter (fun (p, _) -> p > float c.N) }
-            { Label = "Monte Carlo mean"; Color = "#d62728"; Style = Svg.Markers; Points = [ for pt in pts -> float pt.P, pt.TestError ] }
+    Dsl.Plot.lines
+        {
+            Dsl.LinesPlot.Default with
+                Title = sprintf "Double descent: min-norm least squares, N = %d, D = %d, σ = %g (%d trials per p)" c.N c.D c.Sigma c.Trials
+                XLabel = "number of parameters p"
+                YLabel = "test error (log scale)"
+                LogY = true
+                VerticalLines = [ float c.N, "p = N (interpolation threshold)" ]
+        }
+        svg
+        [
+            { Label = "closed form (Belkin–Hsu–Xu)"; Color = Some "#1f77b4"; Style = Dsl.SeriesStyle.Line; Points = closed |> List.filter (fun (p, _) -> p < float c.N) }
+            { Label = ""; Color = Some "#1f77b4"; Style = Dsl.SeriesStyle.Line; Points = closed |> List.filter (fun (p, _) -> p > float c.N) }
+            { Label = "Monte Carlo mean"; Color = Some "#d62728"; Style = Dsl.SeriesStyle.Markers; Points = [ for pt in pts -> float pt.P, pt.TestError ] }
         ]
-        VerticalLines = [ float c.N, "p = N (interpolation threshold)" ]
-    }
     csv, svg
 
 let claim: Claim = {

@@ -63,6 +63,25 @@ let table (spec: Spec) (rs: Record list) : (string * (int * float * float) list)
         ]
 ]
 
+/// Writes the std of the activations at every layer (mean over nets), one line per setting, on a log axis
+/// (non-finite values are left out), as `task1_std_by_layer.png` in `dir`; returns its path.
+let save (dir: string) (spec: Spec) (rs: Record list) : string =
+    IO.Directory.CreateDirectory dir |> ignore
+    let path = IO.Path.Combine(dir, "task1_std_by_layer.png")
+    Dsl.Plot.lines
+        {
+            Dsl.LinesPlot.Default with
+                Title = sprintf "Task 1: std of the activations by layer (width %d, %d nets)" spec.Width spec.Nets
+                XLabel = "layer"
+                YLabel = "std (log scale)"
+                LogY = true
+                Width = 900
+                Height = 520
+        }
+        path
+        [ for r in rs -> { Label = r.Setting.Name; Points = [ for l in 1 .. spec.Depth -> float l, stdAt r spec l |> Array.average ]; Style = Dsl.SeriesStyle.Line; Color = None } ]
+    path
+
 /// The table as text.
 let render (spec: Spec) (rs: Record list) : string =
     let layers = reportLayers spec.Depth

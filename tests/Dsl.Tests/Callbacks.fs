@@ -281,6 +281,7 @@ let tests =
                     History = []
                     Stop = ignore
                     Restore = fun _ _ -> ()
+                    Settings = []
                 }
                 Expect.equal (Callback.formatPath "m-{epoch:02d}-{val_loss:.2f}" ctx) "m-07-2.50" "Callback.formatPath \"m-{epoch:02d}-{val_loss:.2f}\" ctx"
                 Expect.equal (Callback.formatPath "m-{epoch}-{loss:.4f}-{unknown}" ctx) "m-7-0.1235-{unknown}" "Callback.formatPath \"m-{epoch}-{loss:.4f}-{unknown}\" ctx"

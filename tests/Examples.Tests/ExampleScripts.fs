@@ -57,10 +57,15 @@ let tests =
         testCase "quickstart builds, summarises and runs an MLP and a CNN"
         <| fun () -> script "quickstart.fsx" "" [ "Total params: 101,770"; "MLP: 101770 parameters, logits shape [4; 10]"; "CNN:" ] |> ignore
 
-        testCase "fashion_mnist --quick trains the three models and prints the table"
+        testCase "fashion_mnist --quick trains the three models, prints the table and writes a report per model"
         <| fun () ->
             let out = script "fashion_mnist.fsx" "--quick" [ "seed 001 MLP"; "seed 001 CNN"; "better CNN"; "test acc" ]
-            Expect.isMatch out @"Epoch 1/1 - [0-9.]+s - loss: [0-9.]+ - accuracy: [0-9.]+" "out"
+            Expect.isMatch out @"Epoch 2/2 - [0-9.]+s - loss: [0-9.]+ - accuracy: [0-9.]+ - val_loss: [0-9.]+ - val_accuracy: [0-9.]+" "out"
+            Expect.stringContains out "compare.html" "out"
+            for model in [ "seed_001_MLP"; "seed_001_CNN"; "better_CNN" ] do
+                for file in [ "report.html"; "history.png"; "confusion.png"; "predictions.png" ] do
+                    let path = Path.Combine(root, "examples", "output", "fashion_mnist", model, file)
+                    Expect.isTrue (File.Exists path) (sprintf "%s was written" path)
 
         testCase "magic --quick prints a baseline, the tuned MLP and three initialisations"
         <| fun () ->

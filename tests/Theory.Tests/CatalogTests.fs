@@ -67,6 +67,8 @@ let tests =
             let lines = System.IO.File.ReadAllLines csv
             Expect.equal lines.[0] "p,test_error_mc,standard_error,closed_form,max_train_mse" "lines.[0]"
             Expect.isGreaterThan lines.Length 40 "lines.Length"
-            Expect.stringStarts (System.IO.File.ReadAllText svg) "<svg" "System.IO.File.ReadAllText svg"
+            let doc = System.Xml.Linq.XDocument.Load svg
+            Expect.equal (doc.Root |> Option.ofObj |> Option.map _.Name.LocalName) (Some "svg") "the SVG's root element"
+            Expect.stringContains (System.IO.File.ReadAllText svg) "interpolation threshold" "the SVG names the threshold"
             System.IO.Directory.Delete(dir, true)
     ]

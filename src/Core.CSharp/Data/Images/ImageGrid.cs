@@ -12,13 +12,15 @@ public static class ImageGrid
     /// <summary>
     /// Draws images [N, H, W] (gray), [N, 1, H, W] or [N, 3, H, W] (RGB) — uint8, or floating in [0, 1] — in
     /// rows of <paramref name="columns"/>, <paramref name="padding"/> white pixels apart, each tile scaled by
-    /// <paramref name="scale"/> (nearest neighbour, so pixels stay sharp), captions under the tiles.
+    /// <paramref name="scale"/> (nearest neighbour, so pixels stay sharp), captions under the tiles (a caption
+    /// may have several lines, split at '\n'), and each tile framed in its colour in <paramref name="frames"/>
+    /// (a colour as "#rrggbb" or a name SkiaSharp parses; null or "" draws no frame).
     /// </summary>
     public static void Write(string path, Tensor images, int columns = 8, IReadOnlyList<string>? captions = null,
-                             int padding = 4, int scale = 1, float fontSize = 12f)
+                             int padding = 4, int scale = 1, float fontSize = 12f, IReadOnlyList<string?>? frames = null)
     {
         var format = Image.FormatOf(path);
-        using var bitmap = Render(images, columns, captions, padding, scale, fontSize);
+        using var bitmap = Render(images, columns, captions, padding, scale, fontSize, frames);
         using var data = format switch
         {
             ImageFormat.Png => bitmap.Encode(SKEncodedImageFormat.Png, 100),
@@ -31,7 +33,7 @@ public static class ImageGrid
 
     /// <summary>The grid as a bitmap (see <see cref="Write"/>); the caller disposes it.</summary>
     public static SKBitmap Render(Tensor images, int columns = 8, IReadOnlyList<string>? captions = null,
-                                  int padding = 4, int scale = 1, float fontSize = 12f)
+                                  int padding = 4, int scale = 1, float fontSize = 12f, IReadOnlyList<string?>? frames = null)
     {
         const string who = "image grid";
         if (columns < 1) throw new ArgumentOutOfRangeException(nameof(columns), $"{who}: columns must be at least 1, not {columns}.");
@@ -49,9 +51,15 @@ public static class ImageGrid
         if (n == 0) throw new ArgumentException($"{who}: there are no images to draw.");
         if (captions is not null && captions.Count != n)
             throw new ArgumentException($"{who}: {captions.Count} captions for {n} images; give one caption per image.");
+        if (frames is not null && frames.Count != n)
+            throw new ArgumentException($"{who}: {frames.Count} frame colours for {n} images; give one per image (null for none).");
+        var frameColors = frames?.Select((f, i) => string.IsNullOrEmpty(f) ? SKColors.Empty
+            : SKColor.TryParse(f, out var c) ? c
+            : throw new ArgumentException($"{who}: frame colour {i} is '{f}'; give a colour as \"#rrggbb\" (or null for no frame).")).ToArray();
         using var font = new SKFont(Fonts.Sans, fontSize);
         using var ink = new SKPaint { Color = SKColors.Black, IsAntialias = true };
-        int capH = captions is null ? 0 : (int)Math.Ceiling(font.Spacing) + 2;
+        int lines = captions is null ? 0 : captions.Max(c => c.Split('\n').Length);
+        int capH = captions is null ? 0 : (int)Math.Ceiling(font.Spacing * lines) + 2;
         int tw = 0, th = 0, cols = Math.Min(columns, n), rows = (n + cols - 1) / cols;
         var tiles = new SKBitmap[n];
         try
@@ -75,13 +83,22 @@ public static class ImageGrid
                 canvas.DrawImage(tile, new SKRect(ox, oy, ox + tw, oy + th), sharp);
                 if (captions is not null)
                 {
-                    var text = captions[i];
-                    float width = font.MeasureText(text);
-                    float x = ox + Math.Max(0, (tw - width) / 2);
                     canvas.Save();
                     canvas.ClipRect(new SKRect(ox, oy + th, ox + tw, oy + th + capH));
-                    canvas.DrawText(text, x, oy + th + 1 - font.Metrics.Ascent, SKTextAlign.Left, font, ink);
+                    var parts = captions[i].Split('\n');
+                    for (int l = 0; l < parts.Length; l++)
+                    {
+                        float width = font.MeasureText(parts[l]);
+                        float x = ox + Math.Max(0, (tw - width) / 2);
+                        canvas.DrawText(parts[l], x, oy + th + 1 - font.Metrics.Ascent + l * font.Spacing, SKTextAlign.Left, font, ink);
+                    }
                     canvas.Restore();
+                }
+                if (frameColors is not null && frameColors[i].Alpha > 0)
+                {
+                    float half = Math.Max(1, padding / 2f);
+                    using var pen = new SKPaint { Color = frameColors[i], IsStroke = true, StrokeWidth = half, IsAntialias = false };
+                    canvas.DrawRect(new SKRect(ox - half / 2, oy - half / 2, ox + tw + half / 2, oy + th + capH + half / 2), pen);
                 }
             }
             canvas.Flush();

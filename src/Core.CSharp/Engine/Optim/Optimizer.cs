@@ -44,6 +44,10 @@ public abstract unsafe class Optimizer : IDisposable
     /// <summary>A readable name ("Adam", "SGD", ...).</summary>
     public string Name => GetType().Name;
 
+    /// <summary>The hyper-parameters by name with their current values (the learning rate first), for reports.</summary>
+    public IReadOnlyList<KeyValuePair<string, double>> HyperParameters =>
+        hyperRules.Select((h, i) => new KeyValuePair<string, double>(h.Name, hyper[i])).ToArray();
+
     /// <summary>The optimized parameters (those that require grad), in order.</summary>
     public IReadOnlyList<Tensor> Parameters => parameters;
 
