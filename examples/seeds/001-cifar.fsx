@@ -64,11 +64,21 @@ let options = {
         Verbosity = (if quick then Silent else Auto)
 }
 
-let run (name: string) (layer: Layer) (seedAccuracy: string) (xTrain: Tensor) (yTrain: Tensor) (xTest: Tensor) (yTest: Tensor) =
+let out = outputDir "001-cifar"
+
+let run (name: string) (layer: Layer) (seedAccuracy: string) (classNames: string list) (xTrain: Tensor) (yTrain: Tensor) (xTest: Tensor) (yTest: Tensor) =
     let model = Model.build [ 3L; 32L; 32L ] layer
+    let report = {
+        ReportOptions.In(Path.Combine(out, name.Replace(' ', '_').Replace("'", ""))) with
+            Title = "Seed 001: " + name
+            ClassNames = classNames
+            Examples = Some(xTest, yTest)
+            PredictionCount = 15
+            Print = false
+    }
     let acc, seconds =
         timed (fun () ->
-            let t = Training.fit options model xTrain (Value.T yTrain)
+            let t = Training.fit { options with Callbacks = options.Callbacks @ [ Report.callback report ] } model xTrain (Value.T yTrain)
             (Training.evaluate options t.Model xTest (Value.T yTest)).["accuracy"])
     printfn "%s: test accuracy %.4f" name acc
     { Experiment = sprintf "%s (%s params)" name ((Model.countParams model).ToString("N0")); Seed = seedAccuracy; Ours = sprintf "%.4f" acc; Seconds = seconds }
@@ -76,13 +86,15 @@ let run (name: string) (layer: Layer) (seedAccuracy: string) (xTrain: Tensor) (y
 let strict = not quick
 let c10Train, c10Test = Cifar10.Load(root, true, strict), Cifar10.Load(root, false, strict)
 let x10, x10Test = prepare c10Train.Images c10Test.Images
+let names10 = List.ofSeq c10Train.ClassNames
 let rows10 = [
-    run "CIFAR-10 MLP" Seed001.mlp "0.5001" x10 c10Train.Labels x10Test c10Test.Labels
-    run "CIFAR-10 CNN" Seed001.cifarCnn "0.7438" x10 c10Train.Labels x10Test c10Test.Labels
-    run "CIFAR-10 seed's CNN" Seed001.cifarPersonal "0.8430" x10 c10Train.Labels x10Test c10Test.Labels
+    run "CIFAR-10 MLP" Seed001.mlp "0.5001" names10 x10 c10Train.Labels x10Test c10Test.Labels
+    run "CIFAR-10 CNN" Seed001.cifarCnn "0.7438" names10 x10 c10Train.Labels x10Test c10Test.Labels
+    run "CIFAR-10 seed's CNN" Seed001.cifarPersonal "0.8430" names10 x10 c10Train.Labels x10Test c10Test.Labels
 ]
 let c100Train, c100Test = Cifar100.Load(root, true, strict), Cifar100.Load(root, false, strict)
 let x100, x100Test = prepare c100Train.Images c100Test.Images
-let rows100 = [ run "CIFAR-100 seed's CNN" Seed001.cifar100 "0.6014" x100 c100Train.Labels x100Test c100Test.Labels ]
+let rows100 = [ run "CIFAR-100 seed's CNN" Seed001.cifar100 "0.6014" (List.ofSeq c100Train.ClassNames) x100 c100Train.Labels x100Test c100Test.Labels ]
 printTable (sprintf "Seed 001, CIFAR%s: test accuracy" (if quick then " (generated quick data, not comparable)" else "")) (rows10 @ rows100)
+printfn "\nwrote a report per model under %s" out
 if quick && data.IsNone then Directory.Delete(root, true)

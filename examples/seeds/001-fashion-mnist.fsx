@@ -42,22 +42,36 @@ let mostConfused (cm: int64[,]) =
           for j in i + 1 .. k - 1 -> i, j, cm.[i, j] + cm.[j, i] ]
     |> List.maxBy (fun (_, _, n) -> n)
 
+let out = outputDir "001-fashion-mnist"
+
 let run (name: string) (layer: Layer) (seedAccuracy: string) =
     let model = Model.build [ 1L; 28L; 28L ] layer
+    // Each model's report: curves (the seed's Image 4.4), confusion matrix (4.5) and 15 test predictions (4.6-4.8).
+    let report = {
+        ReportOptions.In(System.IO.Path.Combine(out, name.Replace(' ', '_').Replace("'", ""))) with
+            Title = "Seed 001, Fashion-MNIST: " + name
+            ClassNames = names
+            Examples = Some(xTest, yTest)
+            PredictionCount = 15
+            Print = false
+    }
     let (trained, acc, cm), seconds =
         timed (fun () ->
-            let t = Training.fit options model xTrain (Value.T yTrain)
+            let t = Training.fit { options with Callbacks = options.Callbacks @ [ Report.callback report ] } model xTrain (Value.T yTrain)
             let acc = (Training.evaluate options t.Model xTest (Value.T yTest)).["accuracy"]
             let logits = Training.predict 500 t.Model xTest |> Value.tensor
             t, acc, Metric.confusionMatrix 10 logits yTest)
     let i, j, n = mostConfused cm
     printfn "%s: %d epochs, test accuracy %.4f; most confused: %s and %s (%d test images)" name trained.History.Length acc names.[i] names.[j] n
     { Experiment = sprintf "%s (%s params)" name ((Model.countParams model).ToString("N0")); Seed = seedAccuracy; Ours = sprintf "%.4f" acc; Seconds = seconds },
-    (names.[i], names.[j])
+    (names.[i], names.[j]),
+    report.Dir
 
 let results = [ run "MLP" Seed001.mlp "0.8732"; run "CNN" Seed001.fashionCnn "0.9166"; run "seed's CNN" Seed001.fashionPersonal "0.9360" ]
-printTable "Seed 001, Fashion-MNIST: test accuracy" (List.map fst results)
-let confusedPairs = results |> List.map snd
+printTable "Seed 001, Fashion-MNIST: test accuracy" [ for r, _, _ in results -> r ]
+Report.compare (System.IO.Path.Combine(out, "compare.html")) "val_accuracy" [ for _, _, dir in results -> dir ]
+printfn "\nwrote a report per model and %s" (System.IO.Path.Combine(out, "compare.html"))
+let confusedPairs = [ for _, pair, _ in results -> pair ]
 let seedFinding = confusedPairs |> List.filter (fun (a, b) -> set [ a; b ] = set [ "T-shirt/top"; "Shirt" ]) |> List.length
 printfn
     "\nThe seed found T-shirt/top and Shirt the most confused pair; our matrices agree for %d of 3 models (%s)."
