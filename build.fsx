@@ -15,7 +15,7 @@ let usage () =
 
 targets (run in the order given):
   setup            install missing prerequisites through apt (libtorch-dev, cmake, g++, OpenBLAS,
-                   Fashion-MNIST, DejaVu fonts, python3-torch/-torchvision/-numpy/-pil); sudo when not root
+                   Fashion-MNIST, DejaVu fonts, python3-torch/-torchvision/-numpy/-pil/-h5py); sudo when not root
   build            setup, then dotnet build Dsl.sln -c Release (also builds the native shim with CMake)
   check            setup, dotnet tool restore, then every check: F# formatting (dotnet fantomas --check .),
                    C# formatting (dotnet format whitespace --folder, dotnet format style Dsl.sln; both
@@ -103,6 +103,7 @@ let prerequisites = [
     "python3-torchvision"
     "python3-numpy"
     "python3-pil"
+    "python3-h5py"
 ]
 
 let isInstalled (pkg: string) =
@@ -496,7 +497,13 @@ let checkFixtures () : Result<string, string list> =
         let tmp = Path.Combine(Path.GetTempPath(), sprintf "dsl-fixtures-%d-%s" Environment.ProcessId (Guid.NewGuid().ToString("N").Substring(0, 8)))
         Directory.CreateDirectory tmp |> ignore
         try
-            let scripts = [ "make_fixtures.py", tmp; "make_optim_fixtures.py", tmp; "make_data_fixtures.py", Path.Combine(tmp, "data") ]
+            let scripts = [
+                "make_fixtures.py", tmp
+                "make_optim_fixtures.py", tmp
+                "make_data_fixtures.py", Path.Combine(tmp, "data")
+                "make_weights_fixtures.py", tmp
+                "make_imagenet_classes.py", Path.Combine(tmp, "imagenet_classes.txt")
+            ]
             let failed =
                 scripts
                 |> List.choose (fun (script, out) ->
@@ -526,7 +533,11 @@ let checkFixtures () : Result<string, string list> =
                         compareJson r shown "" "" a.RootElement b.RootElement
                     with e ->
                         r.Problems.Add(sprintf "%s: could not compare: %s" shown e.Message)
-                let binaries = pairs "data" "*"
+                let binaries = pairs "data" "*" @ pairs "weights" "*"
+                // the class names are a resource of Dsl.Data, written from torchvision by a fixture script
+                let classes = Path.Combine(root, "src", "Core.CSharp", "Data", "Resources", "imagenet_classes.txt")
+                if File.ReadAllText classes <> File.ReadAllText(Path.Combine(tmp, "imagenet_classes.txt")) then
+                    r.Problems.Add "src/Core.CSharp/Data/Resources/imagenet_classes.txt: differs from what make_imagenet_classes.py writes"
                 for f in binaries do
                     let a, b = File.ReadAllBytes(Path.Combine(fixtures, f)), File.ReadAllBytes(Path.Combine(tmp, f))
                     if a.Length <> b.Length then
@@ -542,7 +553,7 @@ let checkFixtures () : Result<string, string list> =
                     let moved = if r.Moved = 0 then "all bit-identical" else sprintf "%d differ in the last bits, at most %.2g relative, at %s" r.Moved r.MaxRel r.MaxWhere
                     Ok(
                         sprintf
-                            "%d JSON files, %d cases: %d floats within %g relative (%s), %d other values identical; %d images byte-identical"
+                            "%d JSON files, %d cases: %d floats within %g relative (%s), %d other values identical; %d images and weight files byte-identical"
                             r.Files
                             r.Cases
                             r.Floats

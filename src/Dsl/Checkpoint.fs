@@ -21,9 +21,7 @@ module internal TreeFile =
 
     /// The tensors whose names start with `prefix`, with the prefix removed.
     let pick (prefix: string) (tensors: KeyValuePair<string, Tensor> list) =
-        tensors
-        |> List.filter (fun kv -> kv.Key.StartsWith prefix)
-        |> List.map (fun kv -> kv.Key.Substring prefix.Length, kv.Value)
+        tensors |> List.filter (fun kv -> kv.Key.StartsWith prefix) |> List.map (fun kv -> kv.Key.Substring prefix.Length, kv.Value)
 
     /// The parameter and state trees of loaded tensors.
     let trees (tensors: KeyValuePair<string, Tensor> list) : Params * Params =

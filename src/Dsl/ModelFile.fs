@@ -51,13 +51,9 @@ module ModelFiles =
         o
 
     let private entries (t: Params) =
-        arr [
-            for p, x in Tree.toList t ->
-                obj [ "path", str p; "shape", shapeJson (Shape.Dims(List.ofArray x.Shape)); "dtype", str (x.DType.Name()) ]
-        ]
+        arr [ for p, x in Tree.toList t -> obj [ "path", str p; "shape", shapeJson (Shape.Dims(List.ofArray x.Shape)); "dtype", str (x.DType.Name()) ] ]
 
-    let private fail (path: string) (what: string) =
-        raise (InvalidDataException(sprintf "model file: '%s' %s." path what))
+    let private fail (path: string) (what: string) = raise (InvalidDataException(sprintf "model file: '%s' %s." path what))
 
     type Model with
         /// The JSON description `Model.save` writes: format, input, output, params and state (path, shape, dtype),
@@ -72,8 +68,7 @@ module ModelFiles =
             root.["frozen"] <- arr [ for p in m.Frozen -> str p ]
             root.["summary"] <-
                 arr [
-                    for (name, kind, output, count) in Summary.table m ->
-                        obj [ "name", str name; "kind", str kind; "output", shapeJson output; "params", JsonValue.Create count ]
+                    for (name, kind, output, count) in Summary.table m -> obj [ "name", str name; "kind", str kind; "output", shapeJson output; "params", JsonValue.Create count ]
                 ]
             root.ToJsonString()
 
@@ -86,7 +81,12 @@ module ModelFiles =
             let json =
                 match (Safetensors.LoadMetadata path).TryGetValue ModelMetadataKey with
                 | true, j -> j
-                | _ -> fail path (sprintf "is a safetensors file without the '%s' description of a Dsl model file; for weights without one use Weights.read and Model.loadWeights" ModelMetadataKey)
+                | _ ->
+                    fail
+                        path
+                        (sprintf
+                            "is a safetensors file without the '%s' description of a Dsl model file; for weights without one use Weights.read and Model.loadWeights"
+                            ModelMetadataKey)
             try
                 let root = (nonNull (JsonNode.Parse json)).AsObject()
                 let format = (nonNull root.["format"]).GetValue<string>()
@@ -109,8 +109,7 @@ module ModelFiles =
                 | Some why, _ -> fail path (sprintf "does not fit the architecture: in its parameters %s" why)
                 | _, Some why -> fail path (sprintf "does not fit the architecture: in its state %s" why)
                 | None, None -> ()
-                if output <> m.Output then
-                    fail path (sprintf "has outputs %O, but the model's are %O: it was saved from another architecture" output m.Output)
+                if output <> m.Output then fail path (sprintf "has outputs %O, but the model's are %O: it was saved from another architecture" output m.Output)
                 use _ = Autograd.NoGrad()
                 Tree.map2 (fun (dst: Tensor) (src: Tensor) -> dst.Copy_(src) |> ignore) m.Params ps |> ignore
                 Tree.map2 (fun (dst: Tensor) (src: Tensor) -> dst.Copy_(src) |> ignore) m.State st |> ignore

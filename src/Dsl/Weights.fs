@@ -123,11 +123,10 @@ module ModelWeights =
                 match wrong, missing, unexpected with
                 | (p, s, d) :: _, _, _ -> fail (sprintf "'%s' has shape %s in the weights but %s in the model" p (Weights.show s) (Weights.show d))
                 | [], p :: _, _ -> fail (sprintf "the model's '%s' (shape %s) has no weight in the source" p (Weights.show (Weights.dims byPath.[p])))
-                | [], [], n :: _ -> fail (sprintf "the source's '%s' (shape %s) matches no path of the model" n (source |> List.find (fst >> (=) n) |> snd |> Weights.dims |> Weights.show))
+                | [], [], n :: _ ->
+                    fail (sprintf "the source's '%s' (shape %s) matches no path of the model" n (source |> List.find (fst >> (=) n) |> snd |> Weights.dims |> Weights.show))
                 | [], [], [] -> ()
-            (
-                use _ = Autograd.NoGrad()
-                for (_, dst, src) in fits do
-                    dst.Copy_(src) |> ignore
-            )
+            (use _ = Autograd.NoGrad()
+             for (_, dst, src) in fits do
+                 dst.Copy_(src) |> ignore)
             { Loaded = fits |> List.map (fun (p, _, _) -> p); Missing = missing; Unexpected = unexpected; WrongShape = wrong; Ignored = ignored }

@@ -41,8 +41,7 @@ let private forwardMatches (name: string) (net: Layer) (input: int64 list) =
 
 let private mlp (classes: int) = serial [ named "fc1" (dense 8); named "bn" batchNorm; relu; named "fc2" (dense classes) ]
 
-let private cnn =
-    serial [ named "conv" (conv2dWith { ConvOptions.Default with Padding = Pad 1 } 4 (3, 3)); named "bn" batchNorm; relu; flatten; named "fc" (dense 3) ]
+let private cnn = serial [ named "conv" (conv2dWith { ConvOptions.Default with Padding = Pad 1 } 4 (3, 3)); named "bn" batchNorm; relu; flatten; named "fc" (dense 3) ]
 
 let private kerasBn = batchNormWith { BatchNormOptions.Default with Eps = 1e-3 }
 
@@ -82,7 +81,7 @@ let tests =
                 let m = Model.build [ 4L ] (mlp 5)
                 let before = copies m
                 let w = mlpFile ()
-                let e = expectThrows<InvalidDataException> (fun () -> m |> Model.loadWeights LoadWeightsOptions.Default w |> ignore)
+                let e = expectThrows<InvalidDataException>(fun () -> m |> Model.loadWeights LoadWeightsOptions.Default w |> ignore)
                 expectContains "'fc2.weight' has shape [3, 8] in the weights but [5, 8] in the model" e.Message
                 expectContains "Strict = false" e.Message
                 expectEqual "the model is unchanged" before (copies m)
@@ -119,7 +118,7 @@ let tests =
                     let diff = maxAbsDiff (values (Model.forward m (tensorOf (c.GetProperty "input")))) (expected c)
                     Expect.isLessThanOrEqual diff 1e-5 "forward equals torch's"
                 let e =
-                    expectThrows<System.ArgumentException> (fun () ->
+                    expectThrows<System.ArgumentException>(fun () ->
                         Model.build [ 4L ] net |> Model.loadWeights { LoadWeightsOptions.Default with Names = WeightNames.Rename(fun _ -> "dense.weight") } w |> ignore)
                 expectContains "all map to 'dense.weight'" e.Message
                 Weights.dispose w)
@@ -128,10 +127,10 @@ let tests =
             scoped (fun () ->
                 let w = mlpFile ()
                 let bigger = Model.build [ 4L ] (serial [ named "fc1" (dense 8); named "bn" batchNorm; relu; named "fc2" (dense 3); named "out" (dense 2) ])
-                let e = expectThrows<InvalidDataException> (fun () -> bigger |> Model.loadWeights LoadWeightsOptions.Default w |> ignore)
+                let e = expectThrows<InvalidDataException>(fun () -> bigger |> Model.loadWeights LoadWeightsOptions.Default w |> ignore)
                 expectContains "the model's 'out.weight' (shape [2, 3]) has no weight in the source" e.Message
                 let smaller = Model.build [ 4L ] (serial [ named "fc1" (dense 8); named "bn" batchNorm ])
-                let e = expectThrows<InvalidDataException> (fun () -> smaller |> Model.loadWeights LoadWeightsOptions.Default w |> ignore)
+                let e = expectThrows<InvalidDataException>(fun () -> smaller |> Model.loadWeights LoadWeightsOptions.Default w |> ignore)
                 expectContains "the source's 'fc2.weight' (shape [3, 8]) matches no path of the model" e.Message
                 Weights.dispose w)
         }
@@ -168,20 +167,20 @@ let tests =
                 let path = Path.Combine(dir, "m3.safetensors")
                 let m3 = Model.build [ 4L ] (mlp 3)
                 Model.save path m3
-                let e = expectThrows<InvalidDataException> (fun () -> Model.load path (mlp 5) |> ignore)
+                let e = expectThrows<InvalidDataException>(fun () -> Model.load path (mlp 5) |> ignore)
                 expectContains "in its parameters 'fc2.weight' has shape [3, 8] but the model's is [5, 8]" e.Message
                 let m5 = Model.build [ 4L ] (mlp 5)
                 let before = copies m5
-                expectThrows<InvalidDataException> (fun () -> Model.loadInto path m5) |> ignore
+                expectThrows<InvalidDataException>(fun () -> Model.loadInto path m5) |> ignore
                 expectEqual "loadInto changed nothing" before (copies m5)
                 let wide = Model.build [ 6L ] (mlp 3)
-                let e = expectThrows<InvalidDataException> (fun () -> Model.loadInto path wide)
+                let e = expectThrows<InvalidDataException>(fun () -> Model.loadInto path wide)
                 expectContains "was saved for inputs (None, 4), but the model takes (None, 6)" e.Message
                 // a damaged file fails its hash
                 let bytes = File.ReadAllBytes path
                 bytes.[bytes.Length - 3] <- bytes.[bytes.Length - 3] ^^^ 0xFFuy
                 File.WriteAllBytes(path, bytes)
-                expectContains "SHA-256" (expectThrows<InvalidDataException> (fun () -> Model.loadInto path m3)).Message
+                expectContains "SHA-256" (expectThrows<InvalidDataException>(fun () -> Model.loadInto path m3)).Message
                 Model.dispose m3
                 Model.dispose m5
                 Model.dispose wide)
