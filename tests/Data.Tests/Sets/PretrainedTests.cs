@@ -117,5 +117,6 @@ public partial class DownloadTests
         }
         Assert.That(Pretrained.Torchvision["efficientnet_b0"].Interpolation, Is.EqualTo("bicubic"));
         Assert.That(Pretrained.Torchvision["resnet50.v2"].ResizeSize, Is.EqualTo(232));
+        Names(Assert.Throws<ArgumentException>(() => Pretrained.FetchTorchvision("resnet9000", Dir))!, "no torchvision weights named 'resnet9000'", "resnet18");
     }
 }

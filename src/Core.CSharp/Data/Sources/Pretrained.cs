@@ -90,7 +90,7 @@ public static class Pretrained
         Fetch(new PretrainedWeights(Path.GetFileNameWithoutExtension(new Uri(url).AbsolutePath), url, sha256), directory, client, progress, cancellationToken, options);
 
     /// <summary>Fetches torchvision's weights by name (a key of <see cref="Torchvision"/>).</summary>
-    public static string Fetch(string name, string? directory = null) =>
+    public static string FetchTorchvision(string name, string? directory = null) =>
         Torchvision.TryGetValue(name, out var w)
             ? Fetch(w, directory)
             : throw new ArgumentException($"pretrained: no torchvision weights named '{name}'; known: {string.Join(", ", Torchvision.Keys)}.", nameof(name));
