@@ -15,7 +15,7 @@ let usage () =
 
 targets (run in the order given):
   setup            install missing prerequisites through apt (libtorch-dev, cmake, g++, OpenBLAS,
-                   Fashion-MNIST, DejaVu fonts, Chromium, python3-torch/-torchvision/-numpy/-pil); sudo when not root
+                   Fashion-MNIST, DejaVu fonts, Chromium, python3-torch/-torchvision/-numpy/-pil/-h5py); sudo when not root
   build            setup, then dotnet build Dsl.sln -c Release (also builds the native shim with CMake)
   check            setup, dotnet tool restore, then every check: F# formatting (dotnet fantomas --check .),
                    C# formatting (dotnet format whitespace --folder, dotnet format style Dsl.sln; both
@@ -104,6 +104,7 @@ let prerequisites = [
     "python3-torchvision"
     "python3-numpy"
     "python3-pil"
+    "python3-h5py"
 ]
 
 let isInstalled (pkg: string) =
@@ -503,6 +504,8 @@ let checkFixtures () : Result<string, string list> =
                 "make_format_fixtures.py", tmp
                 "make_data_fixtures.py", Path.Combine(tmp, "data")
                 "make_zoo_fixtures.py", Path.Combine(tmp, "zoo")
+                "make_weights_fixtures.py", tmp
+                "make_imagenet_classes.py", Path.Combine(tmp, "imagenet_classes.txt")
             ]
             let failed =
                 scripts
@@ -533,7 +536,11 @@ let checkFixtures () : Result<string, string list> =
                         compareJson r shown "" "" a.RootElement b.RootElement
                     with e ->
                         r.Problems.Add(sprintf "%s: could not compare: %s" shown e.Message)
-                let binaries = pairs "data" "*"
+                let binaries = pairs "data" "*" @ pairs "weights" "*"
+                // the class names are a resource of Dsl.Data, written from torchvision by a fixture script
+                let classes = Path.Combine(root, "src", "Core.CSharp", "Data", "Resources", "imagenet_classes.txt")
+                if File.ReadAllText classes <> File.ReadAllText(Path.Combine(tmp, "imagenet_classes.txt")) then
+                    r.Problems.Add "src/Core.CSharp/Data/Resources/imagenet_classes.txt: differs from what make_imagenet_classes.py writes"
                 for f in binaries do
                     let a, b = File.ReadAllBytes(Path.Combine(fixtures, f)), File.ReadAllBytes(Path.Combine(tmp, f))
                     if a.Length <> b.Length then
@@ -569,7 +576,7 @@ let checkFixtures () : Result<string, string list> =
                     let moved = if r.Moved = 0 then "all bit-identical" else sprintf "%d differ in the last bits, at most %.2g relative, at %s" r.Moved r.MaxRel r.MaxWhere
                     Ok(
                         sprintf
-                            "%d JSON files, %d cases, %d safetensors files: %d floats within %g relative (%s), %d other values identical; %d images byte-identical"
+                            "%d JSON files, %d cases, %d safetensors files: %d floats within %g relative (%s), %d other values identical; %d images and weight files byte-identical"
                             r.Files
                             r.Cases
                             tensorFiles.Length

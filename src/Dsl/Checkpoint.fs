@@ -7,6 +7,29 @@ open Dsl.Engine
 open Dsl.Engine.IO
 open Dsl.Engine.Optim
 
+/// Safetensors files of a parameter tree and a state tree (tensors named "params.<path>" and "state.<path>", plus any
+/// extra tensors), written atomically with the SHA-256 of their data; shared by checkpoints and model files.
+module internal TreeFile =
+    /// Writes the trees, the extra (name, tensor) pairs and the metadata to `file`, atomically, hashing the data.
+    let write (file: string) (ps: Params) (state: Params) (extra: (string * Tensor) list) (metadata: (string * string) list) =
+        let all = [
+            for (p, t) in Tree.toList ps -> KeyValuePair("params." + p, t)
+            for (p, t) in Tree.toList state -> KeyValuePair("state." + p, t)
+            for (n, t) in extra -> KeyValuePair(n, t)
+        ]
+        Safetensors.Save(file, all, readOnlyDict metadata, hashData = true)
+
+    /// The tensors whose names start with `prefix`, with the prefix removed.
+    let pick (prefix: string) (tensors: KeyValuePair<string, Tensor> list) =
+        tensors |> List.filter (fun kv -> kv.Key.StartsWith prefix) |> List.map (fun kv -> kv.Key.Substring prefix.Length, kv.Value)
+
+    /// The parameter and state trees of loaded tensors.
+    let trees (tensors: KeyValuePair<string, Tensor> list) : Params * Params =
+        let tree prefix =
+            let t = pick prefix tensors |> Tree.ofList
+            if Tree.isEmpty t then Tree.empty else t
+        tree "params.", tree "state."
+
 /// What a checkpoint holds besides tensors: the counters, the optimizer's kind and the history of the epochs
 /// trained so far (a resumed fit continues it, so its history and a CSV log hold every epoch once).
 type CheckpointInfo = { Epoch: int; Step: int64; Optimizer: string; History: EpochLogs list }
@@ -52,11 +75,6 @@ module Checkpoint =
                 let struct (t, s) = o.GetState()
                 List.ofSeq t, s |> Seq.map (fun (kv: KeyValuePair<string, float>) -> kv.Key, kv.Value) |> Map.ofSeq
             | None -> [], Map.empty
-        let all = [
-            for (p, t) in Tree.toList ps -> KeyValuePair("params." + p, t)
-            for (p, t) in Tree.toList state -> KeyValuePair("state." + p, t)
-            for (kv: KeyValuePair<string, Tensor>) in optTensors -> KeyValuePair("optim." + kv.Key, kv.Value)
-        ]
         let history = [
             for e in info.History -> dict [ "epoch", box e.Epoch; "seconds", box e.Seconds; "lr", box e.LearningRate; "values", box (dict [ for (k, v) in e.Values -> k, box v ]) ]
         ]
@@ -72,7 +90,7 @@ module Checkpoint =
                 ],
                 jsonOptions
             )
-        Safetensors.Save(file path, all, readOnlyDict [ MetadataKey, json ], hashData = true)
+        TreeFile.write (file path) ps state [ for (kv: KeyValuePair<string, Tensor>) in optTensors -> "optim." + kv.Key, kv.Value ] [ MetadataKey, json ]
 
     /// The parsed metadata of a checkpoint: its counters and the optimizer's scalars, checked.
     let private readMeta (path: string) : CheckpointInfo * IDictionary<string, float> =
@@ -155,19 +173,15 @@ module Checkpoint =
         | _ -> ()
         let tensors = Safetensors.Load(file path) |> List.ofSeq
         try
-            let pick (prefix: string) =
-                tensors
-                |> List.filter (fun (kv: KeyValuePair<string, Tensor>) -> kv.Key.StartsWith prefix)
-                |> List.map (fun (kv: KeyValuePair<string, Tensor>) -> kv.Key.Substring prefix.Length, kv.Value)
-            let ps = pick "params." |> Tree.ofList
-            let st = pick "state." |> Tree.ofList
+            let pick (prefix: string) = TreeFile.pick prefix tensors
+            let ps, st = TreeFile.trees tensors
             match optimizer with
             | Some o ->
                 let optTensors = pick "optim." |> List.map KeyValuePair
                 o.SetState(optTensors, System.Collections.ObjectModel.ReadOnlyDictionary(Dictionary(scalars)))
                 optTensors |> List.iter (fun (kv: KeyValuePair<string, Tensor>) -> kv.Value.Dispose())
             | None -> pick "optim." |> List.iter (fun (_, t) -> t.Dispose())
-            (if Tree.isEmpty ps then Tree.empty else ps), (if Tree.isEmpty st then Tree.empty else st), info
+            ps, st, info
         with _ ->
             for kv in tensors do
                 kv.Value.Dispose()

@@ -251,6 +251,36 @@ let tests =
                     Expect.equal (settledLive ()) before "no tensor is left behind"
                 }
         ]
+        testList "weights from a file" [
+            test "ZooWeights.File fills a zoo model from a torchvision state dict, and it forwards as torchvision" {
+                use scope = DisposeScope.Enter()
+                let all = Safetensors.Load(Path.Combine(fixtureDir, "resnet_basic_small.safetensors"))
+                let find k = all |> Seq.find (fun kv -> kv.Key = k) |> _.Value
+                let x, expected = find "__input__", find "__output__"
+                let file = Path.Combine(Path.GetTempPath(), sprintf "dsl-zoo-weights-%d.safetensors" Environment.ProcessId)
+                Safetensors.Save(file, all |> Seq.filter (fun kv -> not (kv.Key.StartsWith "__")))
+                try
+                    let arch (o: ZooOptions) = Zoo.withWeights None o (ResNet.build ResNetBlock.Basic [ 2; 1; 1; 1 ] [ 8; 16; 24; 32 ] 8 o)
+                    let input = List.ofArray x.Shape |> List.tail
+                    let m = Zoo.build input { o10 with Weights = ZooWeights.File file } arch
+                    let diff = maxAbsDiff (values (Model.forward m x)) (values expected)
+                    Expect.isLessThanOrEqual diff 1e-4 (sprintf "max |Dsl - torchvision| = %g" diff)
+                    // Another head is refused naming the path and both shapes, before any training.
+                    let e = expectThrows<InvalidOperationException> (fun () -> Zoo.build input { o10 with Classes = 7; Weights = ZooWeights.File file } arch |> ignore)
+                    expectContains "'fc.weight' is [10, 32] in the file but [7, 32] in the model" e.Message
+                    // Without the top, the file's classifier is left out and the features load.
+                    let features = Zoo.build input { o10 with IncludeTop = false; Weights = ZooWeights.File file } arch
+                    Expect.isFalse (Tree.paths features.Params |> List.exists (fun p -> p.StartsWith "fc.")) "no classifier"
+                finally
+                    File.Delete file
+            }
+            test "ImageNet weights with another number of classes say to build without the top" {
+                let e = expectThrows<ArgumentException> (fun () -> Zoo.resnet18 { Zoo.Default with Classes = 4; Weights = ZooWeights.ImageNet } |> ignore)
+                expectContains "Build with IncludeTop = false" e.Message
+                let e = expectThrows<ArgumentException> (fun () -> Zoo.xception { Zoo.Default with Weights = ZooWeights.ImageNet } |> ignore)
+                expectContains "ZooWeights.File" e.Message
+            }
+        ]
         testList "Keras counts and summaries" [
             test "MobileNet: Keras's per-layer table and totals" {
                 counted [ 3L; 224L; 224L ] (Zoo.mobilenet Zoo.Default) (fun m ->

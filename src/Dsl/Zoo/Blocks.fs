@@ -4,12 +4,14 @@ open Dsl.Engine
 
 /// Where a zoo model's weights come from.
 [<RequireQualifiedAccess>]
-type Weights =
+type ZooWeights =
     /// Freshly initialised, as the original library initialises the architecture.
     | None
-    /// The published ImageNet weights (not available in this build: `Zoo.build` says so).
+    /// The ImageNet weights torchvision publishes, fetched once into the cache (`Pretrained.FetchTorchvision`),
+    /// verified by their hash.
     | ImageNet
-    /// A safetensors file (not yet loaded by `Zoo.build`: it says so).
+    /// A weight file: a PyTorch state dict (.pth), safetensors, or Keras .h5 (`Weights.read`), with the source's
+    /// names (torchvision's keys are the zoo's paths).
     | File of string
 
 /// Options every zoo architecture takes: the number of classes, whether to include the classifier
@@ -20,7 +22,7 @@ type ZooOptions = {
     /// False: the model ends with the last feature map (Keras's `include_top=False`).
     IncludeTop: bool
     /// Where the weights come from.
-    Weights: Weights
+    Weights: ZooWeights
 }
 
 /// The blocks the zoo's architectures are made of: torchvision's Conv2dNormActivation, squeeze-excitation,

@@ -15,7 +15,7 @@ namespace Dsl.Data.Tests.Sets;
 /// servers that stall, trickle, cut a body short, never end it or never answer, and cancellation.
 /// </summary>
 [TestFixture]
-public class DownloadTests : DataTestBase
+public partial class DownloadTests : DataTestBase
 {
     static readonly byte[] Payload = Enumerable.Range(0, 200_000).Select(i => (byte)(i * 7 % 251)).ToArray();
     static string Md5(byte[] b) => Convert.ToHexString(MD5.HashData(b)).ToLowerInvariant();

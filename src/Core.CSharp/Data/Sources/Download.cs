@@ -14,6 +14,11 @@ public enum ChecksumKind
     Md5,
     /// <summary>SHA-256.</summary>
     Sha256,
+    /// <summary>
+    /// The first hex digits of a SHA-256 (at least 8), when only they are published: torchvision's file names carry
+    /// them (resnet18-f37072fd.pth).
+    /// </summary>
+    Sha256Prefix,
 }
 
 /// <summary>
@@ -207,7 +212,7 @@ public static class Download
     /// <summary>True when <paramref name="path"/> exists and has the size and checksum of <paramref name="file"/>.</summary>
     public static bool Verify(string path, RemoteFile file) => File.Exists(path) && Problem(path, file) is null;
 
-    /// <summary>The lower-case hex MD5 or SHA-256 of the file at <paramref name="path"/>.</summary>
+    /// <summary>The lower-case hex MD5 or SHA-256 of the file at <paramref name="path"/> (the whole SHA-256 for <see cref="ChecksumKind.Sha256Prefix"/>).</summary>
     public static string Checksum(string path, ChecksumKind kind)
     {
         using var s = File.OpenRead(path);
@@ -220,6 +225,9 @@ public static class Download
         var length = new FileInfo(path).Length;
         if (file.Size is long size && length != size) return $"has {length} bytes, expected {size}";
         var actual = Checksum(path, file.Kind);
+        if (file.Kind == ChecksumKind.Sha256Prefix)
+            return file.Checksum.Length >= 8 && actual.StartsWith(file.Checksum, StringComparison.OrdinalIgnoreCase)
+                ? null : $"failed its checksum: expected a SHA-256 starting {file.Checksum.ToLowerInvariant()}, got {actual}";
         var name = file.Kind == ChecksumKind.Md5 ? "MD5" : "SHA-256";
         return string.Equals(actual, file.Checksum, StringComparison.OrdinalIgnoreCase) ? null : $"failed its checksum: expected {name} {file.Checksum.ToLowerInvariant()}, got {actual}";
     }
