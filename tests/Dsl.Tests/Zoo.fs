@@ -266,7 +266,7 @@ let tests =
                     let diff = maxAbsDiff (values (Model.forward m x)) (values expected)
                     Expect.isLessThanOrEqual diff 1e-4 (sprintf "max |Dsl - torchvision| = %g" diff)
                     // Another head is refused naming the path and both shapes, before any training.
-                    let e = expectThrows<InvalidOperationException> (fun () -> Zoo.build input { o10 with Classes = 7; Weights = ZooWeights.File file } arch |> ignore)
+                    let e = expectThrows<InvalidOperationException>(fun () -> Zoo.build input { o10 with Classes = 7; Weights = ZooWeights.File file } arch |> ignore)
                     expectContains "'fc.weight' is [10, 32] in the file but [7, 32] in the model" e.Message
                     // Without the top, the file's classifier is left out and the features load.
                     let features = Zoo.build input { o10 with IncludeTop = false; Weights = ZooWeights.File file } arch
@@ -275,9 +275,9 @@ let tests =
                     File.Delete file
             }
             test "ImageNet weights with another number of classes say to build without the top" {
-                let e = expectThrows<ArgumentException> (fun () -> Zoo.resnet18 { Zoo.Default with Classes = 4; Weights = ZooWeights.ImageNet } |> ignore)
+                let e = expectThrows<ArgumentException>(fun () -> Zoo.resnet18 { Zoo.Default with Classes = 4; Weights = ZooWeights.ImageNet } |> ignore)
                 expectContains "Build with IncludeTop = false" e.Message
-                let e = expectThrows<ArgumentException> (fun () -> Zoo.xception { Zoo.Default with Weights = ZooWeights.ImageNet } |> ignore)
+                let e = expectThrows<ArgumentException>(fun () -> Zoo.xception { Zoo.Default with Weights = ZooWeights.ImageNet } |> ignore)
                 expectContains "ZooWeights.File" e.Message
             }
         ]

@@ -60,8 +60,7 @@ let withWeights (name: string option) (o: ZooOptions) (layer: Layer) : Layer =
                                 if o.IncludeTop then
                                     let known = mine |> List.map fst |> set
                                     for k in byPath.Keys do
-                                        if not (known.Contains k) then
-                                            yield sprintf "the file's '%s' is not a parameter of the model" k
+                                        if not (known.Contains k) then yield sprintf "the file's '%s' is not a parameter of the model" k
                             ]
                             if not problems.IsEmpty then
                                 invalidOp (
@@ -104,9 +103,11 @@ let resnet50 (o: ZooOptions) = withWeights (Some "resnet50") o (ResNet.build Res
 /// MobileNetV2 (width 1.0, dropout 0.2).
 let mobilenetV2 (o: ZooOptions) = withWeights (Some "mobilenet_v2") o (MobileNet.v2With 1.0 MobileNet.v2Stages 0.2 o)
 /// MobileNetV3-Small (width 1.0, dropout 0.2).
-let mobilenetV3Small (o: ZooOptions) = withWeights (Some "mobilenet_v3_small") o (MobileNet.v3With 1.0 (fst MobileNet.v3SmallBlocks) (snd MobileNet.v3SmallBlocks) 0.2 o)
+let mobilenetV3Small (o: ZooOptions) =
+    withWeights (Some "mobilenet_v3_small") o (MobileNet.v3With 1.0 (fst MobileNet.v3SmallBlocks) (snd MobileNet.v3SmallBlocks) 0.2 o)
 /// EfficientNet-B0 (dropout 0.2, stochastic depth 0.2).
-let efficientnetB0 (o: ZooOptions) = withWeights (Some "efficientnet_b0") o (EfficientNet.build 1.0 1.0 EfficientNet.b0Stages 0.2 0.2 BatchNormOptions.Default o)
+let efficientnetB0 (o: ZooOptions) =
+    withWeights (Some "efficientnet_b0") o (EfficientNet.build 1.0 1.0 EfficientNet.b0Stages 0.2 0.2 BatchNormOptions.Default o)
 /// Keras's MobileNet (alpha 1.0, depth multiplier 1, dropout 0.001), for 224×224 inputs.
 let mobilenet (o: ZooOptions) = withWeights None o (KerasApps.mobilenetWith 1.0 1 0.001 o)
 /// Keras's Xception, for 299×299 inputs.
