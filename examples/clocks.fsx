@@ -1,7 +1,7 @@
 #load "../Dsl.fsx"
 // Seed 004's "tell the time" data, synthesised: renders 18,000 analog clocks (150×150 grayscale, hour
 // and minute labels), reports the time, and saves a captioned grid of the first 24 as
-// examples/output/clocks.png (or in --out DIR), plus the same clocks after the seed's contrast preprocessing.
+// examples/output/clocks/clocks.png (or in --out DIR), plus the same clocks after the seed's contrast preprocessing.
 //   dotnet fsi build.fsx run examples/clocks.fsx [count] [--out DIR]
 open System.Diagnostics
 open Dsl.Engine
@@ -11,7 +11,8 @@ let args = fsi.CommandLineArgs |> Array.tail
 let out =
     match Array.tryFindIndex ((=) "--out") args with
     | Some i -> args.[i + 1]
-    | None -> System.IO.Path.Combine(__SOURCE_DIRECTORY__, "output")
+    | None -> System.IO.Path.Combine(__SOURCE_DIRECTORY__, "output", "clocks")
+System.IO.Directory.CreateDirectory out |> ignore
 let count = args |> Array.tryFind (fun a -> fst (System.Int32.TryParse a)) |> Option.map int |> Option.defaultValue 18000
 
 let proc = Process.GetCurrentProcess()

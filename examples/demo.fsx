@@ -23,7 +23,17 @@ let model = Model.buildSeeded 42L [ 1L; 28L; 28L ] cnn
 printfn "Dsl demo · libtorch %s · %d threads · Fashion-MNIST: %d training, %d test images" Torch.LoadedVersion Torch.NumThreads (xTrain.Size 0) (xTest.Size 0)
 Summary.print model
 
-let options = { FitOptions.Default with Optimizer = Optimizers.adam 1e-3; Epochs = epochs; BatchSize = 128; Seed = 42L }
+// The run's report (curves, confusion matrix and predictions on the test set, settings, machine), rewritten after
+// every epoch: open examples/output/demo/report.html while it trains.
+let report = {
+    ReportOptions.In(System.IO.Path.Combine(__SOURCE_DIRECTORY__, "output", "demo")) with
+        Title = "Dsl demo: a CNN on Fashion-MNIST"
+        ClassNames = List.ofSeq FashionMnist.ClassNames
+        Examples = Some(xTest, yTest)
+        Print = false
+}
+let options = { FitOptions.Default with Optimizer = Optimizers.adam 1e-3; Epochs = epochs; BatchSize = 128; Seed = 42L; Callbacks = [ Report.callback report ] }
 let trained = Training.fit options model xTrain (Value.T yTrain)
 let results = Training.evaluate options trained.Model xTest (Value.T yTest)
 printfn "Test loss: %.4f  Test accuracy: %.2f%%" results.["loss"] (100.0 * results.["accuracy"])
+printfn "Report: %s" (System.IO.Path.Combine(report.Dir, "report.html"))

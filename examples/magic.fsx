@@ -41,8 +41,11 @@ printfn
     (xTest.Size 0)
     (100.0 * yTrain.Mean().ToDouble())
 
+let output = Path.Combine(__SOURCE_DIRECTORY__, "output", "magic")
+
 /// Trains `net` with Adam and early stopping on validation loss (best weights restored); returns the trained model.
-let train (net: Layer) (epochs: int) (lr: float) (seed: int64) =
+/// With a report name, the run's report goes to examples/output/magic/<name>/.
+let trainReported (report: string option) (net: Layer) (epochs: int) (lr: float) (seed: int64) =
     let model = Model.buildSeeded seed [ 10L ] net
     let options = {
         FitOptions.Default with
@@ -53,10 +56,17 @@ let train (net: Layer) (epochs: int) (lr: float) (seed: int64) =
             BatchSize = 64
             Seed = seed
             ValidationData = Some(DataSource.Tensors(xVal, Value.T yVal))
-            Callbacks = [ Callback.earlyStopping { EarlyStopping.Default with Patience = 15; RestoreBestWeights = true } ]
+            Callbacks = [
+                yield Callback.earlyStopping { EarlyStopping.Default with Patience = 15; RestoreBestWeights = true }
+                match report with
+                | Some name -> yield Report.callback { ReportOptions.In(Path.Combine(output, name)) with Title = "MAGIC: " + name; Print = false }
+                | None -> ()
+            ]
             Verbosity = Silent
     }
     (Training.fit options model xTrain (Value.T yTrain)).Model
+
+let train = trainReported None
 
 /// P(hadron) for every sample of x: the sigmoid of the model's logit.
 let probability (model: Model) (x: Tensor) = Functional.Sigmoid(Training.predict 1024 model x |> Value.tensor)
@@ -64,7 +74,7 @@ let probability (model: Model) (x: Tensor) = Functional.Sigmoid(Training.predict
 let accuracy (p: Tensor) (y: Tensor) = (p.Gt(0.5).To(DType.Float32).Eq(y)).To(DType.Float32).Mean().ToDouble()
 
 // Logistic regression: one dense unit on the standardised features.
-let logistic = train (dense 1) 60 1e-2 0L
+let logistic = trainReported (Some "logistic") (dense 1) 60 1e-2 0L
 printfn "logistic regression   test accuracy %.2f%%" (100.0 * accuracy (probability logistic xTest) yTest)
 
 // The MLP, tuned on validation accuracy over activations, widths and learning rates.

@@ -45,6 +45,7 @@ let options = {
         Epochs = (if quick then 1 else 3)
         BatchSize = 64
         ValidationSplit = Some 0.1
+        Callbacks = [ Report.callback { ReportOptions.In(System.IO.Path.Combine(__SOURCE_DIRECTORY__, "output", "two_heads")) with Print = false } ]
 }
 let trained = Training.fit options model xTrain (targets yTrain)
 let results = Training.evaluate options trained.Model xTest (targets yTest)
@@ -57,3 +58,4 @@ printfn
 // Without Metrics, a multi-head model gets the accuracy of each classification head.
 let defaults = Training.evaluate { options with Metrics = FitOptions.Default.Metrics } trained.Model xTest (targets yTest)
 printfn "Default metrics for two heads: %s" (String.concat ", " defaults.Names)
+printfn "Report: %s" (System.IO.Path.Combine(__SOURCE_DIRECTORY__, "output", "two_heads", "report.html"))
