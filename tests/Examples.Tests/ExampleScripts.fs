@@ -103,6 +103,20 @@ let tests =
         testCase "seed 001 CIFAR --quick trains the four models on generated files in the real format"
         <| fun () -> script "seeds/001-cifar.fsx" "--quick" [ "CIFAR-10 MLP (144,362 params)"; "CIFAR-100 seed's CNN (684,564 params)  0.6014" ] |> ignore
 
+        testCase "seeds/002-utkface --quick runs the pipeline, the network by hand and the DSL's fit beside it"
+        <| fun () ->
+            script "seeds/002-utkface.fsx" "--quick" [
+                "PCA 3072 → 128 fitted on 300 of 600 faces"
+                "Split 486 / 54 / 60 (81/9/10)"
+                "zero init, hidden 64    19.1553"
+                "hidden 64, 16  12.9904"
+                "hidden 64, momentum 0.9, decay 0.99/epoch  14.84"
+                "DSL fit: random init, hidden 64"
+                "race by hand, hidden 64, softmax + NLL  72.2%"
+                "Loss curves kept for plotting"
+            ]
+            |> ignore
+
         testCase "a seed script without its data says what it needs and exits with code 3"
         <| fun () ->
             let code, output = runScript "seeds/001-cifar.fsx" ""

@@ -156,3 +156,25 @@ let mlp =
         return ({ Pixels = n; Hidden = h; Classes = c; Batch = b; Steps = 6; Seed = s }: PermutedPixels.Case)
     }
     |> Arb.fromGen
+
+/// Simpler by-hand MLP cases: fewer hidden layers, narrower layers, fewer rows and steps, no momentum or
+/// decay, the smallest rate and slope; the head and seed are kept (so a failure stays a failure of that head).
+let shrinkMlpCase (c: MlpCheck.Case) : seq<MlpCheck.Case> =
+    let minOut = if c.Head = MlpByHand.Regression then 1 else 2
+    let sizes = Array.ofList c.Sizes
+    let last = sizes.Length - 1
+    seq {
+        for i in 1 .. last - 1 -> { c with Sizes = List.ofArray (Array.removeAt i sizes) }
+        for i in 0..last do
+            let floor = if i = last then minOut else 1
+            if sizes.[i] > floor then yield { c with Sizes = List.ofArray (Array.updateAt i (sizes.[i] - 1) sizes) }
+        if c.Batch > 1 then yield { c with Batch = c.Batch - 1 }
+        if c.Steps > 1 then yield { c with Steps = c.Steps - 1 }
+        if c.Momentum <> 0.0 then yield { c with Momentum = 0.0 }
+        if c.Decay <> 1.0 then yield { c with Decay = 1.0 }
+        if c.Slope <> 0.01 then yield { c with Slope = 0.01 }
+        if c.LearningRate <> 0.01 then yield { c with LearningRate = 0.01 }
+    }
+
+/// By-hand MLP cases of random shapes (MlpCheck.random from a seed) that shrink to smaller shapes.
+let mlpByHand = Arb.fromGenShrink (seed |> Gen.map (fun s -> MlpCheck.random (Random s)), shrinkMlpCase)

@@ -157,6 +157,42 @@ public class TransformTests
         }
     });
 
+    [Property(MaxTest = 100, QuietOnSuccess = true)]
+    public Property NormalizeFitOverChunksEqualsTheOneShotFit() => Prop.ForAll(NormalCases(), c =>
+    {
+        using var scope = DisposeScope.Enter();
+        var x = Sample(c, c.Seed);
+        var whole = Normalize.Fit(x);
+        // Uneven chunks (1, 2, 3, … samples), images and their [N, C·H·W] rows both.
+        IEnumerable<Tensor> Chunks(Tensor t)
+        {
+            for (long start = 0, size = 1; start < c.N; start += size, size++)
+                yield return t.Narrow(0, start, Math.Min(size, c.N - start)).Clone();
+        }
+        var chunked = Normalize.Fit(Chunks(x));
+        for (int ch = 0; ch < c.C; ch++)
+        {
+            Require(Math.Abs(chunked.Mean[ch] - whole.Mean[ch]) < 1e-5 * (1 + Math.Abs(whole.Mean[ch])), $"channel {ch}: mean {chunked.Mean[ch]} vs {whole.Mean[ch]}");
+            Require(Math.Abs(chunked.Std[ch] - whole.Std[ch]) < 1e-5 * whole.Std[ch], $"channel {ch}: std {chunked.Std[ch]} vs {whole.Std[ch]}");
+        }
+        var rows = x.Flatten(1);
+        var perFeature = Normalize.Fit(rows);
+        var perFeatureChunked = Normalize.Fit(Chunks(rows));
+        Require(perFeature.Mean.Count == c.C * c.H * c.W && perFeatureChunked.Mean.Count == perFeature.Mean.Count, "one statistic per feature of [N, F] rows");
+        for (int f = 0; f < perFeature.Mean.Count; f++)
+            Require(Math.Abs(perFeatureChunked.Std[f] - perFeature.Std[f]) < 1e-5 * perFeature.Std[f] + 1e-9, $"feature {f}: std {perFeatureChunked.Std[f]} vs {perFeature.Std[f]}");
+    });
+
+    [Test]
+    public void NormalizeFitOverChunksRefusesMismatchedAndEmptyChunks()
+    {
+        using var scope = DisposeScope.Enter();
+        var e = Assert.Throws<ArgumentException>(() => Normalize.Fit(new[] { Torch.Zeros(2, 3), Torch.Zeros(2, 4) }))!;
+        Assert.That(e.Message, Does.Contain("Normalize.Fit").And.Contain("[2, 4]").And.Contain("3 channels"));
+        Assert.That(Assert.Throws<ArgumentException>(() => Normalize.Fit(Array.Empty<Tensor>()))!.Message, Does.Contain("empty"));
+        Assert.That(Assert.Throws<ArgumentException>(() => Normalize.Fit(new[] { Torch.Zeros(2, 3, 4) }))!.Message, Does.Contain("[N, F] or images [N, C, H, W]"));
+    }
+
     [Test]
     public void NormalizeHandlesRowsSingleChannelImagesAndBytes()
     {

@@ -65,6 +65,37 @@ public class UtkFaceTests : DataTestBase
     }
 
     [Test]
+    public void SubsetSampleAndChunksReadTheChosenImages()
+    {
+        for (int i = 0; i < 7; i++) Image.Write(PathIn("UTKFace", $"{10 + i}_{i % 2}_{i % 5}_2017011221350090{i}.jpg"), Pattern(3, 6, 6, seed: i));
+        var ds = UtkFace.Open(Path.Combine(Dir, "UTKFace"), ImageOptions.Resize(4, 4));
+        var sub = ds.Subset(new[] { 5, 0, 3 });
+        Assert.That(sub.Labels.Select(l => l.Age), Is.EqualTo(new[] { 15, 10, 13 }));
+        using (var all = sub.Load()) Assert.That(all.Images.Shape, Is.EqualTo(new long[] { 3, 3, 4, 4 }));
+        var a = ds.Sample(5, seed: 3);
+        Assert.That(a.Files, Is.EqualTo(ds.Sample(5, seed: 3).Files), "the same seed gives the same subset");
+        Assert.That(a.Files.Distinct().Count(), Is.EqualTo(5), "without replacement");
+        Assert.That(ds.Sample(7, seed: 4).Files.OrderBy(f => f), Is.EqualTo(ds.Files.OrderBy(f => f)));
+        var sizes = new List<long>();
+        var ages = new List<long>();
+        using var whole = ds.Load();
+        var pixels = new List<byte>();
+        foreach (var chunk in ds.Chunks(3))
+            using (chunk)
+            {
+                sizes.Add(chunk.Count);
+                ages.AddRange(chunk.Ages.ToArray<long>());
+                pixels.AddRange(chunk.Images.ToArray<byte>());
+            }
+        Assert.That(sizes, Is.EqualTo(new long[] { 3, 3, 1 }));
+        Assert.That(ages, Is.EqualTo(whole.Ages.ToArray<long>()));
+        Assert.That(pixels, Is.EqualTo(whole.Images.ToArray<byte>()), "chunks decode the same pixels as one Load");
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => ds.Subset(new[] { 7 }))!.Message, Does.Contain("index 7 is outside 0..6"));
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => ds.Sample(8, 1))!.Message, Does.Contain("ask for 1..7"));
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => ds.Chunks(0))!.Message, Does.Contain("chunk size 0"));
+    }
+
+    [Test]
     public void SymlinkLoopsAndRepeatsAreNotFollowed()
     {
         var root = Path.Combine(Dir, "UTKFace");

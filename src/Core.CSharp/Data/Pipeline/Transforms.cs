@@ -157,7 +157,7 @@ public sealed class ToFloat(double divisor = 255.0) : Transform
 /// <summary>
 /// (x − mean[c]) / std[c] per channel. Channels are dimension 1 of [N, C, H, W] images and of [N, F]
 /// feature rows; an [N, H, W] batch is one channel. One mean/std value applies to every channel.
-/// <see cref="Fit"/> on the training split gives the standardiser (scikit-learn's StandardScaler for
+/// <see cref="Fit(Tensor)"/> on the training split gives the standardiser (scikit-learn's StandardScaler for
 /// feature rows): apply the same object to every split.
 /// </summary>
 public sealed class Normalize : Transform
@@ -195,6 +195,51 @@ public sealed class Normalize : Transform
         var dims = Enumerable.Range(0, x.Dim).Where(d => d != 1).Select(d => (long)d).ToArray();
         var mean = f.Mean(dims).ToArray<double>();
         var std = f.Std(dims, unbiased: false).ToArray<double>().Select(Positive).ToArray();
+        return new Normalize(mean, std);
+    }
+
+    /// <summary>
+    /// <see cref="Fit(Tensor)"/> over chunks of rows [n_i, F] or images [n_i, C, H, W] (each chunk any number of
+    /// samples, disposed after use), for training data larger than memory: one pass of float64 sums of x − s and
+    /// (x − s)² per channel, s the first sample's channel means (keeps the sums well conditioned). Equals
+    /// <see cref="Fit(Tensor)"/> on the concatenated chunks up to rounding.
+    /// </summary>
+    public static Normalize Fit(IEnumerable<Tensor> chunks)
+    {
+        using var scope = DisposeScope.Enter();
+        Tensor? shift = null, sum = null, squares = null;
+        double count = 0;
+        long[]? reduce = null;
+        foreach (var chunk in chunks)
+        {
+            try
+            {
+                using var step = DisposeScope.Enter();
+                if (ChannelDim(chunk) < 0)
+                    throw new ArgumentException($"Normalize.Fit: chunks must be rows [N, F] or images [N, C, H, W] (channels in dimension 1), got [{string.Join(", ", chunk.Shape)}].");
+                var f = AsUnitFloat(chunk).To(DType.Float64);
+                if (shift is null)
+                {
+                    reduce = Enumerable.Range(0, chunk.Dim).Where(d => d != 1).Select(d => (long)d).ToArray();
+                    var first = f.Narrow(0, 0, 1);
+                    shift = step.MoveOut(first.Mean(reduce, true));
+                    sum = step.MoveOut(Torch.ZerosLike(shift));
+                    squares = step.MoveOut(Torch.ZerosLike(shift));
+                }
+                if (chunk.Dim != shift.Dim || chunk.Size(1) != shift.Size(1))
+                    throw new ArgumentException($"Normalize.Fit: a chunk of shape [{string.Join(", ", chunk.Shape)}] does not match earlier chunks' {shift.Size(1)} channels in {shift.Dim} dimensions.");
+                var c = f - shift;
+                sum!.Add_(c.Sum(reduce!, true));
+                squares!.Add_(c.Square().Sum(reduce!, true));
+                count += (double)chunk.Numel / chunk.Size(1);
+            }
+            finally { chunk.Dispose(); }
+        }
+        if (shift is null || count == 0) throw new ArgumentException("Normalize.Fit: the chunk sequence is empty.");
+        var meanShift = sum! / count;
+        var variance = (squares! / count - meanShift.Square()).Clamp(0);
+        var mean = (meanShift + shift).Flatten().ToArray<double>();
+        var std = variance.Sqrt().Flatten().ToArray<double>().Select(Positive).ToArray();
         return new Normalize(mean, std);
     }
 

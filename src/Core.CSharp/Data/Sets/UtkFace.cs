@@ -164,6 +164,47 @@ public sealed class UtkFaceDataset
         return (Image.Read(Files[index], Options), Labels[index]);
     }
 
+    /// <summary>
+    /// The images at <paramref name="indices"/> (in that order) as a data set of their own, with the same
+    /// options and skipped list: what <see cref="Load"/> and <see cref="Chunks"/> then read.
+    /// </summary>
+    public UtkFaceDataset Subset(IReadOnlyList<int> indices)
+    {
+        foreach (var i in indices)
+            if ((uint)i >= (uint)Files.Count)
+                throw new ArgumentOutOfRangeException(nameof(indices), $"utkface: subset index {i} is outside 0..{Files.Count - 1} ({Files.Count} images in '{Root}').");
+        return new UtkFaceDataset(Root, indices.Select(i => Files[i]).ToArray(), indices.Select(i => Labels[i]).ToArray(), Skipped, Options);
+    }
+
+    /// <summary>
+    /// A seeded random subset of <paramref name="count"/> distinct images (seed 002 fits its scaler and PCA on
+    /// 5,000 of the 23,708 faces), in the random order drawn; the same seed gives the same subset.
+    /// </summary>
+    public UtkFaceDataset Sample(int count, long seed)
+    {
+        if (count < 1 || count > Files.Count)
+            throw new ArgumentOutOfRangeException(nameof(count), $"utkface: a sample of {count} images from {Files.Count}; ask for 1..{Files.Count}.");
+        using var g = new Generator(seed);
+        using var perm = Torch.Randperm(Files.Count, g);
+        return Subset(perm.ToArray<long>().Take(count).Select(i => (int)i).ToArray());
+    }
+
+    /// <summary>
+    /// Decodes the images <paramref name="size"/> at a time, in order (the last chunk may be smaller), so that
+    /// a data set larger than memory can be standardised and projected chunk by chunk (seed 002 reads 1,000 at
+    /// a time). Each chunk is the caller's to dispose; nothing is decoded until the sequence is enumerated.
+    /// </summary>
+    public IEnumerable<UtkFaceImages> Chunks(int size, bool parallel = true)
+    {
+        if (size < 1) throw new ArgumentOutOfRangeException(nameof(size), $"utkface: chunk size {size} must be at least 1.");
+        return Iterate();
+        IEnumerable<UtkFaceImages> Iterate()
+        {
+            for (int start = 0; start < Files.Count; start += size)
+                yield return Subset(Enumerable.Range(start, Math.Min(size, Files.Count - start)).ToArray()).Load(parallel);
+        }
+    }
+
     /// <summary>As <see cref="Get"/>.</summary>
     public (Tensor Image, UtkFaceLabel Label) this[int index] => Get(index);
 
