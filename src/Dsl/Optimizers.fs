@@ -28,7 +28,16 @@ type LbfgsSpec = {
 
     /// The engine's optimizer over the given parameters.
     member s.Create(ps: Tensor list) =
-        new LBFGS(ps, s.Lr, s.MaxIter, Option.toNullable s.MaxEval, s.ToleranceGrad, s.ToleranceChange, s.HistorySize, (if s.StrongWolfe then LineSearch.StrongWolfe else LineSearch.None))
+        new LBFGS(
+            ps,
+            s.Lr,
+            s.MaxIter,
+            Option.toNullable s.MaxEval,
+            s.ToleranceGrad,
+            s.ToleranceChange,
+            s.HistorySize,
+            (if s.StrongWolfe then LineSearch.StrongWolfe else LineSearch.None)
+        )
 
 
 /// The optimizers with PyTorch's defaults; the `...With` forms take every option.

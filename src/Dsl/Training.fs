@@ -681,7 +681,12 @@ module Training =
                 for step in 1 .. o.Epochs ->
                     let watch = Stopwatch.StartNew()
                     let before = opt.Step(Func<float> closure)
-                    { Epoch = step; Values = [ "loss", before; "func_evals", float opt.FuncEvals; "n_iter", float opt.Iterations ]; Seconds = watch.Elapsed.TotalSeconds; LearningRate = spec.Lr }
+                    {
+                        Epoch = step
+                        Values = [ "loss", before; "func_evals", float opt.FuncEvals; "n_iter", float opt.Iterations ]
+                        Seconds = watch.Elapsed.TotalSeconds
+                        LearningRate = spec.Lr
+                    }
             ]
             let final =
                 use _ = DisposeScope.Enter()

@@ -37,19 +37,21 @@ public class LbfgsTests
         var data = p.GetProperty("data");
         var ps = p.GetProperty("params").EnumerateArray().Select(e => ToTensor(e, dtype, requiresGrad: true)).ToArray();
         var x = ToTensor(data.GetProperty("x"), dtype);
+        Tensor Logistic()
+        {
+            var y = ToTensor(data.GetProperty("y"), dtype);
+            var z = x.Matmul(ps[0]) + ps[1];
+            return (Functional.Softplus(z) - y * z).Mean() + 0.005 * ps[0].Pow(2).Sum();
+        }
+        Tensor TanhMlp()
+        {
+            var t = ToTensor(data.GetProperty("t"), dtype);
+            return (Functional.Tanh(x.Matmul(ps[0]) + ps[1]).Matmul(ps[2]) - t).Pow(2).Mean();
+        }
         Func<Tensor> loss = name switch
         {
-            "logistic" => () =>
-            {
-                var y = ToTensor(data.GetProperty("y"), dtype);
-                var z = x.Matmul(ps[0]) + ps[1];
-                return (Functional.Softplus(z) - y * z).Mean() + 0.005 * ps[0].Pow(2).Sum();
-            },
-            "tanh_mlp" => () =>
-            {
-                var t = ToTensor(data.GetProperty("t"), dtype);
-                return (Functional.Tanh(x.Matmul(ps[0]) + ps[1]).Matmul(ps[2]) - t).Pow(2).Mean();
-            },
+            "logistic" => Logistic,
+            "tanh_mlp" => TanhMlp,
             _ => throw new NotSupportedException(name),
         };
         return (ps, loss);
