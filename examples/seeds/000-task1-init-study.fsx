@@ -6,6 +6,7 @@
 // beside them are DeepStudy.closedForm's, the sheet's expectations are quoted where it states them.
 //   dotnet fsi build.fsx run examples/seeds/000-task1-init-study.fsx           (16 nets × 8 inputs, 10,000 draws)
 //   dotnet fsi build.fsx run examples/seeds/000-task1-init-study.fsx --quick   (2 nets, 500 draws)
+// Writes examples/output/000-task1-init-study/task1_std_by_layer.png.
 #load "Seeds.fsx"
 #r "../../src/Theory/bin/Release/net10.0/MathNet.Numerics.dll"
 #r "../../src/Theory/bin/Release/net10.0/Dsl.Theory.dll"
@@ -30,7 +31,7 @@ let meanStd (r: Record) (l: int) =
     let stds = Array.map2 (fun (m2: float[]) (mu: float[]) -> sqrt ((m2.[l - 1] - mu.[l - 1] * mu.[l - 1]) * n / (n - 1.0))) r.SecondMoment r.Mean
     Array.average means, Array.average stds
 
-/// The std curve of every setting over all 100 layers (mean over nets): what a plot of Task 1 would draw.
+/// The std curve of every setting over all 100 layers (mean over nets), as the picture draws it.
 let curves = [ for r in records -> r.Setting.Name, [| for l in 1 .. spec.Depth -> snd (meanStd r l) |] ]
 
 let show (v: float) =
@@ -80,3 +81,6 @@ printfn
     "\nXavier + ReLU: std ratio per layer %.4f (1/√2 = %.4f): the std halves every two layers."
     ((xr.[spec.Depth - 1] / xr.[0]) ** (1.0 / float (spec.Depth - 1)))
     (1.0 / sqrt 2.0)
+
+// The picture: std of x_l against l for every setting, drawn by the Theory module (Task1.save, log scale).
+printfn "wrote %s" (Task1.save (outputDir "000-task1-init-study") spec records)

@@ -8,6 +8,7 @@
 //                                                                                 parent, or imagenette2-160.tgz)
 //   dotnet fsi build.fsx run examples/seeds/000-task3-imagenette.fsx --quick      (generated JPEG folders laid out
 //                                                                                 as Imagenette, a narrow CNN, 1 epoch)
+// Writes the loss curves under examples/output/000-task3-imagenette/.
 #load "Seeds.fsx"
 
 open System
@@ -143,6 +144,10 @@ let curves = [
 ]
 for name, c in curves do
     printfn "  curve %-34s %s" name (c |> List.map (sprintf "%.4f") |> String.concat " ")
+let out = outputDir "000-task3-imagenette"
+Plot.history (Path.Combine(out, "history_plain.png")) plain.History
+Plot.history (Path.Combine(out, "history_augmented.png")) augmented.History
+printfn "wrote history_plain.png and history_augmented.png under %s" out
 
 let pct (a: float) = sprintf "%.2f%%" (100.0 * a)
 printTable (sprintf "Seed 000 Task 3, Imagenette 64×64%s: test accuracy" (if quick && data.IsNone then " (generated quick data, not comparable)" else "")) [
