@@ -6,6 +6,40 @@ open Dsl.Engine.Optim
 /// How to create an optimizer over a model's trainable parameters (so one spec serves many fits).
 type OptimizerSpec = { Name: string; Create: Tensor list -> Optimizer }
 
+/// L-BFGS's options (torch.optim.LBFGS's arguments) for `Training.fitFullBatch`; `Optimizers.lbfgs` holds
+/// PyTorch's defaults: `{ Optimizers.lbfgs with StrongWolfe = true }`. L-BFGS evaluates the loss several times per
+/// step, so it is not an `OptimizerSpec` for `fit`'s mini-batches.
+type LbfgsSpec = {
+    /// The learning rate (the first step length; with no line search, every step's length).
+    Lr: float
+    /// Iterations per step (max_iter).
+    MaxIter: int
+    /// Loss evaluations per step (max_eval); None is max_iter·5/4.
+    MaxEval: int option
+    /// Stop when the largest |gradient| element is at most this (tolerance_grad).
+    ToleranceGrad: float
+    /// Stop when the loss or the step changes by less than this (tolerance_change).
+    ToleranceChange: float
+    /// Curvature pairs kept (history_size).
+    HistorySize: int
+    /// The strong-Wolfe line search (line_search_fn="strong_wolfe") instead of a fixed step.
+    StrongWolfe: bool
+} with
+
+    /// The engine's optimizer over the given parameters.
+    member s.Create(ps: Tensor list) =
+        new LBFGS(
+            ps,
+            s.Lr,
+            s.MaxIter,
+            Option.toNullable s.MaxEval,
+            s.ToleranceGrad,
+            s.ToleranceChange,
+            s.HistorySize,
+            (if s.StrongWolfe then LineSearch.StrongWolfe else LineSearch.None)
+        )
+
+
 /// The optimizers with PyTorch's defaults; the `...With` forms take every option.
 module Optimizers =
     /// SGD with the given learning rate.
@@ -29,3 +63,6 @@ module Optimizers =
     let adagrad (lr: float) = { Name = "Adagrad"; Create = fun ps -> new Adagrad(ps, lr) :> Optimizer }
     /// NAdam (momentum decay 4e-3).
     let nadam (lr: float) = { Name = "NAdam"; Create = fun ps -> new NAdam(ps, lr) :> Optimizer }
+    /// L-BFGS for `Training.fitFullBatch` with PyTorch's defaults: lr 1, max_iter 20, max_eval 25, tolerance_grad
+    /// 1e-7, tolerance_change 1e-9, history 100, no line search.
+    let lbfgs = { Lr = 1.0; MaxIter = 20; MaxEval = None; ToleranceGrad = 1e-7; ToleranceChange = 1e-9; HistorySize = 100; StrongWolfe = false }

@@ -639,6 +639,72 @@ module Training =
     /// the model with trained parameters and state (the given model is not modified) and the history.
     let fit (o: FitOptions) (model: Model) (x: Tensor) (y: Value) : Trained = fitData o model (DataSource.Tensors(x, y))
 
+    // ---------------------------------------------------------------- full-batch L-BFGS
+
+    /// Trains `model` with L-BFGS on the whole of `x`, `y` at once, as PyTorch users write it: `o.Epochs` calls of
+    /// `LBFGS.Step(closure)` (each up to `spec.MaxIter` iterations), where the closure computes `o.Loss` plus
+    /// `o.Penalties` on every sample and backpropagates. The objective is the model in Eval mode (L-BFGS needs the
+    /// same function at every evaluation: no dropout, batch norm's running statistics, which do not change).
+    /// History: per step the loss before it ("loss") and the evaluations and iterations so far ("func_evals",
+    /// "n_iter"); the last entry's "loss" is the final loss. The given model is not modified.
+    let fitFullBatch (spec: LbfgsSpec) (o: FitOptions) (model: Model) (x: Tensor) (y: Value) : Trained =
+        if o.Epochs < 1 then invalidArg "o" (sprintf "fitFullBatch: Epochs is the number of L-BFGS steps and must be ≥ 1, got %d" o.Epochs)
+        let train = feedOf "fitFullBatch" "training" (DataSource.Tensors(x, y))
+        validate "fitFullBatch" { o with Metrics = []; ValidationSplit = None; ValidationData = None } model train None
+        let copy (isParam: bool) (t: Params) =
+            t
+            |> Tree.mapi (fun path (p: Tensor) ->
+                let c = (use _ = Autograd.NoGrad() in p.Clone()).DetachFromScope()
+                c.RequiresGrad <- isParam && Model.isTrainable path model
+                c)
+        let ps = copy true model.Params
+        let state = copy false model.State
+        try
+            use _ = DisposeScope.Enter()
+            let trainable = Model.trainable model |> List.map fst |> Set.ofList
+            let live = Tree.toList ps |> List.filter (fun (p, _) -> trainable.Contains p) |> List.map snd
+            let loss = effectiveLoss o model
+            let xd = x.To(model.Device)
+            let yd = refill y (Value.tensors y |> List.map (fun t -> t.To(model.Device)))
+            use opt = spec.Create live
+            let closure () =
+                opt.ZeroGrad()
+                let pred, _ = Model.applyWith model ps state Eval (Rng.seed o.Seed) (Value.T xd)
+                let l = loss.Compute pred yd
+                let total =
+                    match penalty o.Penalties ps with
+                    | Some p -> l + p
+                    | None -> l
+                total.Backward()
+                total.ToDouble()
+            let history = [
+                for step in 1 .. o.Epochs ->
+                    let watch = Stopwatch.StartNew()
+                    let before = opt.Step(Func<float> closure)
+                    {
+                        Epoch = step
+                        Values = [ "loss", before; "func_evals", float opt.FuncEvals; "n_iter", float opt.Iterations ]
+                        Seconds = watch.Elapsed.TotalSeconds
+                        LearningRate = spec.Lr
+                    }
+            ]
+            let final =
+                use _ = DisposeScope.Enter()
+                use _ = Autograd.NoGrad()
+                let pred, _ = Model.applyWith model ps state Eval (Rng.seed o.Seed) (Value.T xd)
+                let l = loss.Compute pred yd
+                (match penalty o.Penalties ps with
+                 | Some p -> l + p
+                 | None -> l)
+                    .ToDouble()
+            let last = List.last history
+            let history = List.take (history.Length - 1) history @ [ { last with Values = ("final_loss", final) :: last.Values } ]
+            { Model = Model.withLive ps state model; History = history; StopReason = None }
+        with _ ->
+            Params.dispose ps
+            Params.dispose state
+            reraise ()
+
     // ---------------------------------------------------------------- prediction
 
     /// The model's outputs for `x`, in Eval mode, by batches (concatenated along the batch).

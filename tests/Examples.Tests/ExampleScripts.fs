@@ -117,6 +117,42 @@ let tests =
             ]
             |> ignore
 
+        testCase "seed 000 Task 1 --quick prints the init study (first NaN near 28.4, √512) from the Theory module"
+        <| fun () ->
+            let out =
+                script "seeds/000-task1-init-study.fsx" "--quick" [
+                    "Seed 000 Task 1"
+                    "Kaiming normal (fan_in), ReLU"
+                    "overflow predicted at 28.4"
+                    "≈ √512 = 22.63"
+                    "Xavier + ReLU: std ratio per layer"
+                ]
+            Expect.isMatch out @"first NaN at layer (2[6-9]|3[0-1]),(2[6-9]|3[0-1])" "N(0,1) weights overflow near layer 28.4 in both nets"
+
+        testCase "seed 000 Task 2 --quick trains the L-BFGS baseline, tunes and retrains the MLP, and two other inits"
+        <| fun () ->
+            script "seeds/000-task2-magic.fsx" "--quick" [
+                "logistic regression (L-BFGS, strong Wolfe)"
+                "Number of mislabeled points"
+                "Number of mislabeled test points"
+                "chosen on validation"
+                "curve final loss (train + validation)"
+                "≥ 85% (87% full grade)"
+                "Task 2.7: init he_normal"
+            ]
+            |> ignore
+
+        testCase "seed 000 Task 3 --quick trains the GroupNorm CNN from generated JPEG folders, with noise and augmentation"
+        <| fun () ->
+            script "seeds/000-task3-imagenette.fsx" "--quick" [
+                "80 train and 40 test (val/) images"
+                "test + 0.005·N(0,1)"
+                "with augmentation (Compose(RandomCrop(64×64, padding=4)"
+                "≥ 73% (78% full points)"
+                "the full CNN, width 64"
+            ]
+            |> ignore
+
         testCase "a seed script without its data says what it needs and exits with code 3"
         <| fun () ->
             let code, output = runScript "seeds/001-cifar.fsx" ""
