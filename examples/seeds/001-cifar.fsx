@@ -19,7 +19,7 @@ open Seeds
 let generate (dir: string) =
     let rng = Random 7
     let record (labels: byte[]) (cls: int) =
-        let px = Array.zeroCreate<byte> (3 * 32 * 32)
+        let px = Array.zeroCreate<byte>(3 * 32 * 32)
         let hue = float cls * 2.399
         for ch in 0..2 do
             for y in 0..31 do

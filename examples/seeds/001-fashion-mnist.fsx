@@ -38,8 +38,10 @@ let options = {
 /// The pair of different classes most often taken for each other (both directions), from a confusion matrix.
 let mostConfused (cm: int64[,]) =
     let k = Array2D.length1 cm
-    [ for i in 0 .. k - 1 do
-          for j in i + 1 .. k - 1 -> i, j, cm.[i, j] + cm.[j, i] ]
+    [
+        for i in 0 .. k - 1 do
+            for j in i + 1 .. k - 1 -> i, j, cm.[i, j] + cm.[j, i]
+    ]
     |> List.maxBy (fun (_, _, n) -> n)
 
 let out = outputDir "001-fashion-mnist"

@@ -264,9 +264,7 @@ module Callback =
         {
             create "LearningRateScheduler" with
                 OnTrainBegin = fun ctx -> baseLrs <- Array.ofSeq ctx.Optimizer.LearningRates
-                OnEpochBegin =
-                    fun ctx ->
-                        baseLrs |> Array.iteri (fun g lr -> ctx.Optimizer.SetLearningRate(g, schedule.Rate lr (ctx.Epoch - 1)))
+                OnEpochBegin = fun ctx -> baseLrs |> Array.iteri (fun g lr -> ctx.Optimizer.SetLearningRate(g, schedule.Rate lr (ctx.Epoch - 1)))
         }
 
     /// Multiplies the learning rate (each parameter group's) by `Factor` when the monitored metric has not improved for `Patience`

@@ -145,8 +145,9 @@ type FrozenParameters =
         | null -> ()
         | p -> set.UnionWith p
         FrozenParameters.current <- set
-        { new System.IDisposable with
-            member _.Dispose() = FrozenParameters.current <- previous
+        {
+            new System.IDisposable with
+                member _.Dispose() = FrozenParameters.current <- previous
         }
 
 /// Helpers for writing layers.

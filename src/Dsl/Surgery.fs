@@ -91,9 +91,7 @@ module internal Surgery =
     let rec private has (segs: string list) (layer: Layer) : bool =
         match segs with
         | [] -> true
-        | seg :: rest ->
-            layer.Sublayers
-            |> List.exists (fun (n, l) -> (n = seg && has rest l) || (n = "" && has segs l))
+        | seg :: rest -> layer.Sublayers |> List.exists (fun (n, l) -> (n = seg && has rest l) || (n = "" && has segs l))
 
     /// Every sublayer path of a layer (unnamed sublayers add no name), in order.
     let rec layerPaths (prefix: string) (layer: Layer) : string list = [

@@ -44,12 +44,14 @@ let private replaceTests =
                 expectEqual "output" (dims [ 4L ]) r.Output
                 for p in [ "features.0.weight"; "features.0.bias"; "features.3.weight"; "features.3.bias" ] do
                     same p (Tree.find p m.Params) (Tree.find p r.Params)
-                expectEqual "paths" [ "features.0.weight"; "features.0.bias"; "features.3.weight"; "features.3.bias"; "classifier.weight"; "classifier.bias" ] (Tree.paths r.Params)
+                expectEqual
+                    "paths"
+                    [ "features.0.weight"; "features.0.bias"; "features.3.weight"; "features.3.bias"; "classifier.weight"; "classifier.bias" ]
+                    (Tree.paths r.Params)
                 let fresh = Model.buildSeeded 7L [ 1L; 12L; 12L ] (vggLike (dense 4))
                 sameValues "classifier.weight" (Tree.find "classifier.weight" fresh.Params) (Tree.find "classifier.weight" r.Params)
                 let other = Model.replaceSeeded 8L "classifier" (dense 4) m
-                if values (Tree.find "classifier.weight" other.Params) = values (Tree.find "classifier.weight" r.Params) then
-                    failtest "seeds 7 and 8 gave the same new head"
+                if values (Tree.find "classifier.weight" other.Params) = values (Tree.find "classifier.weight" r.Params) then failtest "seeds 7 and 8 gave the same new head"
                 // The original model is unchanged and still works.
                 expectEqual "original output" (dims [ 10L ]) m.Output
                 expectEqual "original logits" [| 2L; 10L |] (Model.forward m (Torch.Randn [| 2L; 1L; 12L; 12L |])).Shape
@@ -112,10 +114,10 @@ let private replaceTests =
         <| fun () ->
             scoped (fun () ->
                 let m = Model.build [ 1L; 12L; 12L ] (vggLike head10)
-                let e = expectThrows<ArgumentException> (fun () -> Model.replace "clasifier" (dense 4) m |> ignore)
+                let e = expectThrows<ArgumentException>(fun () -> Model.replace "clasifier" (dense 4) m |> ignore)
                 expectContains "'clasifier'" e.Message
                 expectContains "features.4, flatten, classifier, classifier.0" e.Message
-                let e = expectThrows<ArgumentException> (fun () -> Model.replace "features.7" (dense 4) m |> ignore)
+                let e = expectThrows<ArgumentException>(fun () -> Model.replace "features.7" (dense 4) m |> ignore)
                 expectContains "features.0" e.Message)
 
         testCase "a container that cannot be remade is named, with the fix"
@@ -124,7 +126,7 @@ let private replaceTests =
                 let inner = serial [ named "a" (dense 3) ]
                 let opaque = { Layer.identity "Opaque" with Sublayers = [ "inner", inner ]; Init = inner.Init; Apply = inner.Apply }
                 let m = Model.build [ 2L ] (serial [ named "box" opaque; named "out" (dense 2) ])
-                let e = expectThrows<ArgumentException> (fun () -> Model.replace "box.inner" (dense 5) m |> ignore)
+                let e = expectThrows<ArgumentException>(fun () -> Model.replace "box.inner" (dense 5) m |> ignore)
                 expectContains "'box' (Opaque)" e.Message
                 expectContains "replace 'box' itself" e.Message)
 
@@ -132,7 +134,7 @@ let private replaceTests =
         <| fun () ->
             scoped (fun () ->
                 let m = Model.build [ 1L; 12L; 12L ] (vggLike head10)
-                let e = expectThrows<ShapeError> (fun () -> Model.replace "flatten" relu m |> ignore)
+                let e = expectThrows<ShapeError>(fun () -> Model.replace "flatten" relu m |> ignore)
                 expectContains "classifier.0" e.Message)
 
         testCase "live tensors return to the baseline after replacing and disposing both models"
@@ -193,9 +195,12 @@ let private gradients (m: Model) (x: Tensor) (y: Tensor) : Params =
     let ps = Params.clone m.Params
     let pred, _ = Model.applyWith m ps m.State Train (Rng.seed 0L) (Value.T x)
     (Loss.crossEntropy.Compute pred (Value.T y)).Backward()
-    ps |> Tree.map (fun p -> (match p.Grad with
-                              | null -> failwith "no gradient"
-                              | g -> g).Clone())
+    ps
+    |> Tree.map (fun p ->
+        (match p.Grad with
+         | null -> failwith "no gradient"
+         | g -> g)
+            .Clone())
 
 let private groupTests =
     testList "parameter groups" [
@@ -214,8 +219,7 @@ let private groupTests =
                     expectEqual (sprintf "%s after one step at %g" p lr) (Array.map float expected) (values (Tree.find p t.Model.Params))
                 // The same fit without groups moves b by 0.5·grad: the groups made the difference.
                 let t2 = Training.fit { o with ParamGroups = [] } m x (Value.T y)
-                if values (Tree.find "b.weight" t2.Model.Params) = values (Tree.find "b.weight" t.Model.Params) then
-                    failtest "the group's rate made no difference")
+                if values (Tree.find "b.weight" t2.Model.Params) = values (Tree.find "b.weight" t.Model.Params) then failtest "the group's rate made no difference")
 
         testCase "a schedule scales each group's base rate; the logs show group 0's"
         <| fun () ->
@@ -255,10 +259,10 @@ let private groupTests =
                     for p in Tree.paths m.Params do
                         expectEqual p (values (Tree.find p straight.Model.Params)) (values (Tree.find p resumed.Model.Params))
                     let other = Training.fit { o with ParamGroups = [ "a.**", 0.5 ]; Epochs = 4 } m x (Value.T y)
-                    if values (Tree.find "a.weight" other.Model.Params) = values (Tree.find "a.weight" straight.Model.Params) then
-                        failtest "the group's rate made no difference"
+                    if values (Tree.find "a.weight" other.Model.Params) = values (Tree.find "a.weight" straight.Model.Params) then failtest "the group's rate made no difference"
                     let e =
-                        expectThrows<ArgumentException> (fun () -> Training.fit { o with ParamGroups = []; ResumeFrom = Some(Path.Combine(dir, "ckpt-2")) } m x (Value.T y) |> ignore)
+                        expectThrows<ArgumentException>(fun () ->
+                            Training.fit { o with ParamGroups = []; ResumeFrom = Some(Path.Combine(dir, "ckpt-2")) } m x (Value.T y) |> ignore)
                     expectContains "2 parameter group(s) but this optimizer has 1" e.Message))
 
         testCase "the engine's groups: rates, parameters, state round trip, and a parameter in two groups is refused"
@@ -281,9 +285,9 @@ let private groupTests =
                 other.SetState(ts, sc)
                 expectEqual "restored rates" [ 0.1; 0.01 ] (List.ofSeq other.LearningRates)
                 use single = new SGD([ a; b ], 0.5, momentum = 0.9)
-                let e = expectThrows<ArgumentException> (fun () -> single.SetState(ts, sc))
+                let e = expectThrows<ArgumentException>(fun () -> single.SetState(ts, sc))
                 expectContains "2 parameter group(s)" e.Message
-                let e = expectThrows<ArgumentException> (fun () -> opt.AddParamGroup([ a ], 0.1) |> ignore)
+                let e = expectThrows<ArgumentException>(fun () -> opt.AddParamGroup([ a ], 0.1) |> ignore)
                 expectContains "already in a group" e.Message
                 opt.LearningRate <- 0.3
                 expectEqual "setting LearningRate sets every group" [ 0.3; 0.3 ] (List.ofSeq opt.LearningRates))
@@ -293,7 +297,7 @@ let private groupTests =
             scoped (fun () ->
                 let x, y = groupData ()
                 let m = Model.build [ 4L ] groupNet
-                let e = expectThrows<ArgumentException> (fun () -> Training.fit { quiet with ParamGroups = [ "features.**", 1e-5 ] } m x (Value.T y) |> ignore)
+                let e = expectThrows<ArgumentException>(fun () -> Training.fit { quiet with ParamGroups = [ "features.**", 1e-5 ] } m x (Value.T y) |> ignore)
                 expectContains "'features.**' selects no parameter" e.Message
                 expectContains "a.weight" e.Message)
     ]
