@@ -256,16 +256,18 @@ module Callback =
                         elif plateau.Observe(monitored o.Monitor ctx) then save ()
         }
 
-    /// Sets the learning rate at the start of each epoch from a schedule of the optimizer's initial rate.
+    /// Sets the learning rate at the start of each epoch from a schedule of the optimizer's initial rate; with
+    /// parameter groups (FitOptions.ParamGroups), each group's rate from the schedule of its own initial rate, as
+    /// PyTorch's schedulers scale each group's base rate.
     let learningRateScheduler (schedule: Schedule) : Callback =
-        let mutable baseLr = nan
+        let mutable baseLrs: float[] = [||]
         {
             create "LearningRateScheduler" with
-                OnTrainBegin = fun ctx -> baseLr <- ctx.Optimizer.LearningRate
-                OnEpochBegin = fun ctx -> ctx.Optimizer.LearningRate <- schedule.Rate baseLr (ctx.Epoch - 1)
+                OnTrainBegin = fun ctx -> baseLrs <- Array.ofSeq ctx.Optimizer.LearningRates
+                OnEpochBegin = fun ctx -> baseLrs |> Array.iteri (fun g lr -> ctx.Optimizer.SetLearningRate(g, schedule.Rate lr (ctx.Epoch - 1)))
         }
 
-    /// Multiplies the learning rate by `Factor` when the monitored metric has not improved for `Patience`
+    /// Multiplies the learning rate (each parameter group's) by `Factor` when the monitored metric has not improved for `Patience`
     /// epochs (see `ReduceLROnPlateau`): `Callback.reduceLROnPlateau { ReduceLROnPlateau.Default with Patience = 2 }`.
     let reduceLROnPlateau (o: ReduceLROnPlateau) : Callback =
         if not (o.Factor > 0.0 && o.Factor < 1.0) then invalidArg "Factor" (sprintf "reduceLROnPlateau: factor must lie in (0, 1), got %g" o.Factor)
@@ -285,7 +287,8 @@ module Callback =
                             cooldown <- cooldown - 1
                             plateau.ClearWait()
                         elif not improved && plateau.Wait >= o.Patience then
-                            ctx.Optimizer.LearningRate <- max o.MinLr (ctx.Optimizer.LearningRate * o.Factor)
+                            for g in 0 .. ctx.Optimizer.GroupCount - 1 do
+                                ctx.Optimizer.SetLearningRate(g, max o.MinLr (ctx.Optimizer.GetLearningRate g * o.Factor))
                             plateau.ClearWait()
                             cooldown <- o.Cooldown
         }

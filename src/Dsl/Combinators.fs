@@ -40,13 +40,14 @@ module Combinators =
 
     /// Layers applied one after another (Keras Sequential). Unnamed children are named after their
     /// kind (dense, dense_1, …), and parameter paths use these names.
-    let serial (layers: Layer list) : Layer =
+    let rec serial (layers: Layer list) : Layer =
         let names = Layer.childNames layers
         let pairs = List.zip names layers
         let keysOf (a: ApplyContext) = Rng.splitN (List.length layers) a.Rng
         {
             Layer.identity "Sequential" with
                 Sublayers = pairs
+                Rebuild = Some(fun kids -> serial [ for (n, l) in kids -> { l with Name = Some n } ])
                 Init = fun ctx -> initChain ctx names layers
                 Apply =
                     fun a v ->
@@ -73,12 +74,13 @@ module Combinators =
 
     /// Fan-out: the same input goes to every head; the output is the heads' outputs by name
     /// (for example an hour head and a minute head on one trunk).
-    let fanOut (heads: (string * Layer) list) : Layer =
+    let rec fanOut (heads: (string * Layer) list) : Layer =
         let names = List.map fst heads
         if List.length (List.distinct names) <> List.length names then invalidArg "heads" (sprintf "fanOut: head names must be distinct: %A" names)
         {
             Layer.identity "FanOut" with
                 Sublayers = heads
+                Rebuild = Some fanOut
                 Init =
                     fun ctx ->
                         let built = initBranches ctx heads
@@ -90,9 +92,14 @@ module Combinators =
         }
 
     /// x + f(x): the branch must keep the shape of its input.
-    let residual (branch: Layer) : Layer = {
+    let rec residual (branch: Layer) : Layer = {
         Layer.identity "Residual" with
             Sublayers = [ "", branch ]
+            Rebuild =
+                Some(fun kids ->
+                    match kids with
+                    | [ "", b ] -> residual b
+                    | _ -> invalidArg "kids" "residual: rebuilt with one unnamed branch")
             Init =
                 fun ctx ->
                     let b = branch.Init ctx
@@ -114,11 +121,12 @@ module Combinators =
     }
 
     /// Fan-out to every layer, then concatenation of their outputs along per-sample `axis` (0 = channels).
-    let concat (axis: int) (layers: Layer list) : Layer =
+    let rec concat (axis: int) (layers: Layer list) : Layer =
         let branches = List.zip (Layer.childNames layers) layers
         {
             Layer.identity "Concatenate" with
                 Sublayers = branches
+                Rebuild = Some(fun kids -> concat axis [ for (n, l) in kids -> { l with Name = Some n } ])
                 Init =
                     fun ctx ->
                         let built = initBranches ctx branches

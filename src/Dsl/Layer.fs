@@ -118,7 +118,37 @@ type Layer = {
     /// The activation the layer applies last, by kind ("Softmax"): an activation layer's own, or the one given
     /// to dense or conv as an option. `fit` reads it to warn about softmax before a loss that takes logits.
     OutputActivation: string option
+    /// A container's way to remake itself with other sublayers (the same names, in `Sublayers` order), which
+    /// `Model.replace` uses; None for a layer that cannot be remade (a leaf, or a container that does not say how).
+    Rebuild: ((string * Layer) list -> Layer) option
 }
+
+/// The tensors that a model passes as frozen parameters while it is applied: `Model.applyWith` marks them for the
+/// call, on its thread. A batch norm whose scale is among them runs in inference mode (Keras's rule for
+/// `trainable = False`); a layer of your own can ask the same.
+[<AbstractClass; Sealed>]
+type FrozenParameters =
+    [<System.ThreadStatic; DefaultValue>]
+    static val mutable private current: System.Collections.Generic.HashSet<Tensor> | null
+
+    /// True when `t` is a frozen parameter of the model being applied on this thread.
+    static member Contains(t: Tensor) : bool =
+        match FrozenParameters.current with
+        | null -> false
+        | s -> s.Contains t
+
+    /// Marks `tensors` as frozen on this thread until the result is disposed (which restores the previous marks).
+    static member internal Enter(tensors: Tensor seq) : System.IDisposable =
+        let previous = FrozenParameters.current
+        let set = System.Collections.Generic.HashSet<Tensor>(tensors, HashIdentity.Reference)
+        match previous with
+        | null -> ()
+        | p -> set.UnionWith p
+        FrozenParameters.current <- set
+        {
+            new System.IDisposable with
+                member _.Dispose() = FrozenParameters.current <- previous
+        }
 
 /// Helpers for writing layers.
 module Layer =
@@ -175,6 +205,7 @@ module Layer =
         Sublayers = []
         Trainable = true
         OutputActivation = None
+        Rebuild = None
     }
 
     /// A layer without parameters or state, given its output-shape rule and its tensor function.

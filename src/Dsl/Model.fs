@@ -78,10 +78,15 @@ module Model =
     let trainable (m: Model) : (string * Tensor) list = Tree.toList m.Params |> List.filter (fun (p, _) -> isTrainable p m)
 
     /// Applies the model's layer to a batch with explicit parameters, state, mode and key; returns the
-    /// output and the new state. Frozen parameters are passed detached, so no gradient reaches them.
+    /// output and the new state. Frozen parameters are passed detached, so no gradient reaches them, and marked as
+    /// `FrozenParameters` for the call (a frozen batch norm runs in inference mode).
     let applyWith (m: Model) (ps: Params) (state: Params) (mode: Mode) (rng: Rng) (x: Value) : Value * Params =
-        let ps = if m.Frozen.IsEmpty then ps else Tree.mapi (fun p (t: Tensor) -> if m.Frozen.Contains p then t.Detach() else t) ps
-        m.Layer.Apply { Params = ps; State = state; Mode = mode; Rng = rng } x
+        if m.Frozen.IsEmpty then
+            m.Layer.Apply { Params = ps; State = state; Mode = mode; Rng = rng } x
+        else
+            let ps = Tree.mapi (fun p (t: Tensor) -> if m.Frozen.Contains p then t.Detach() else t) ps
+            use _ = FrozenParameters.Enter(Tree.toList ps |> List.filter (fun (p, _) -> m.Frozen.Contains p) |> List.map snd)
+            m.Layer.Apply { Params = ps; State = state; Mode = mode; Rng = rng } x
 
     /// Applies the model in Eval mode to a batch tensor and returns its (single) output tensor, without recording
     /// autograd (as `predict`); use `applyWith` to differentiate through the model.
@@ -167,6 +172,28 @@ module Model =
 
     /// A copy of the model in which the parameters selected by the patterns (see `select`) train.
     let unfreeze (patterns: string list) (m: Model) : Model = { m with Frozen = m.Frozen - selected "unfreeze" patterns m }
+
+    /// Model surgery: the model with the layer at `path` (a sublayer's dotted path, "classifier" or "features.3")
+    /// replaced by `layer`, which takes the path's name. Only what changed is built again: the containers on the path
+    /// are remade, every other layer keeps its tensors (the very tensors of `m`, shared, with their values) and its
+    /// trainability (frozen stays frozen) — unless the new part changed the shape it receives, in which case it is
+    /// initialised afresh as the rest of a fresh build would be. The new part is initialised from `seed`: as
+    /// `buildSeeded seed` initialises it in the new architecture. Shapes are inferred again (a ShapeError names a
+    /// layer that no longer fits); a path that does not exist fails naming the layer paths that do. `m` is unchanged
+    /// and still owns its replaced tensors (dispose them with `m` when it is no longer used; the kept ones are shared).
+    let replaceSeeded (seed: int64) (path: string) (layer: Layer) (m: Model) : Model =
+        let root = Option.defaultValue "" m.Layer.Name
+        let relative = if root <> "" && path.StartsWith(root + ".") then path.Substring(root.Length + 1) else path
+        let parts: BuiltParts = { Params = m.Params; State = m.State; Frozen = m.Frozen }
+        let remade = Surgery.replace parts root relative layer m.Layer
+        let dtype =
+            match Tree.leaves m.Params with
+            | t :: _ -> t.DType
+            | [] -> DType.Float32
+        buildWith { Seed = seed; Device = m.Device; DType = dtype; Initialize = true } m.Input remade
+
+    /// `replaceSeeded 0L`: `Model.replace "classifier" (dense 4) model` gives a new four-class head, keeping the rest.
+    let replace (path: string) (layer: Layer) (m: Model) : Model = replaceSeeded 0L path layer m
 
     /// Total number of parameters, counting state (BatchNorm running statistics) as Keras does.
     let countParams (m: Model) : int64 = Params.numel m.Params + Params.numel m.State

@@ -33,6 +33,11 @@ module NormalizationLayers =
     /// Batch normalisation over the channel dimension: per-sample (C), (C, L) or (C, H, W). Its running
     /// mean and variance are explicit state: Train mode normalises with batch statistics and returns
     /// updated running statistics as the new state (the old state is not modified); Eval mode uses them.
+    /// A frozen batch norm runs in inference mode, in Train mode too (Keras's rule for `trainable = False`, which
+    /// transfer learning relies on): when the model applying it passes its scale as a frozen parameter (it is inside
+    /// `frozen`, or frozen by `Model.freeze`; see `FrozenParameters`), it normalises with its running statistics and
+    /// returns them unchanged, so fine-tuning a frozen base neither updates nor uses small-batch statistics. (Without
+    /// `Affine` there is no scale to tell, and Train mode uses batch statistics.)
     let batchNormWith (o: BatchNormOptions) : Layer = {
         Layer.identity "BatchNormalization" with
             Init =
@@ -63,8 +68,13 @@ module NormalizationLayers =
                     let back (y: Tensor) = if o.Axis = 1 then y else y.Transpose(1L, int64 o.Axis)
                     let w, b = Tree.tryFind "weight" a.Params |> Option.toObj, Tree.tryFind "bias" a.Params |> Option.toObj
                     let mean, var = Tree.find "running_mean" a.State, Tree.find "running_var" a.State
+                    let frozen =
+                        match Tree.tryFind "weight" a.Params with
+                        | Some t -> FrozenParameters.Contains t
+                        | None -> false
                     match a.Mode with
                     | Eval -> Value.T(back (Functional.BatchNorm(x, mean, var, w, b, false, o.Momentum, o.Eps))), a.State
+                    | Train when frozen -> Value.T(back (Functional.BatchNorm(x, mean, var, w, b, false, o.Momentum, o.Eps))), a.State
                     | Train ->
                         let mean', var' = (use _ = Autograd.NoGrad() in mean.Clone(), var.Clone())
                         let y = Functional.BatchNorm(x, mean', var', w, b, true, o.Momentum, o.Eps)

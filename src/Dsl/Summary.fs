@@ -12,10 +12,14 @@ type SummaryOptions = {
     Expand: bool
     /// Table width.
     Width: int
+    /// The Trainable column (Keras's `show_trainable`): Y when a row's parameters train, N when none does, "part" when
+    /// some do, blank for rows without parameters. None shows it when the model has frozen parameters.
+    ShowTrainable: bool option
 } with
 
-    /// Channels first (the tensors' real layout), containers collapsed, 65 columns as Keras.
-    static member Default = { ChannelsLast = false; Expand = false; Width = 65 }
+    /// Channels first (the tensors' real layout), containers collapsed, 65 columns as Keras, the Trainable column
+    /// when something is frozen.
+    static member Default = { ChannelsLast = false; Expand = false; Width = 65; ShowTrainable = None }
 
 /// Keras-style model summaries: Layer (type), Output Shape, Param #, then total, trainable and
 /// non-trainable parameters and the size in MB.
@@ -28,10 +32,23 @@ module Summary =
         | Shape.Heads hs -> "{" + String.Join(", ", hs |> List.map (fun (n, x) -> n + ": " + showShape o x)) + "}"
         | s -> string s
 
+    /// Y, N, part or blank: whether a row's parameters train (frozen tensors are the model's, by reference).
+    let private trainsMark (m: Model) =
+        let frozen = Collections.Generic.HashSet<Tensor>(HashIdentity.Reference)
+        for p, t in Tree.toList m.Params do
+            if not (Model.isTrainable p m) then frozen.Add t |> ignore
+        fun (i: LayerInfo) ->
+            match Tree.leaves i.Params |> List.partition frozen.Contains with
+            | [], [] -> ""
+            | [], _ -> "Y"
+            | _, [] -> "N"
+            | _ -> "part"
+
     let private rows (o: SummaryOptions) (m: Model) =
         let top = if List.isEmpty m.Info.Children then [ m.Info ] else m.Info.Children
+        let mark = trainsMark m
         let rec go depth (i: LayerInfo) =
-            let row = String.replicate (2 * depth) " " + sprintf "%s (%s)" i.Name i.Kind, showShape o i.Output, layerParams i
+            let row = String.replicate (2 * depth) " " + sprintf "%s (%s)" i.Name i.Kind, showShape o i.Output, layerParams i, mark i
             if o.Expand && not (List.isEmpty i.Children) then row :: List.collect (go (depth + 1)) i.Children else [ row ]
         List.collect (go 0) top
 
@@ -39,18 +56,23 @@ module Summary =
     let renderWith (o: SummaryOptions) (m: Model) : string =
         let sb = StringBuilder()
         let rs = rows o m
-        let c1 = max 29 (2 + (rs |> List.map (fun (n, _, _) -> n.Length) |> List.fold max 0))
-        let c2 = max 26 (2 + (rs |> List.map (fun (_, s, _) -> s.Length) |> List.fold max 0))
-        let o = { o with Width = max o.Width (c1 + c2 + 12) }
+        let showTrainable = defaultArg o.ShowTrainable (not m.Frozen.IsEmpty)
+        let fmtN (n: int64) = n.ToString("N0", Globalization.CultureInfo.InvariantCulture)
+        let c1 = max 29 (2 + (rs |> List.map (fun (n, _, _, _) -> n.Length) |> List.fold max 0))
+        let c2 = max 26 (2 + (rs |> List.map (fun (_, s, _, _) -> s.Length) |> List.fold max 0))
+        let c3 = max 11 (2 + (rs |> List.map (fun (_, _, n, _) -> (fmtN n).Length) |> List.fold max 0))
+        let o = { o with Width = max o.Width (c1 + c2 + (if showTrainable then c3 + 10 else 12)) }
         let line (c: char) = sb.AppendLine(String(c, o.Width)) |> ignore
         let cell (s: string) w = s.PadRight w
         sb.AppendLine(sprintf "Model: \"%s\"" m.Info.Name) |> ignore
         line '_'
-        sb.AppendLine(" " + cell "Layer (type)" (c1 - 1) + cell "Output Shape" c2 + "Param #") |> ignore
+        let header = " " + cell "Layer (type)" (c1 - 1) + cell "Output Shape" c2
+        sb.AppendLine(if showTrainable then header + cell "Param #" c3 + "Trainable" else header + "Param #") |> ignore
         line '='
         rs
-        |> List.iteri (fun i (name, shape, n) ->
-            sb.AppendLine((" " + cell name (c1 - 1) + cell shape c2 + n.ToString("N0", Globalization.CultureInfo.InvariantCulture)).TrimEnd()) |> ignore
+        |> List.iteri (fun i (name, shape, n, trains) ->
+            let row = " " + cell name (c1 - 1) + cell shape c2
+            sb.AppendLine((if showTrainable then row + cell (fmtN n) c3 + trains else row + fmtN n).TrimEnd()) |> ignore
             if i < List.length rs - 1 then sb.AppendLine() |> ignore)
         line '='
         let total, trainable = Model.countParams m, Model.trainableParams m

@@ -56,6 +56,14 @@ type FitOptions = {
     /// last finished epoch when the current ones are not finite), or early stopping's best. False trains on.
     TerminateOnNaN: bool
     Verbosity: Verbosity
+    /// Parameter groups with their own learning rates (torch.optim's param_groups), as (pattern, rate) pairs:
+    /// `[ "features.**", 1e-5; "classifier.**", 1e-3 ]`. A pattern selects as `Model.select` does; each trainable
+    /// parameter joins the group of the first pattern selecting it, and the parameters no pattern selects train at the
+    /// optimizer's own rate (optimizer group 0; pattern i is group i + 1). Every other hyper-parameter is the
+    /// optimizer's. Schedules scale each group's base rate (as PyTorch's schedulers do), ReduceLROnPlateau multiplies
+    /// each group's rate, the logs' LearningRate is group 0's, and checkpoints save and restore each group's rate.
+    /// A pattern that selects no parameter of the model is an error.
+    ParamGroups: (string * float) list
 } with
 
     /// Cross-entropy, Adam 1e-3, accuracy, 10 epochs, batch 32 (Keras's default batch), shuffled, seed 0,
@@ -79,6 +87,7 @@ type FitOptions = {
         ResumeFrom = None
         TerminateOnNaN = true
         Verbosity = Auto
+        ParamGroups = []
     }
 
 /// The result of `fit`: the model with trained parameters and state, the per-epoch history, and why training
@@ -218,6 +227,18 @@ module Training =
                     op
                     (Tree.count model.Params)
                     (String.concat ", " (List.truncate 5 (Tree.paths model.Params))))
+        for (pattern, lr) in o.ParamGroups do
+            if List.isEmpty (Model.select pattern model) then
+                invalidArg
+                    "ParamGroups"
+                    (sprintf
+                        "%s: the parameter group '%s' selects no parameter; paths are %s%s"
+                        op
+                        pattern
+                        (String.concat ", " (List.truncate 20 (Tree.paths model.Params)))
+                        (if Tree.count model.Params > 20 then sprintf ", … (%d in all)" (Tree.count model.Params) else ""))
+            if not (Double.IsFinite lr && lr >= 0.0) then
+                invalidArg "ParamGroups" (sprintf "%s: the parameter group '%s' has learning rate %g; it must be finite and ≥ 0" op pattern lr)
         validateData op "training" o.Loss o.Metrics model train
         validation |> Option.iter (validateData op "validation" o.Loss o.Metrics model)
         Inputs.checkMonitors o.Callbacks o.Metrics validation.IsSome
@@ -387,8 +408,21 @@ module Training =
                 c)
         let ps = copy true model.Params
         let state = copy false model.State
-        let trainable = Tree.toList ps |> List.filter (fun (p, _) -> Model.isTrainable p model) |> List.map snd
-        { Model = model; Loss = effectiveLoss o model; Options = o; Optimizer = o.Optimizer.Create trainable; Params = ps; State = state }
+        let trainable = Tree.toList ps |> List.filter (fun (p, _) -> Model.isTrainable p model)
+        // Each trainable parameter joins the first group whose pattern selects it; group 0 holds the rest.
+        let selected = o.ParamGroups |> List.map (fun (pattern, _) -> Set.ofList (Model.select pattern model))
+        let groupOf (path: string) =
+            match selected |> List.tryFindIndex (fun s -> s.Contains path) with
+            | Some i -> i + 1
+            | None -> 0
+        let members g = trainable |> List.filter (fun (p, _) -> groupOf p = g) |> List.map snd
+        let optimizer = o.Optimizer.Create(members 0)
+        try
+            o.ParamGroups |> List.iteri (fun i (_, lr) -> optimizer.AddParamGroup(members (i + 1), lr) |> ignore)
+        with _ ->
+            optimizer.Dispose()
+            reraise ()
+        { Model = model; Loss = effectiveLoss o model; Options = o; Optimizer = optimizer; Params = ps; State = state }
 
     /// Frees the trainer's parameters and state (after a fit that failed, or a test run such as the LR range test).
     let private release (t: Trainer) =

@@ -153,6 +153,35 @@ let tests =
             ]
             |> ignore
 
+        testCase "seed 003's Fashion-MNIST CNN has the seed's 93,322 parameters"
+        <| fun () ->
+            script "seeds/003-fashion-cnn.fsx" "--counts" [ "seed 003 CNN: 93,322 parameters"; "conv2d_2 (Conv2D)              (None, 3, 3, 64)          36,928" ] |> ignore
+
+        testCase "seed 003's CNN --quick prints the seed's accuracy beside ours and twelve ranked predictions"
+        <| fun () ->
+            let out = script "seeds/003-fashion-cnn.fsx" "--quick" [ "0.9103"; "Results provided by custom model (test image 0, a " ]
+            let count = out.Split("Results provided by custom model").Length - 1
+            Expect.equal count 12 "twelve predictions"
+            Expect.isMatch out @"#3 [A-Za-z/ -]+ @ [0-9]+\.[0-9]{2}%" "ranked classes"
+
+        testCase "transfer_learning --demo --quick writes the held-out JPEG folders, freezes the base and compares with scratch"
+        <| fun () ->
+            script "transfer_learning.fsx" "--demo --quick" [
+                "80 JPEG training images and 200 test images"
+                "Param #    Trainable"
+                "fc (Dense)                  (None, 2)                 66         Y"
+                "seed 1: transfer + fine-tuning"
+                "Results provided by selected model:"
+                "margin (transfer wins by)"
+            ]
+            |> ignore
+
+        testCase "transfer_learning without data or --demo says what it needs and exits with code 3"
+        <| fun () ->
+            let code, output = runScript "transfer_learning.fsx" ""
+            Expect.equal code 3 output
+            Expect.stringContains output "--data DIR" output
+
         testCase "a seed script without its data says what it needs and exits with code 3"
         <| fun () ->
             let code, output = runScript "seeds/001-cifar.fsx" ""

@@ -103,7 +103,7 @@ module ZooLayers =
     /// `main(x) + shortcut(x)`, then `post`: a residual block whose shortcut projects (torchvision's
     /// `downsample`, Keras's residual convolution). The main branch's parameters sit at the block's own level
     /// and the shortcut's under `shortcutName`; without a shortcut, the input is added unchanged.
-    let residualSum (main: Layer) (shortcut: (string * Layer) option) (post: Layer option) : Layer =
+    let rec residualSum (main: Layer) (shortcut: (string * Layer) option) (post: Layer option) : Layer =
         let scName, sc = defaultArg (Option.map (fun (n, l) -> Some n, Some l) shortcut) (None, None)
         let rowsOf (b: Built) (kind: string) (name: string) = { Name = name; Kind = kind; Output = b.Output; Params = b.Params; State = b.State; Children = b.Children }
         let kids (t: Params) =
@@ -118,6 +118,11 @@ module ZooLayers =
                     | Some n, Some l -> yield n, l
                     | _ -> ()
                 ]
+                Rebuild =
+                    Some(fun kids ->
+                        let main' = kids |> List.find (fst >> (=) "") |> snd
+                        let shortcut' = scName |> Option.map (fun n -> n, kids |> List.find (fst >> (=) n) |> snd)
+                        residualSum main' shortcut' post)
                 Init =
                     fun ctx ->
                         let k1, k2 = Rng.split ctx.Rng
