@@ -12,8 +12,12 @@ open Dsl.Engine
 open Dsl.Data
 open Seeds
 
+// Keras's initialisation, as the seed's model had it: Glorot-uniform kernels, zero biases.
+let conv n = conv2dWith { ConvOptions.Default with WeightInit = Initializer.glorotUniform; BiasInit = Initializer.zeros } n (3, 3)
+let fc n = denseWith { DenseOptions.Default with WeightInit = Initializer.glorotUniform; BiasInit = Initializer.zeros } n
+
 /// The seed's CNN (its Keras summary: conv2d 320, conv2d_1 18,496, conv2d_2 36,928, dense 36,928, dense_1 650).
-let cnn = serial [ conv2d 32 3; relu; maxPool 2; conv2d 64 3; relu; maxPool 2; conv2d 64 3; relu; flatten; dense 64; relu; dense 10 ]
+let cnn = serial [ conv 32; relu; maxPool 2; conv 64; relu; maxPool 2; conv 64; relu; flatten; fc 64; relu; fc 10 ]
 
 let model = Model.build [ 1L; 28L; 28L ] cnn
 
