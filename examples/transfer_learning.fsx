@@ -1,6 +1,7 @@
 // Transfer learning as seed 003 does it: a pretrained base, frozen, under a new head trained on a small image folder,
 // then the whole model fine-tuned at a small learning rate; then each predicted image's classes, ranked.
 //   dotnet fsi build.fsx run examples/transfer_learning.fsx --data DIR [--base vgg16|xception|mobilenet] [--weights imagenet|PATH]
+//   (--weights imagenet fetches torchvision's VGG16 file into the cache; PATH is a .pth, safetensors or Keras .h5 file)
 //       DIR holds train/<class>/… and predict/<class>/… (the seed's 150×150 RGB images of avocados, cats, cows and crabs)
 //   dotnet fsi build.fsx run examples/transfer_learning.fsx --demo [--seeds N]   (the point of it, with what is here)
 //   dotnet fsi build.fsx run examples/transfer_learning.fsx --demo --quick        (CI: one seed, tiny sizes)
@@ -53,8 +54,17 @@ let runFolders (dir: string) =
     let names = List.ofSeq train.ClassNames
     let baseName = option "--base" |> Option.defaultValue "vgg16"
     // The seed's epochs per base: (transfer, fine-tuning).
+    // --weights imagenet: torchvision's published file (fetched once into the cache; vgg16 only, Keras's bases need
+    // their .h5 file); --weights PATH: a .pth, safetensors or Keras .h5 file, loaded into the base when it is built.
+    let weights =
+        match option "--weights" with
+        | Some "imagenet" -> ZooWeights.ImageNet
+        | Some path -> ZooWeights.File path
+        | None ->
+            eprintfn "No --weights: the base starts from fresh weights, so there is nothing to transfer; the run shows the steps only."
+            ZooWeights.None
     let features, (transferEpochs, fineEpochs) =
-        let o = { Zoo.Default with IncludeTop = false }
+        let o = { Zoo.Default with IncludeTop = false; Weights = weights }
         match baseName with
         | "vgg16" -> Zoo.vgg16 o, (1, 1)
         | "xception" -> Zoo.xception o, (5, 3)
@@ -63,16 +73,12 @@ let runFolders (dir: string) =
             eprintfn "--base %s: use vgg16, xception or mobilenet" other
             exit 2
     let net = serial [ named "base" features; named "pool" (adaptiveAvgPool (1, 1)); named "flatten" flatten; named "head" (dense names.Length) ]
-    let model = Model.build [ 3L; int64 size; int64 size ] net
-    match option "--weights" with
-    | Some "imagenet" ->
-        eprintfn
-            "--weights imagenet needs the published ImageNet weights, which need the network (none here). Convert them elsewhere to safetensors and pass --weights PATH once Model.loadWeights is in this build."
-        exit 3
-    | Some path ->
-        eprintfn "--weights %s: loading a state dict (Model.loadWeights) is not in this build yet; run without --weights to train from fresh weights." path
-        exit 3
-    | None -> eprintfn "No --weights: the base starts from fresh weights, so there is nothing to transfer; the run shows the steps only."
+    let model =
+        try
+            Model.build [ 3L; int64 size; int64 size ] net
+        with e when weights <> ZooWeights.None ->
+            eprintfn "--weights: %s" e.Message
+            exit 3
     printfn "%s base, %d training images, %d to predict, classes %s" baseName train.Count predict.Count (String.concat ", " names)
     use scope = DisposeScope.Enter()
     let scaled (t: Tensor) = t.To(DType.Float32).Div_(255.0)
