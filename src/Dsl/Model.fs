@@ -99,18 +99,9 @@ module Model =
         use _ = Autograd.NoGrad()
         applyWith m m.Params m.State Eval (Rng.seed 0L) (Value.T x) |> fst
 
-    /// The model's summary rows with the tensors of `ps` and `st` in place of the model's own (trees of the
-    /// model's structure), so that `Info` shows the parameters the model holds.
-    let private rebindInfo (m: Model) (ps: Params) (st: Params) : LayerInfo =
-        let swap = System.Collections.Generic.Dictionary<Tensor, Tensor>(HashIdentity.Reference)
-        for a, b in List.zip (Tree.leaves m.Params) (Tree.leaves ps) @ List.zip (Tree.leaves m.State) (Tree.leaves st) do
-            swap.[a] <- b
-        let sw (t: Tensor) =
-            match swap.TryGetValue t with
-            | true, n -> n
-            | _ -> t
-        let rec go (i: LayerInfo) = { i with Params = Tree.map sw i.Params; State = Tree.map sw i.State; Children = List.map go i.Children }
-        go m.Info
+    /// The model's summary rows with the tensors of `ps` and `st` in place of the model's own, so that `Info` shows
+    /// the parameters the model holds.
+    let private rebindInfo (m: Model) (ps: Params) (st: Params) : LayerInfo = List.exactlyOne (Surgery.swapTensors m.Params m.State ps st [ m.Info ])
 
     /// The model holding `ps` and `st` (trees of its structure, unchecked): what training and checkpoints use.
     let internal withLive (ps: Params) (st: Params) (m: Model) : Model = { m with Params = ps; State = st; Info = rebindInfo m ps st }

@@ -22,17 +22,21 @@ module internal Surgery =
         let la, lb = Tree.toList a, Tree.toList b
         List.map fst la = List.map fst lb && List.forall2 (fun (_, x: Tensor) (_, y: Tensor) -> x.Shape = y.Shape && x.DType = y.DType) la lb
 
-    /// The summary rows of a probe with the kept tensors in place of the probe's.
-    let private swapRows (probe: Built) (keptParams: Params) (keptState: Params) : LayerInfo list =
+    /// Summary rows with each tensor of `oldPs`/`oldSt` replaced by the tensor at the same place in `newPs`/`newSt`
+    /// (trees of one structure); other tensors stay.
+    let swapTensors (oldPs: Params) (oldSt: Params) (newPs: Params) (newSt: Params) (rows: LayerInfo list) : LayerInfo list =
         let swap = System.Collections.Generic.Dictionary<Tensor, Tensor>(HashIdentity.Reference)
-        for a, b in List.zip (Tree.leaves probe.Params) (Tree.leaves keptParams) @ List.zip (Tree.leaves probe.State) (Tree.leaves keptState) do
+        for a, b in List.zip (Tree.leaves oldPs) (Tree.leaves newPs) @ List.zip (Tree.leaves oldSt) (Tree.leaves newSt) do
             swap.[a] <- b
         let sw (t: Tensor) =
             match swap.TryGetValue t with
             | true, n -> n
             | _ -> t
         let rec go (i: LayerInfo) = { i with Params = Tree.map sw i.Params; State = Tree.map sw i.State; Children = List.map go i.Children }
-        List.map go probe.Children
+        List.map go rows
+
+    /// The summary rows of a probe with the kept tensors in place of the probe's.
+    let private swapRows (probe: Built) (keptParams: Params) (keptState: Params) : LayerInfo list = swapTensors probe.Params probe.State keptParams keptState probe.Children
 
     /// The paths below `prefix` (relative to it) of a set of full paths.
     let private below (prefix: string) (paths: Set<string>) : string list = [
