@@ -3,7 +3,8 @@
 //   dotnet fsi build.fsx run examples/transfer_learning.fsx --data DIR [--base vgg16|xception|mobilenet] [--weights imagenet|PATH]
 //   (--weights imagenet fetches torchvision's VGG16 file into the cache; PATH is a .pth, safetensors or Keras .h5 file)
 //       DIR holds train/<class>/… and predict/<class>/… (the seed's 150×150 RGB images of avocados, cats, cows and crabs)
-//   dotnet fsi build.fsx run examples/transfer_learning.fsx --demo [--seeds N]   (the point of it, with what is here)
+//   dotnet fsi build.fsx run examples/transfer_learning.fsx --demo [--seeds N] [--per-class N] [--pretrain-per-class N]
+//       [--pretrain-epochs N] [--transfer-epochs N] [--fine-epochs N]   (the point of it, with what is here)
 //   dotnet fsi build.fsx run examples/transfer_learning.fsx --demo --quick        (CI: one seed, tiny sizes)
 // The demo pretrains a small zoo ResNet on eight Fashion-MNIST classes, writes the two held-out classes as JPEG class
 // folders (a few hundred training images each), and compares transfer + fine-tuning with the same model trained from
@@ -118,7 +119,12 @@ let runDemo () =
     let pretrainClasses = [ 0..9 ] |> List.filter (fun c -> not (List.contains c heldOut))
     let allNames = List.ofSeq FashionMnist.ClassNames
     let names = heldOut |> List.map (fun c -> allNames.[c].Replace("/", "-"))
-    let perClassPretrain, pretrainEpochs, perClassNew, perClassTest, transferEpochs, fineEpochs = if quick then 100, 1, 40, 100, 1, 1 else 1000, 2, 300, 1000, 1, 5
+    let number name (fallback: int) = option name |> Option.map int |> Option.defaultValue fallback
+    let perClassPretrain, pretrainEpochs, perClassNew, perClassTest, transferEpochs, fineEpochs =
+        if quick then
+            100, 1, 40, 100, 1, 1
+        else
+            number "--pretrain-per-class" 4000, number "--pretrain-epochs" 3, number "--per-class" 200, 1000, number "--transfer-epochs" 2, number "--fine-epochs" 4
     let struct (trainImages, trainLabels) = FashionMnist.Load(true)
     let struct (testImages, testLabels) = FashionMnist.Load(false)
     let scaled (t: Tensor) = t.To(DType.Float32).Div_(255.0)

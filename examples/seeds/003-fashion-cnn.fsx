@@ -36,7 +36,8 @@ let xTrain, yTrain = load true
 let xTest, yTest = load false
 let names = List.ofSeq FashionMnist.ClassNames
 
-let options = {
+// The seed's protocol: Adam 1e-3 for 10 epochs, batch 32, validated on the test set each epoch.
+let seedOptions = {
     FitOptions.Default with
         Optimizer = Optimizers.adam 1e-3
         Epochs = (if quick then 1 else epochs 10)
@@ -46,13 +47,30 @@ let options = {
         Verbosity = (if quick then Silent else Auto)
 }
 
-let (trained, accuracy), seconds =
+// Ours: the same model, batch and epochs, with two things a Keras user has at hand: the learning rate annealed to zero
+// along a cosine over the 10 epochs (CosineDecay), and each training batch's images flipped left-right at random
+// (RandomFlip("horizontal"): a mirrored garment is the same garment).
+let ourOptions = {
+    seedOptions with
+        Callbacks = [ Callback.learningRateScheduler (Schedule.cosine seedOptions.Epochs 0 0.0) ]
+        Augment = Some(RandomHorizontalFlip(0.5, 3L))
+}
+
+let train (o: FitOptions) =
     timed (fun () ->
-        let t = Training.fit options model xTrain (Value.T yTrain)
-        t, (Training.evaluate options t.Model xTest (Value.T yTest)).["accuracy"])
+        let t = Training.fit o (Model.buildSeeded o.Seed [ 1L; 28L; 28L ] cnn) xTrain (Value.T yTrain)
+        t, (Training.evaluate o t.Model xTest (Value.T yTest)).["accuracy"])
+
+// --quick trains only ours; the full run both, so that the difference is measured on the same data and seed.
+let plain = if quick then None else Some(train seedOptions)
+let (trained, accuracy), seconds = train ourOptions
 
 printTable "Seed 003, its Fashion-MNIST CNN (93,322 parameters, 10 epochs, batch 32): test accuracy" [
-    { Experiment = sprintf "CNN, %d epoch(s)" options.Epochs; Seed = "0.9103"; Ours = sprintf "%.4f" accuracy; Seconds = seconds }
+    match plain with
+    | Some((_, a), secs) ->
+        { Experiment = sprintf "as the seed: Adam 1e-3, %d epoch(s)" seedOptions.Epochs; Seed = "0.9103"; Ours = sprintf "%.4f" a; Seconds = secs }
+    | None -> ()
+    { Experiment = sprintf "cosine decay + random flips, %d epoch(s)" ourOptions.Epochs; Seed = "0.9103"; Ours = sprintf "%.4f" accuracy; Seconds = seconds }
 ]
 
 // Twelve test images, as the seed's sample: each with its three most probable classes.
