@@ -7,6 +7,7 @@
 //   dotnet fsi build.fsx run examples/seeds/004-studies.fsx [--table NAME]   (Fashion-MNIST, installed here)
 //   dotnet fsi build.fsx run examples/seeds/004-studies.fsx --data DIR       (and MNIST, from its IDX folder)
 //   dotnet fsi build.fsx run examples/seeds/004-studies.fsx --quick          (every table on a few hundred images)
+//   --models MLP or --models CNN keeps one model; --sets fmnist,mnist picks the data sets.
 // Tables (--table NAME runs one alone): init, optimizers, activations, regularisation, size, lr, search, final.
 // Writes the LR curves, the search's trial reports and compare.html under examples/output/004-studies/.
 #load "Seed004.fsx"
@@ -28,15 +29,15 @@ let chosen =
         exit 2
     | None -> tables
 
-let sweepTrain = if quick then Some 600 else Some(option "--train" |> Option.map int |> Option.defaultValue 12000)
+let sweepTrain = if quick then Some 256 else Some(option "--train" |> Option.map int |> Option.defaultValue 12000)
 let sweepEpochs = if quick then 1 else option "--sweep-epochs" |> Option.map int |> Option.defaultValue 5
 let finalEpochs = if quick then 1 else epochs 12
 let out = outputDir "004-studies"
 let wall = Diagnostics.Stopwatch.StartNew()
 
 // Sets load once at the sweeps' size and once in full for Table 4.
-let sweepSets = lazy (setNames |> List.map (load sweepTrain (Some 500)))
-let fullSets = lazy (setNames |> List.map (load (if quick then Some 1500 else None) (if quick then Some 500 else None)))
+let sweepSets = lazy (setNames |> List.map (load sweepTrain (Some 300)))
+let fullSets = lazy (setNames |> List.map (load (if quick then Some 512 else None) (if quick then Some 300 else None)))
 
 /// The seed's base validation accuracy of a model on a set (its section 2.1 and Table 1's ReLU row).
 let seedBase (model: string) (set: SeedSet) =
@@ -88,10 +89,12 @@ if List.contains "optimizers" chosen then
 if List.contains "activations" chosen then
     // Table 1: MLP MNIST, MLP Fashion, CNN MNIST, CNN Fashion.
     let table1 =
-        Map [ "ReLU", [ "0.982"; "0.876"; "0.99"; "0.922" ]
-              "tanh", [ "0.978"; "0.887"; "0.985"; "0.91" ]
-              "sigmoid", [ "0.977"; "0.88"; "0.983"; "0.882" ]
-              "linear", [ "0.921"; "0.824"; "0.978"; "0.895" ] ]
+        Map [
+            "ReLU", [ "0.982"; "0.876"; "0.99"; "0.922" ]
+            "tanh", [ "0.978"; "0.887"; "0.985"; "0.91" ]
+            "sigmoid", [ "0.977"; "0.88"; "0.983"; "0.882" ]
+            "linear", [ "0.921"; "0.824"; "0.978"; "0.895" ]
+        ]
     let cell act = fun (model: string) (set: SeedSet) -> table1.[act].[(if model = "MLP" then 0 else 2) + (if set.Digits then 0 else 1)]
     sweep "Seed 004 Table 1, activations" [
         "ReLU", cell "ReLU", baseKnobs, id
@@ -117,19 +120,24 @@ if List.contains "regularisation" chosen then
 
 if List.contains "size" chosen then
     let k = if quick then 2 else 3
-    let sizeTrain = if quick then 300 else 3000
-    let filters = [ 10; 100; 500 ]
+    let sizeTrain = if quick then 200 else 3000
+    // --quick keeps the table's shape with narrower levels (10, 20, 50): 500 filters on 13×13 maps cost 272M
+    // multiply-adds per image, minutes on a small CPU.
+    let filters = if quick then [ 10; 20; 50 ] else [ 10; 100; 500 ]
     /// `levels` × (conv n 3×3, ReLU, max pool 2), then the base CNN's head.
     let sized levels n =
         let k = Presets.keras
         serial (
-            [ for _ in 1..levels do
-                  yield Presets.conv2d k n 3
-                  yield relu
-                  yield maxPool 2 ]
+            [
+                for _ in 1..levels do
+                    yield Presets.conv2d k n 3
+                    yield relu
+                    yield maxPool 2
+            ]
             @ [ dropout 0.25; flatten; Presets.dense k 128; relu; dropout 0.5; Presets.dense k 10 ]
         )
-    let seedRank = Map [ (1, 10), 5; (1, 100), 3; (1, 500), 6; (2, 10), 1; (2, 100), 2; (2, 500), 4 ]
+    // The seed's ranks by (levels, 10 / 100 / 500 filters).
+    let seedRank = Map [ (1, 0), 5; (1, 1), 3; (1, 2), 6; (2, 0), 1; (2, 1), 2; (2, 2), 4 ]
     for set in sweepSets.Force() do
         let x, y = set.Train
         let x, y = first (Some sizeTrain) x, first (Some sizeTrain) y
@@ -137,22 +145,19 @@ if List.contains "size" chosen then
             for levels in [ 1; 2 ] do
                 for n in filters ->
                     let r, seconds =
-                        timed (fun () ->
-                            Search.kfold k 1L "val_accuracy" 2 (fun () -> Model.buildSeeded 1L [ 1L; 28L; 28L ] (sized levels n), baseFit sweepEpochs 1L) x y)
+                        timed (fun () -> Search.kfold k 1L "val_accuracy" 2 (fun () -> Model.buildSeeded 1L [ 1L; 28L; 28L ] (sized levels n), baseFit sweepEpochs 1L) x y)
                     (levels, n), r, seconds
         ]
         let ranked = results |> List.sortByDescending (fun (_, r, _) -> r.Mean) |> List.mapi (fun i (key, _, _) -> key, i + 1) |> Map.ofList
-        printTable
-            (sprintf "Seed 004 Table 2, CNN size on %s: %d-fold CV on %d images, %d epoch(s); seed = its rank, ours = mean ± std (rank)" set.Name k sizeTrain sweepEpochs)
-            [
-                for (levels, n), r, seconds in results ->
-                    {
-                        Experiment = sprintf "%d level(s) × %d filters" levels n
-                        Seed = sprintf "rank %d" seedRank.[(levels, n)]
-                        Ours = sprintf "%.4f ± %.4f (rank %d)" r.Mean r.Std ranked.[(levels, n)]
-                        Seconds = seconds
-                    }
-            ]
+        printTable (sprintf "Seed 004 Table 2, CNN size on %s: %d-fold CV on %d images, %d epoch(s); seed = its rank, ours = mean ± std (rank)" set.Name k sizeTrain sweepEpochs) [
+            for (levels, n), r, seconds in results ->
+                {
+                    Experiment = sprintf "%d level(s) × %d filters" levels n
+                    Seed = sprintf "rank %d (%d filters)" seedRank.[(levels, List.findIndex ((=) n) filters)] [ 10; 100; 500 ].[List.findIndex ((=) n) filters]
+                    Ours = sprintf "%.4f ± %.4f (rank %d)" r.Mean r.Std ranked.[(levels, n)]
+                    Seconds = seconds
+                }
+        ]
 
 // ---------------------------------------------------------------- the LR range test (seed §2.5)
 
@@ -163,7 +168,7 @@ if List.contains "lr" chosen then
                 let x, y = set.Train
                 let model = Model.buildSeeded 1L [ 1L; 28L; 28L ] (net baseKnobs)
                 let o = baseFit sweepEpochs 1L
-                let finding, seconds = timed (fun () -> Training.findLearningRate o 1e-5 1.0 (if quick then 30 else 200) model x (Value.T y))
+                let finding, seconds = timed (fun () -> Training.findLearningRate o 1e-5 1.0 (if quick then 12 else 200) model x (Value.T y))
                 Model.dispose model
                 // The seed's rule: the rate at which the (smoothed) loss starts to climb, i.e. its lowest point.
                 let climb = finding.Curve |> List.minBy snd |> fst
@@ -182,17 +187,14 @@ if List.contains "lr" chosen then
                     Seconds = seconds + s1 + s2 + s3
                 }
     ]
-    printTable "Seed 004 §2.5, LR range test 1e-5 → 1 (RMSprop): validation accuracy at the seed's chosen rate / where the loss starts to climb (the seed's rule) / today's suggestion (steepest descent)" rows
+    printTable
+        "Seed 004 §2.5, LR range test 1e-5 → 1 (RMSprop): validation accuracy at the seed's chosen rate / where the loss starts to climb (the seed's rule) / today's suggestion (steepest descent)"
+        rows
     printfn "LR curves: %s" (Path.Combine(out, "lr_*.png"))
 
 // ---------------------------------------------------------------- random search, coarse to fine (seed §2.6)
 
-let space = [
-    "lr", LogUniform(1e-4, 3e-3)
-    "activation", Choice [ "relu"; "tanh" ]
-    "dropout", Choice [ "yes"; "no" ]
-    "init", Choice [ "glorot_uniform"; "lecun_uniform" ]
-]
+let space = [ "lr", LogUniform(1e-4, 3e-3); "activation", Choice [ "relu"; "tanh" ]; "dropout", Choice [ "yes"; "no" ]; "init", Choice [ "glorot_uniform"; "lecun_uniform" ] ]
 
 let knobsOf (s: Sample) = {
     Init = (if s.Choice "init" = "lecun_uniform" then Initializer.lecunUniform else Initializer.glorotUniform)
@@ -214,7 +216,7 @@ let runSearch () =
             }
             let x, y = set.Train
             let configure (s: Sample) =
-                Model.buildSeeded 1L [ 1L; 28L; 28L ] (net (knobsOf s)), { baseFit (sweepEpochs + 2) 1L with Optimizer = Presets.keras.Rmsprop(s.Float "lr") }
+                Model.buildSeeded 1L [ 1L; 28L; 28L ] (net (knobsOf s)), { baseFit (if quick then 1 else sweepEpochs + 2) 1L with Optimizer = Presets.keras.Rmsprop(s.Float "lr") }
             let (coarse, fine), seconds = timed (fun () -> Search.coarseToFine o 2 space configure x (Value.T y))
             printfn "\nRandom search, %s on %s: coarse round (%d trials), then the space narrowed around its best 2 (%.0f s)" name set.Name coarse.Trials.Length seconds
             printfn "%s\n\nfine round:\n%s" (Search.table coarse) (Search.table fine)
@@ -230,8 +232,12 @@ if List.contains "search" chosen then runSearch ()
 if List.contains "final" chosen then
     if selected.Count = 0 then runSearch ()
     let seed4 =
-        Map [ ("MNIST", "MLP"), ("0.980", "0.981"); ("MNIST", "CNN"), ("0.990", "0.990")
-              ("Fashion-MNIST", "MLP"), ("0.869", "0.877"); ("Fashion-MNIST", "CNN"), ("0.918", "0.921") ]
+        Map [
+            ("MNIST", "MLP"), ("0.980", "0.981")
+            ("MNIST", "CNN"), ("0.990", "0.990")
+            ("Fashion-MNIST", "MLP"), ("0.869", "0.877")
+            ("Fashion-MNIST", "CNN"), ("0.918", "0.921")
+        ]
     let rows = [
         for set in fullSets.Force() do
             for name, net in models do

@@ -14,7 +14,10 @@ open Seeds
 type SeedSet = { Name: string; Digits: bool; Train: Tensor * Tensor; Test: Tensor * Tensor }
 
 /// The first n rows (all when n is None or larger).
-let first (n: int option) (x: Tensor) = match n with Some k when int64 k < x.Size 0 -> x.Narrow(0L, 0L, int64 k) | _ -> x
+let first (n: int option) (x: Tensor) =
+    match n with
+    | Some k when int64 k < x.Size 0 -> x.Narrow(0L, 0L, int64 k)
+    | _ -> x
 
 /// `--sets fmnist,mnist` (default: Fashion-MNIST, and MNIST too when --data is given). Asking for MNIST without --data
 /// says where to get it and exits with code 3.
@@ -52,27 +55,25 @@ let private drop (k: Knobs) rate = if k.Dropout then [ dropout rate ] else []
 
 /// Keras's mnist_mlp.py: Dense 512, act, Dropout 0.2, Dense 512, act, Dropout 0.2, Dense 10 (669,706 parameters).
 let mlp (k: Knobs) =
-    serial (
-        [ flatten; denseK k 512; k.Activation ]
-        @ drop k 0.2
-        @ [ denseK k 512; k.Activation ]
-        @ drop k 0.2
-        @ [ denseK k 10 ]
-    )
+    serial ([ flatten; denseK k 512; k.Activation ] @ drop k 0.2 @ [ denseK k 512; k.Activation ] @ drop k 0.2 @ [ denseK k 10 ])
 
 /// Keras's mnist_cnn.py: Conv 32 3×3, act, Conv 64 3×3, act, MaxPool 2, Dropout 0.25, Flatten, Dense 128, act,
 /// Dropout 0.5, Dense 10 (1,199,882 parameters).
 let cnn (k: Knobs) =
-    serial (
-        [ convK k 32; k.Activation; convK k 64; k.Activation; maxPool 2 ]
-        @ drop k 0.25
-        @ [ flatten; denseK k 128; k.Activation ]
-        @ drop k 0.5
-        @ [ denseK k 10 ]
-    )
+    serial ([ convK k 32; k.Activation; convK k 64; k.Activation; maxPool 2 ] @ drop k 0.25 @ [ flatten; denseK k 128; k.Activation ] @ drop k 0.5 @ [ denseK k 10 ])
 
-/// The base models by name.
-let models = [ "MLP", mlp; "CNN", cnn ]
+/// The base models by name (`--models MLP` or `--models CNN` keeps one; both by default).
+let models =
+    let all = [ "MLP", mlp; "CNN", cnn ]
+    match option "--models" with
+    | Some m ->
+        let wanted = m.Split(',') |> Set.ofArray
+        match all |> List.filter (fun (name, _) -> wanted.Contains name) with
+        | [] ->
+            eprintfn "--models %s: give MLP, CNN or MLP,CNN" m
+            exit 2
+        | some -> some
+    | None -> all
 
 /// The seed's fit: RMSprop at Keras's 1e-3 (ρ 0.9, ε 1e-7), batch 128, validation split 0.15 (the last 15%, as Keras).
 let baseFit (epochs: int) (seed: int64) = {

@@ -85,14 +85,7 @@ type SearchOptions = {
 } with
 
     /// 10 trials, no time limit, seed 0, val_accuracy with patience 3, no reports.
-    static member Default = {
-        Seed = 0L
-        Budget = { Trials = 10; Seconds = None }
-        Monitor = "val_accuracy"
-        Mode = MonitorMode.ByName
-        Patience = 3
-        ReportDir = None
-    }
+    static member Default = { Seed = 0L; Budget = { Trials = 10; Seconds = None }; Monitor = "val_accuracy"; Mode = MonitorMode.ByName; Patience = 3; ReportDir = None }
 
 /// One trial of a search: its sample, its score (the best epoch's monitored value), the final logs of that epoch,
 /// epochs trained, wall time, and its report folder.
@@ -187,7 +180,12 @@ module Search =
         let scored = trained.History |> List.filter (fun l -> (l.TryGet monitor).IsSome)
         if scored.IsEmpty then
             Model.dispose trained.Model
-            invalidArg "monitor" (sprintf "Search: the trials did not log '%s' (give validation data or ValidationSplit for val_ quantities); they logged %s" monitor (trained.History |> List.collect (fun l -> List.map fst l.Values) |> List.distinct |> String.concat ", "))
+            invalidArg
+                "monitor"
+                (sprintf
+                    "Search: the trials did not log '%s' (give validation data or ValidationSplit for val_ quantities); they logged %s"
+                    monitor
+                    (trained.History |> List.collect (fun l -> List.map fst l.Values) |> List.distinct |> String.concat ", "))
         let best = scored |> (if higher then List.maxBy else List.minBy) (fun l -> (l.TryGet monitor).Value)
         trained, best
 
@@ -260,17 +258,7 @@ module Search =
     /// the first round's `top` trials (drawn from a seed of its own). Returns both rounds.
     let coarseToFine (o: SearchOptions) (top: int) (space: (string * Dimension) list) (configure: Sample -> Model * FitOptions) (x: Tensor) (y: Value) =
         let coarse = random { o with ReportDir = o.ReportDir |> Option.map (fun d -> Path.Combine(d, "coarse")) } space configure x y
-        let fine =
-            random
-                {
-                    o with
-                        Seed = o.Seed + 1L
-                        ReportDir = o.ReportDir |> Option.map (fun d -> Path.Combine(d, "fine"))
-                }
-                (narrow top coarse)
-                configure
-                x
-                y
+        let fine = random { o with Seed = o.Seed + 1L; ReportDir = o.ReportDir |> Option.map (fun d -> Path.Combine(d, "fine")) } (narrow top coarse) configure x y
         coarse, fine
 
     /// The search's trials as a text table, best first: rank, trial, each dimension, the score, epochs, seconds.

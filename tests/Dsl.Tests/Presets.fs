@@ -133,8 +133,7 @@ let tests =
                 let plain = Training.fit o model x (Value.T y)
                 let l1 = Training.fit { o with Penalties = [ Penalty.l1 0.01 ] } model x (Value.T y)
                 for (path, w0), (_, a), (_, b) in List.zip3 (Tree.toList model.Params) (Tree.toList plain.Model.Params) (Tree.toList l1.Model.Params) do
-                    let expected =
-                        if Penalty.isKernel path then values w0 |> Array.map (fun w -> -0.5 * 0.01 * float (sign w)) else Array.zeroCreate (int w0.Numel)
+                    let expected = if Penalty.isKernel path then values w0 |> Array.map (fun w -> -0.5 * 0.01 * float (sign w)) else Array.zeroCreate (int w0.Numel)
                     let diff = Array.map2 (-) (values b) (values a)
                     Expect.isLessThanOrEqual (maxAbsDiff diff expected) 1e-6 (sprintf "%s: w_L1 − w = −η·a·sign(w)" path))
             x.Dispose()

@@ -205,7 +205,7 @@ let tests =
             let o = { SearchOptions.Default with Budget = { Trials = 50; Seconds = Some 0.0 } }
             let r = Search.random o searchSpace configure x (Value.T y)
             Expect.equal r.Trials.Length 1 "one trial"
-            let monitored = expectThrows<ArgumentException> (fun () -> Search.random { o with Monitor = "val_auc" } searchSpace configure x (Value.T y) |> ignore)
+            let monitored = expectThrows<ArgumentException>(fun () -> Search.random { o with Monitor = "val_auc" } searchSpace configure x (Value.T y) |> ignore)
             expectContains "monitors 'val_auc', which fit does not log" monitored.Message
             x.Dispose()
             y.Dispose()

@@ -180,10 +180,15 @@ let tests =
                     "Seed 004 Table 4: test accuracy, base → selected"
                     "Fashion-MNIST CNN, selected"
                 ]
-            for row in [ @"tanh, MLP, Fashion-MNIST +0\.887 +0\.[0-9]{4}"; @"linear, CNN, Fashion-MNIST +0\.895 +0\.[0-9]{4}"; @"L1 0\.1 \+ dropout, MLP, Fashion-MNIST +≈ 0\.1 +0\.[0-9]{4}" ] do
+            for row in
+                [
+                    @"tanh, MLP, Fashion-MNIST +0\.887 +0\.[0-9]{4}"
+                    @"linear, CNN, Fashion-MNIST +0\.895 +0\.[0-9]{4}"
+                    @"L1 0\.1 \+ dropout, MLP, Fashion-MNIST +≈ 0\.1 +0\.[0-9]{4}"
+                ] do
                 Expect.isMatch out row "a sweep row with the seed's number"
             Expect.isMatch out @"Fashion-MNIST MLP, base +0\.869 +0\.[0-9]{4}" "Table 4's base row with the seed's number"
-            Expect.isMatch out @"rank 1 +0\.[0-9]{4} ± 0\.[0-9]{4} \(rank [1-6]\)" "Table 2 ranks"
+            Expect.isMatch out @"rank 1 \(10 filters\) +0\.[0-9]{4} ± 0\.[0-9]{4} \(rank [1-6]\)" "Table 2 ranks"
             Expect.isTrue (File.Exists(Path.Combine(root, "examples", "output", "004-studies", "search_MLP_Fashion-MNIST", "fine", "compare.html"))) "the search's compare page"
 
         testCase "seed 004 studies: --table runs one table, MNIST without --data exits 3, an unknown table exits 2"
