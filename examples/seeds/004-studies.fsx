@@ -60,7 +60,7 @@ let sweep (title: string) (settings: (string * (string -> SeedSet -> string) * K
                     Model.dispose t.Model
                     row
     ]
-    printTable (sprintf "%s (validation accuracy after %d epoch(s) on %A training images)" title sweepEpochs sweepTrain) rows
+    printTable (sprintf "%s (validation accuracy after %d epoch(s) on %d training images, less the last 15%%)" title sweepEpochs sweepTrain.Value) rows
 
 let same (text: string) = fun (_: string) (_: SeedSet) -> text
 let onBase (model: string) (set: SeedSet) = seedBase model set
