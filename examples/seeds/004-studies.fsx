@@ -210,7 +210,7 @@ let runSearch () =
             let o = {
                 SearchOptions.Default with
                     Seed = 4L
-                    Budget = { Trials = (if quick then 2 else 6); Seconds = (if quick then None else Some 600.0) }
+                    Budget = { Trials = (if quick then 2 else 6); Seconds = (if quick then None else Some 180.0) }
                     Patience = 2
                     ReportDir = Some(Path.Combine(out, sprintf "search_%s_%s" name (set.Name.Replace(' ', '_'))))
             }
