@@ -18,6 +18,16 @@ module Datasets =
     /// The ten Fashion-MNIST class names.
     let fashionMnistClasses: string list = List.ofSeq FashionMnist.ClassNames
 
+    /// MNIST from the folder holding its four official IDX files (`--data DIR`; `Download.Mnist` fetches them): images
+    /// float32 [N, 1, 28, 28] in [0, 1], labels int64 [N].
+    let mnist (directory: string) (train: bool) : Tensor * Tensor =
+        let struct (images, labels) = Mnist.Load(train, directory)
+        use _ = images
+        images.To(DType.Float32).Div_(255.0).Unsqueeze(1L), labels
+
+    /// The ten MNIST class names, the digits "0" to "9".
+    let mnistClasses: string list = List.ofSeq Mnist.ClassNames
+
     /// CIFAR-10 from its .tar.gz or folder: images float32 [N, 3, 32, 32] in [0, 1], labels, class names.
     let cifar10 (path: string) (train: bool) : Tensor * Tensor * string list =
         let d = Cifar10.Load(path, train)

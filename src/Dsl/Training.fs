@@ -8,7 +8,21 @@ open Dsl.Data
 
 /// An L1/L2 penalty on the parameters whose path satisfies `Applies` (Keras's kernel_regularizer):
 /// loss + l1·Σ|w| + l2·Σw².
+/// The reported loss includes the penalty, as Keras reports it: fit's "loss" and "val_loss" and `evaluate`'s "loss"
+/// (with the fit options) are the data loss plus the penalty at the weights of that step or evaluation.
 type Penalty = { Applies: string -> bool; L1: float; L2: float }
+
+/// Keras's kernel regularizers as penalties on every weight (the parameters whose path ends in "weight": dense and
+/// conv kernels, not biases or batch-norm parameters).
+module Penalty =
+    /// Whether a parameter path names a kernel (dense or conv weight), as Keras's kernel_regularizer applies.
+    let isKernel (path: string) = path.EndsWith "weight" && not (path.Contains "norm")
+
+    /// Keras's `regularizers.l1(a)` on every kernel: + a·Σ|w|.
+    let l1 (a: float) : Penalty = { Applies = isKernel; L1 = a; L2 = 0.0 }
+
+    /// Keras's `regularizers.l2(a)` on every kernel: + a·Σw².
+    let l2 (a: float) : Penalty = { Applies = isKernel; L1 = 0.0; L2 = a }
 
 /// Data for `fitData`, `evaluateData` and validation: tensors in memory, or a data set read batch by batch
 /// (an image folder too large for memory, say).
@@ -284,6 +298,19 @@ module Training =
         ]
         if List.isEmpty terms then None else Some(List.reduce (+) terms)
 
+    /// Loss and metrics with the penalty at `ps` added to "loss" (as Keras reports the loss of a regularised model).
+    let private penalised (penalties: Penalty list) (ps: Params) (values: (string * float) list) =
+        if List.isEmpty penalties then
+            values
+        else
+            use _ = DisposeScope.Enter()
+            use _ = Autograd.NoGrad()
+            match penalty penalties ps with
+            | Some p ->
+                let extra = p.ToDouble()
+                values |> List.map (fun (k, v) -> if k = "loss" then k, v + extra else k, v)
+            | None -> values
+
     let private finish (metrics: Metric list) (sums: float[]) (counts: float[]) = metrics |> List.mapi (fun i m -> m.Name, m.Finish sums.[i] counts.[i])
 
     /// Running sums of the loss (weighted by batch size) and of every metric.
@@ -367,13 +394,16 @@ module Training =
     let evaluateWith (loss: Loss) (metrics: Metric list) (batchSize: int) (model: Model) (x: Tensor) (y: Value) : Evaluation =
         evaluateChecked loss metrics batchSize model (feedOf "evaluate" "evaluation" (DataSource.Tensors(x, y)))
 
-    /// Loss and metrics with the fit options' loss, metrics and batch size: `(Training.evaluate o model x y).["accuracy"]`.
-    let evaluate (options: FitOptions) (model: Model) (x: Tensor) (y: Value) : Evaluation = evaluateWith options.Loss options.Metrics options.BatchSize model x y
-
     /// Loss and metrics on any data source (an image folder read batch by batch, say), with the fit options'
-    /// loss, metrics and batch size.
+    /// loss, metrics and batch size; the loss includes the options' penalties at the model's weights, as Keras's
+    /// evaluate reports it.
     let evaluateData (options: FitOptions) (model: Model) (data: DataSource) : Evaluation =
-        evaluateChecked options.Loss options.Metrics options.BatchSize model (feedOf "evaluate" "evaluation" data)
+        let e = evaluateChecked options.Loss options.Metrics options.BatchSize model (feedOf "evaluate" "evaluation" data)
+        { Values = penalised options.Penalties model.Params e.Values }
+
+    /// Loss and metrics with the fit options' loss, metrics and batch size: `(Training.evaluate o model x y).["accuracy"]`.
+    /// The loss includes the options' penalties, as Keras's evaluate reports it (`evaluateWith` gives the data loss alone).
+    let evaluate (options: FitOptions) (model: Model) (x: Tensor) (y: Value) : Evaluation = evaluateData options model (DataSource.Tensors(x, y))
 
     // ---------------------------------------------------------------- the training step
 
@@ -432,7 +462,7 @@ module Training =
 
     /// One optimisation step on a batch, inside the caller's scope: forward in Train mode, the loss plus the
     /// penalties, backward, clipping, the optimizer's step, and the new state (state tensors it replaces are
-    /// freed). Returns the batch's loss and the predictions; a non-finite loss with TerminateOnNaN returns
+    /// freed). Returns the batch's loss (plus the penalties, as Keras reports it) and the predictions; a non-finite loss with TerminateOnNaN returns
     /// None before any gradient is taken or any parameter changes.
     let private step (t: Trainer) (scope: DisposeScope) (rng: Rng) (xb: Tensor) (yb: Value) : (float * Value) option =
         let pred, newState = Model.applyWith t.Model t.Params t.State Train rng (Value.T xb)
@@ -441,10 +471,10 @@ module Training =
         if t.Options.TerminateOnNaN && not (Double.IsFinite value) then
             None
         else
-            let total =
+            let total, reported =
                 match penalty t.Options.Penalties t.Params with
-                | Some p -> l + p
-                | None -> l
+                | Some p -> (let total = l + p in total, total.ToDouble())
+                | None -> l, value
             t.Optimizer.ZeroGrad()
             total.Backward()
             t.Options.ClipGradNorm |> Option.iter (fun c -> t.Optimizer.ClipGradNorm c |> ignore)
@@ -454,7 +484,7 @@ module Training =
             for old in Tree.leaves t.State do
                 if not (kept.Contains old) then old.Dispose()
             t.State <- newState
-            Some(value, pred)
+            Some(reported, pred)
 
     /// The training batches of fit and findLearningRate, from a DataLoader: seeded shuffle per epoch, the
     /// augmentation, the move to the model's device; with an augmentation or a data set that is not in memory
@@ -639,7 +669,7 @@ module Training =
                                     (fun l ->
                                         for c in callbacks do
                                             c.OnTestBatchEnd ctx l)
-                                evaluateFeed t.Loss o.Metrics o.BatchSize t.Current v hooks |> List.map (fun (k, v) -> "val_" + k, v)
+                                evaluateFeed t.Loss o.Metrics o.BatchSize t.Current v hooks |> penalised o.Penalties t.Params |> List.map (fun (k, v) -> "val_" + k, v)
                             | None -> []
                         let logs = { Epoch = epoch; Values = trainValues @ valValues; Seconds = watch.Elapsed.TotalSeconds; LearningRate = lr }
                         for c in callbacks do

@@ -164,6 +164,61 @@ let tests =
             Expect.equal count 12 "twelve predictions"
             Expect.isMatch out @"#3 [A-Za-z/ -]+ @ [0-9]+\.[0-9]{2}%" "ranked classes"
 
+        testCase "seed 004 studies --quick prints every table with the seed's numbers beside ours"
+        <| fun () ->
+            let out =
+                script "seeds/004-studies.fsx" "--quick" [
+                    "initialisers"
+                    "LeCun uniform, CNN, Fashion-MNIST"
+                    "Adadelta 1e-3, MLP, Fashion-MNIST"
+                    "Seed 004 Table 1, activations"
+                    "Seed 004 Table 2, CNN size on Fashion-MNIST: 2-fold CV"
+                    "2 level(s) × 10 filters"
+                    "LR range test 1e-5 → 1"
+                    "Random search, CNN on Fashion-MNIST"
+                    "fine round:"
+                    "Seed 004 Table 4: test accuracy, base → selected"
+                    "Fashion-MNIST CNN, selected"
+                ]
+            for row in
+                [
+                    @"tanh, MLP, Fashion-MNIST +0\.887 +0\.[0-9]{4}"
+                    @"linear, CNN, Fashion-MNIST +0\.895 +0\.[0-9]{4}"
+                    @"L1 0\.1 \+ dropout, MLP, Fashion-MNIST +≈ 0\.1 +0\.[0-9]{4}"
+                ] do
+                Expect.isMatch out row "a sweep row with the seed's number"
+            Expect.isMatch out @"Fashion-MNIST MLP, base +0\.869 +0\.[0-9]{4}" "Table 4's base row with the seed's number"
+            Expect.isMatch out @"rank 1 \(10 filters\) +0\.[0-9]{4} ± 0\.[0-9]{4} \(rank [1-6]\)" "Table 2 ranks"
+            Expect.isTrue (File.Exists(Path.Combine(root, "examples", "output", "004-studies", "search_MLP_Fashion-MNIST", "fine", "compare.html"))) "the search's compare page"
+
+        testCase "seed 004 studies: --table runs one table, MNIST without --data exits 3, an unknown table exits 2"
+        <| fun () ->
+            script "seeds/004-studies.fsx" "--quick --table activations" [ "Seed 004 Table 1, activations"; "activations: " ] |> ignore
+            let code, output = runScript "seeds/004-studies.fsx" "--quick --sets mnist --table init"
+            Expect.equal code 3 output
+            Expect.stringContains output "train-images-idx3-ubyte.gz" output
+            let code, output = runScript "seeds/004-studies.fsx" "--table nosuch"
+            Expect.equal code 2 output
+            Expect.stringContains output "the tables are init, optimizers" output
+
+        testCase "seed 004 permuted pixels --quick prints Table 5, checks claim 11b on the real MLP and runs claims 11a-11c"
+        <| fun () ->
+            let out =
+                script "seeds/004-permuted.fsx" "--quick" [
+                    "Seed 004 Table 5"
+                    "Fashion-MNIST MLP, original"
+                    "Fashion-MNIST CNN, permuted"
+                    "0.889"
+                    "0.031"
+                    "Claim 11b on the seed's MLP"
+                    "bit for bit:"
+                    "11a"
+                    "11b"
+                    "11c"
+                ]
+            Expect.isMatch out @"Fashion-MNIST CNN, difference +0\.031 +[+-]0\.[0-9]{4} ± 0\.[0-9]{4}" "the difference row"
+            Expect.isMatch out @"epoch loss [0-9.]+ vs [0-9.]+ \(\|Δ\| [0-9.e-]+\)" "the two runs' losses"
+
         testCase "transfer_learning --demo --quick writes the held-out JPEG folders, freezes the base and compares with scratch"
         <| fun () ->
             script "transfer_learning.fsx" "--demo --quick" [

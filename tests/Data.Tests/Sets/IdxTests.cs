@@ -85,6 +85,50 @@ public class IdxTests : DataTestBase
         Names(Assert.Throws<InvalidDataException>(() => FashionMnist.Load(train: true, dir))!, "train-labels-idx1-ubyte.gz", "[2]", "[3]");
     }
 
+    /// <summary>MNIST files for a split (one 28 × 28 image per label, pixel value = index), named as <paramref name="stem"/> gives.</summary>
+    string WriteMnist(string split, byte[] labels, Func<string, string> stem, bool gz)
+    {
+        var ext = gz ? ".gz" : "";
+        var n = labels.Length;
+        Write(stem($"{split}-images") + $"idx3-ubyte{ext}", Header(n, 28, 28), Enumerable.Range(0, n * 784).Select(i => (byte)(255 - i / 784)).ToArray());
+        Write(stem($"{split}-labels") + $"idx1-ubyte{ext}", Header(n), labels);
+        return Path.Combine(Dir, "idx");
+    }
+
+    [Test]
+    public void MnistLoadsBothSplitsWithTheDigitNames()
+    {
+        Assert.That(Mnist.ClassNames, Is.EqualTo(new[] { "0", "1", "2", "3", "4", "5", "6", "7", "8", "9" }));
+        foreach (var gz in new[] { true, false })
+            foreach (Func<string, string> stem in new Func<string, string>[] { s => s + "-", s => s + "." })
+            {
+                var dir = WriteMnist("train", new byte[] { 7, 0, 9, 4 }, stem, gz);
+                WriteMnist("t10k", new byte[] { 1, 2 }, stem, gz);
+                var (images, labels) = Mnist.Load(train: true, dir);
+                var (testImages, testLabels) = Mnist.Load(train: false, dir);
+                Assert.That(images.Shape, Is.EqualTo(new long[] { 4, 28, 28 }));
+                Assert.That(images.DType, Is.EqualTo(DType.UInt8));
+                Assert.That(labels.ToArray<long>(), Is.EqualTo(new long[] { 7, 0, 9, 4 }));
+                Assert.That(images[3].ToArray<byte>().Distinct(), Is.EqualTo(new byte[] { 252 }));
+                Assert.That(testImages.Shape, Is.EqualTo(new long[] { 2, 28, 28 }));
+                Assert.That(testLabels.ToArray<long>(), Is.EqualTo(new long[] { 1, 2 }));
+                foreach (var t in new[] { images, labels, testImages, testLabels }) t.Dispose();
+                Directory.Delete(dir, true);
+            }
+    }
+
+    [Test]
+    public void MnistNamesWhatIsMissingOrWrong()
+    {
+        var missing = Path.Combine(Dir, "no-such-folder");
+        Names(Assert.Throws<DirectoryNotFoundException>(() => Mnist.Load(train: true, missing))!, "mnist", missing, "Download.Mnist");
+        var dir = WriteMnist("train", new byte[] { 1, 10 }, s => s + "-", gz: true);
+        Names(Assert.Throws<FileNotFoundException>(() => Mnist.Load(train: false, dir))!, "mnist", "t10k-images-idx3-ubyte(.gz)", dir, "ossci-datasets");
+        Names(Assert.Throws<InvalidDataException>(() => Mnist.Load(train: true, dir))!, "mnist", "train-labels-idx1-ubyte.gz", "index 1 has label 10", "0..9", "MNIST label file");
+        Write("train-images-idx3-ubyte.gz", Header(2, 28, 27), new byte[2 * 28 * 27]);
+        Names(Assert.Throws<InvalidDataException>(() => Mnist.Load(train: true, dir))!, "[2, 28, 27]", "MNIST images are [N, 28, 28]");
+    }
+
     [Test]
     public void BodiesThatInflatePastTheHeaderAreNotRead()
     {
