@@ -138,8 +138,7 @@ module Metric =
         min d (720 - d)
 
     /// `commonSenseMinutes` of whole batches: int64 [N] from hour and minute tensors [N] (any integer dtype).
-    let commonSenseMinutesOf (hours1: Tensor) (minutes1: Tensor) (hours2: Tensor) (minutes2: Tensor) : Tensor =
-        Dsl.Data.Clocks.CommonSenseError(hours1, minutes1, hours2, minutes2)
+    let commonSenseMinutesOf (hours1: Tensor) (minutes1: Tensor) (hours2: Tensor) (minutes2: Tensor) : Tensor = Dsl.Data.Clocks.CommonSenseError(hours1, minutes1, hours2, minutes2)
 
     /// The mean common-sense error in minutes ("common_sense_error"), reading an (hour, minute) pair of int64 [N]
     /// tensors from the predictions with `readPrediction` and from the targets with `readTarget`: any output form
@@ -181,10 +180,17 @@ module Metric =
                                 match List.tryFind (fst >> (=) head) hs, List.tryFind (fst >> (=) head) ts with
                                 | Some(_, Shape.Dims [ c ]), Some(_, th) when c = n ->
                                     if th <> Shape.Dims [] then
-                                        invalidArg "metrics" (sprintf "common_sense_error needs one %s label per sample, but the targets' %s head has per-sample shape %O" head head th)
-                                | Some(_, h), Some _ -> invalidArg "metrics" (sprintf "common_sense_error: the %s head must give %d class logits, (None, %d), but gives %O" head n n h)
-                                | None, _ -> invalidArg "metrics" (sprintf "common_sense_error: the model has no head '%s' (it reads heads hour, 12 classes, and minute, 60 classes)" head)
-                                | _, None -> invalidArg "metrics" (sprintf "common_sense_error: the targets have no head '%s'; give Value.Heads [ \"hour\", hours; \"minute\", minutes ]" head)
+                                        invalidArg
+                                            "metrics"
+                                            (sprintf "common_sense_error needs one %s label per sample, but the targets' %s head has per-sample shape %O" head head th)
+                                | Some(_, h), Some _ ->
+                                    invalidArg "metrics" (sprintf "common_sense_error: the %s head must give %d class logits, (None, %d), but gives %O" head n n h)
+                                | None, _ ->
+                                    invalidArg "metrics" (sprintf "common_sense_error: the model has no head '%s' (it reads heads hour, 12 classes, and minute, 60 classes)" head)
+                                | _, None ->
+                                    invalidArg
+                                        "metrics"
+                                        (sprintf "common_sense_error: the targets have no head '%s'; give Value.Heads [ \"hour\", hours; \"minute\", minutes ]" head)
                             | _ ->
                                 invalidArg
                                     "metrics"

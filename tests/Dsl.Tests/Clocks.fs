@@ -26,7 +26,10 @@ let private timeArb: Arbitrary<TimePair> =
             let! m2 = Gen.choose (0, 59)
             return { H1 = h1; M1 = m1; H2 = h2; M2 = m2 }
         }
-    let toward0 (x: int) = if x > 0 then shrinkInt 0 x elif x < 0 then [ 0; x / 2; x + 1 ] |> List.distinct |> List.filter ((<>) x) else []
+    let toward0 (x: int) =
+        if x > 0 then shrinkInt 0 x
+        elif x < 0 then [ 0; x / 2; x + 1 ] |> List.distinct |> List.filter ((<>) x)
+        else []
     let shrink (c: TimePair) =
         seq {
             for h in toward0 c.H1 -> { c with H1 = h }
@@ -56,9 +59,7 @@ let private circularArb: Arbitrary<CircularCase> =
     let shrink (c: CircularCase) =
         seq {
             let n = c.Targets.Length
-            if n > 1 then
-                for i in 0 .. n - 1 ->
-                    { c with Targets = Array.removeAt i c.Targets; Vectors = Array.append c.Vectors.[.. 2 * i - 1] c.Vectors.[2 * i + 2 ..] }
+            if n > 1 then for i in 0 .. n - 1 -> { c with Targets = Array.removeAt i c.Targets; Vectors = Array.append c.Vectors.[.. 2 * i - 1] c.Vectors.[2 * i + 2 ..] }
         }
     Arb.fromGenShrink (g, shrink)
 
@@ -86,11 +87,9 @@ let tests =
             expectEqual "6:00 vs 0:00 (the farthest)" 360 (Metric.commonSenseMinutes 6 0 0 0)
             expectEqual "the seed's Table 6 first row, 1:59 vs 0:59" 60 (Metric.commonSenseMinutes 1 59 0 59)
 
-        testPropertyWithConfig (maxTest 500) "the common-sense error is symmetric"
-        <| Prop.forAll timeArb (fun c -> csm c = Metric.commonSenseMinutes c.H2 c.M2 c.H1 c.M1)
+        testPropertyWithConfig (maxTest 500) "the common-sense error is symmetric" <| Prop.forAll timeArb (fun c -> csm c = Metric.commonSenseMinutes c.H2 c.M2 c.H1 c.M1)
 
-        testPropertyWithConfig (maxTest 500) "the common-sense error lies in [0, 360]"
-        <| Prop.forAll timeArb (fun c -> let e = csm c in 0 <= e && e <= 360)
+        testPropertyWithConfig (maxTest 500) "the common-sense error lies in [0, 360]" <| Prop.forAll timeArb (fun c -> let e = csm c in 0 <= e && e <= 360)
 
         testPropertyWithConfig (maxTest 500) "the common-sense error is zero exactly when the times agree modulo 720 minutes"
         <| Prop.forAll timeArb (fun c -> (csm c = 0) = (minutesOfDay c.H1 c.M1 = minutesOfDay c.H2 c.M2))
@@ -120,7 +119,7 @@ let tests =
                     let s, n = Metric.commonSenseError.Batch pred target
                     expectEqual "mean error" (4.0 / 3.0) (Metric.commonSenseError.Finish s n)
                     Metric.commonSenseError.Check (Value.shape pred) (Value.shape target)
-                    let bad = expectThrows<System.ArgumentException> (fun () -> Metric.commonSenseError.Check (dims [ 720L ]) (dims []))
+                    let bad = expectThrows<System.ArgumentException>(fun () -> Metric.commonSenseError.Check (dims [ 720L ]) (dims []))
                     expectContains "commonSenseErrorWith" bad.Message
                 expectEqual "live tensors" baseline Tensor.LiveCount)
 
@@ -147,7 +146,9 @@ let tests =
                 let g = values (grad f (f64 [ n; 2L ] c.Vectors))
                 let at (xs: float[]) = Scope.run (fun () -> (f (f64 [ n; 2L ] xs)).ToDouble())
                 let h = 1e-6
-                let fd = Array.init c.Vectors.Length (fun i -> (at (Array.mapi (fun j v -> if j = i then v + h else v) c.Vectors) - at (Array.mapi (fun j v -> if j = i then v - h else v) c.Vectors)) / (2.0 * h))
+                let fd =
+                    Array.init c.Vectors.Length (fun i ->
+                        (at (Array.mapi (fun j v -> if j = i then v + h else v) c.Vectors) - at (Array.mapi (fun j v -> if j = i then v - h else v) c.Vectors)) / (2.0 * h))
                 ensure (close 1e-7 1e-5 g fd) (sprintf "grad %A, finite differences %A" g fd)
                 true))
 
@@ -168,8 +169,8 @@ let tests =
 
         testCase "Loss.circular refuses a wrong output or period with the fix"
         <| fun () ->
-            let e = expectThrows<System.ArgumentException> (fun () -> (Loss.circular 60.0).Check (dims [ 60L ]) (Value.T(Torch.Zeros([| 4L |], DType.Int64))))
+            let e = expectThrows<System.ArgumentException>(fun () -> (Loss.circular 60.0).Check (dims [ 60L ]) (Value.T(Torch.Zeros([| 4L |], DType.Int64))))
             expectContains "(None, 2)" e.Message
-            let e = expectThrows<System.ArgumentException> (fun () -> Loss.circular 0.0 |> ignore)
+            let e = expectThrows<System.ArgumentException>(fun () -> Loss.circular 0.0 |> ignore)
             expectContains "720.0" e.Message
     ]
