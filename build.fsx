@@ -501,6 +501,7 @@ let checkFixtures () : Result<string, string list> =
             let scripts = [
                 "make_fixtures.py", tmp
                 "make_optim_fixtures.py", tmp
+                "make_clock_fixtures.py", tmp
                 "make_lbfgs_fixtures.py", tmp
                 "make_format_fixtures.py", tmp
                 "make_data_fixtures.py", Path.Combine(tmp, "data")

@@ -178,3 +178,57 @@ module Loss =
                 | s, _ -> invalidArg "loss" (sprintf "perHead losses need a multi-head model (fanOut), but the model has a single output %O; use the head's loss alone" s)
         Logits = heads |> List.filter (fun (_, l, _) -> List.contains None l.Logits) |> List.map (fun (h, _, _) -> Some h)
     }
+
+    /// A circular loss for positions on a circle of `period` units (a clock hand, a time of day: `circular 60.0` for
+    /// minutes, `circular 720.0` for minutes since 12:00). The predictions are 2-vectors, [N, 2], whose direction is
+    /// the angle (x the sine, y the cosine: angle 0 points along +y as 12 o'clock does; the length is free); the
+    /// targets are the positions, [N] (any numeric dtype, θ = 2π·target/period). The loss is the mean of 1 − cos(θ̂ − θ)
+    /// with θ̂ = atan2(x, y): 0 in the right direction, 2 in the opposite one, about δ²/2 for a small error δ, and
+    /// without the jump between 59 and 0 that classes and plain regression have. It is PyTorch's
+    /// `cosine_embedding_loss` of the predictions against (sin θ, cos θ) with target 1 (the same 1e-12 in the norms).
+    let circular (period: float) : Loss =
+        if not (period > 0.0 && System.Double.IsFinite period) then
+            invalidArg "period" (sprintf "Loss.circular: the period is %g; it must be positive and finite (60.0 for minutes, 720.0 for a 12-hour dial)" period)
+        let name = "circular"
+        {
+            Name = name
+            Compute =
+                fun p t ->
+                    let p, t = Value.tensor p, Value.tensor t
+                    if p.Dim <> 2 || p.Size 1 <> 2L || t.Dim <> 1 || t.Size 0 <> p.Size 0 then
+                        invalidArg
+                            "predictions"
+                            (sprintf
+                                "Loss.circular: predictions [%s] and targets [%s]; it needs predictions [N, 2] (sine, cosine) and targets [N] (positions on the period %g)"
+                                (String.concat ", " (Array.map string p.Shape))
+                                (String.concat ", " (Array.map string t.Shape))
+                                period)
+                    let theta = t.To(p.DType) * (2.0 * System.Math.PI / period)
+                    let u = Torch.Stack([| theta.Sin(); theta.Cos() |], 1L)
+                    let dot = (p * u).Sum([| 1L |])
+                    let norms = ((p * p).Sum([| 1L |]) + 1e-12) * ((u * u).Sum([| 1L |]) + 1e-12)
+                    (1.0 - dot / norms.Sqrt()).Mean()
+            WithClassWeights = None
+            Check =
+                fun s t ->
+                    match s, Value.shape t with
+                    | Shape.Dims [ 2L ], Shape.Dims [] -> ()
+                    | Shape.Heads hs, _ -> invalidArg "loss" (sprintf "%s: %s" name (perHeadHint (sprintf "circular %g" period) hs))
+                    | _, ts ->
+                        invalidArg
+                            "targets"
+                            (sprintf
+                                "Loss.circular needs an output of 2 values per sample, (None, 2): the sine and cosine of the angle, and one target per sample (a position on the period %g), but the model outputs %O and the targets are %O"
+                                period
+                                s
+                                ts)
+            Logits = []
+        }
+
+    /// The position on a circle of `period` units that 2-vector predictions [N, 2] (sine, cosine, as `circular` reads
+    /// them) point to: [N] floats in [0, period).
+    let circularPosition (period: float) (predictions: Tensor) : Tensor =
+        use scope = DisposeScope.Enter()
+        let angle = predictions.Select(1L, 0L).Atan2(predictions.Select(1L, 1L))
+        let turns = (angle / (2.0 * System.Math.PI) + 1.0).Remainder(1.0)
+        scope.MoveOut(turns * period)

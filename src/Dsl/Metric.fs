@@ -129,6 +129,76 @@ module Metric =
                 | s, _ -> invalidArg "metrics" (sprintf "%s: the model has a single output %O, not heads" m.Name s)
     }
 
+    /// The common-sense error between two times h:m on a 12-hour dial, in minutes: the difference taken the short way
+    /// round the 720 minutes of the dial (3:59 vs 4:01 → 2, 11:59 vs 0:01 → 2; 12 ≡ 0). Symmetric, at most 360, and 0
+    /// exactly when the times are equal modulo 720 minutes.
+    let commonSenseMinutes (hour1: int) (minute1: int) (hour2: int) (minute2: int) : int =
+        let t1, t2 = ((hour1 % 12 + 12) % 12) * 60 + minute1, ((hour2 % 12 + 12) % 12) * 60 + minute2
+        let d = ((t1 - t2) % 720 + 720) % 720
+        min d (720 - d)
+
+    /// `commonSenseMinutes` of whole batches: int64 [N] from hour and minute tensors [N] (any integer dtype).
+    let commonSenseMinutesOf (hours1: Tensor) (minutes1: Tensor) (hours2: Tensor) (minutes2: Tensor) : Tensor = Dsl.Data.Clocks.CommonSenseError(hours1, minutes1, hours2, minutes2)
+
+    /// The mean common-sense error in minutes ("common_sense_error"), reading an (hour, minute) pair of int64 [N]
+    /// tensors from the predictions with `readPrediction` and from the targets with `readTarget`: any output form
+    /// (two class heads, 720 classes, regression or circular heads) with its own reader.
+    let commonSenseErrorWith (readPrediction: Value -> Tensor * Tensor) (readTarget: Value -> Tensor * Tensor) : Metric = {
+        Name = "common_sense_error"
+        Batch =
+            fun p t ->
+                use _ = DisposeScope.Enter()
+                let hp, mp = readPrediction p
+                let ht, mt = readTarget t
+                if hp.Shape <> ht.Shape || mp.Shape <> mt.Shape || hp.Shape <> mp.Shape then
+                    invalidArg
+                        "predictions"
+                        (sprintf
+                            "common_sense_error: the readers gave hours [%s] and minutes [%s] from the predictions but [%s] and [%s] from the targets; each must give one value per sample"
+                            (String.concat ", " (Array.map string hp.Shape))
+                            (String.concat ", " (Array.map string mp.Shape))
+                            (String.concat ", " (Array.map string ht.Shape))
+                            (String.concat ", " (Array.map string mt.Shape)))
+                let e = commonSenseMinutesOf hp mp ht mt
+                float (e.Sum().ToInt64()), float e.Numel
+        Finish = mean
+        Check = fun _ _ -> ()
+    }
+
+    /// The mean common-sense error of a model with heads "hour" (12 class logits) and "minute" (60 class logits),
+    /// against targets `Value.Heads [ "hour", hours; "minute", minutes ]` of int64 labels: each head's arg-max is its reading.
+    let commonSenseError: Metric =
+        let labels (v: Value) = (Value.tensor (Value.head "hour" v)).To(DType.Int64), (Value.tensor (Value.head "minute" v)).To(DType.Int64)
+        let argmax (v: Value) = (Value.tensor (Value.head "hour" v)).Argmax(-1L), (Value.tensor (Value.head "minute" v)).Argmax(-1L)
+        {
+            commonSenseErrorWith argmax labels with
+                Check =
+                    fun s t ->
+                        for head, n in [ "hour", 12L; "minute", 60L ] do
+                            match s, t with
+                            | Shape.Heads hs, Shape.Heads ts ->
+                                match List.tryFind (fst >> (=) head) hs, List.tryFind (fst >> (=) head) ts with
+                                | Some(_, Shape.Dims [ c ]), Some(_, th) when c = n ->
+                                    if th <> Shape.Dims [] then
+                                        invalidArg
+                                            "metrics"
+                                            (sprintf "common_sense_error needs one %s label per sample, but the targets' %s head has per-sample shape %O" head head th)
+                                | Some(_, h), Some _ ->
+                                    invalidArg "metrics" (sprintf "common_sense_error: the %s head must give %d class logits, (None, %d), but gives %O" head n n h)
+                                | None, _ ->
+                                    invalidArg "metrics" (sprintf "common_sense_error: the model has no head '%s' (it reads heads hour, 12 classes, and minute, 60 classes)" head)
+                                | _, None ->
+                                    invalidArg
+                                        "metrics"
+                                        (sprintf "common_sense_error: the targets have no head '%s'; give Value.Heads [ \"hour\", hours; \"minute\", minutes ]" head)
+                            | _ ->
+                                invalidArg
+                                    "metrics"
+                                    (sprintf
+                                        "common_sense_error reads heads hour (12 classes) and minute (60 classes), but the model outputs %O; for other outputs use Metric.commonSenseErrorWith with readers"
+                                        s)
+        }
+
     /// The confusion matrix (rows: true class, columns: predicted class) of arg-max predictions.
     let confusionMatrix (classes: int) (predictions: Tensor) (labels: Tensor) : int64[,] =
         use _ = DisposeScope.Enter()

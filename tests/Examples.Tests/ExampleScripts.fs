@@ -157,6 +157,58 @@ let tests =
         <| fun () ->
             script "seeds/003-fashion-cnn.fsx" "--counts" [ "seed 003 CNN: 93,322 parameters"; "conv2d_2 (Conv2D)              (None, 3, 3, 64)          36,928" ] |> ignore
 
+        testCase "seed 004's final model has the seed's 624,392 parameters, layer by layer as its Fig. 5"
+        <| fun () ->
+            let out = script "seeds/004-clocks.fsx" "--counts" [ "seed 004 final model: 624,392 parameters"; "Total params: 624,392" ]
+            // Every row of the seed's Keras summary: name, output shape (channels last) and parameter count.
+            let rows = [
+                "conv2d (Conv2D)", "(None, 74, 74, 64)", "1,088"
+                "max_pooling2d (MaxPooling2D)", "(None, 37, 37, 64)", "0"
+                "dropout (Dropout)", "(None, 37, 37, 64)", "0"
+                "conv2d_1 (Conv2D)", "(None, 34, 34, 64)", "65,600"
+                "max_pooling2d_1 (MaxPooling2D)", "(None, 17, 17, 64)", "0"
+                "dropout_1 (Dropout)", "(None, 17, 17, 64)", "0"
+                "conv2d_2 (Conv2D)", "(None, 15, 15, 128)", "73,856"
+                "max_pooling2d_2 (MaxPooling2D)", "(None, 7, 7, 128)", "0"
+                "dropout_2 (Dropout)", "(None, 7, 7, 128)", "0"
+                "conv2d_3 (Conv2D)", "(None, 5, 5, 256)", "295,168"
+                "max_pooling2d_3 (MaxPooling2D)", "(None, 2, 2, 256)", "0"
+                "dropout_3 (Dropout)", "(None, 2, 2, 256)", "0"
+                "flatten (Flatten)", "(None, 1024)", "0"
+                "dropout_4 (Dropout)", "(None, 1024)", "0"
+                "dense (Dense)", "(None, 128)", "131,200"
+                "dropout_5 (Dropout)", "(None, 128)", "0"
+                "dense_1 (Dense)", "(None, 64)", "8,256"
+                "dropout_6 (Dropout)", "(None, 64)", "0"
+                "hour (Dense)", "(None, 12)", "780"
+                "dense_2 (Dense)", "(None, 256)", "33,024"
+                "dropout_7 (Dropout)", "(None, 256)", "0"
+                "minute (Dense)", "(None, 60)", "15,420"
+            ]
+            for name, shape, count in rows do
+                Expect.isMatch out (sprintf @"\s%s\s+%s\s+%s\s" (Text.RegularExpressions.Regex.Escape name) (Text.RegularExpressions.Regex.Escape shape) count) name
+
+        testCase "seed 004's clocks --quick prints the variants table, the final model, Table 6 and the worst predictions"
+        <| fun () ->
+            let out =
+                script "seeds/004-clocks.fsx" "--quick" [
+                    "Seed 004: 240 clocks rendered at 150×150 (any orientation), contrasted, at 96×96"
+                    "Seed 004's variants, 1 epoch(s) each, batch 24"
+                    "two class heads, SGD 0.01 (epoch 1 in"
+                    "regression heads, Adadelta 1.0"
+                    "one 720-class output, Adam 3e-4"
+                    "circular heads, Adam 3e-4"
+                    "Seed 004's final model (Fig. 5, 624,392 parameters"
+                    "Table 6 (final): a random sample of 10 test clocks"
+                ]
+            Expect.isMatch out @"final model, 1 epoch\(s\)\s+1\.89\s+[0-9.]+ min" "the final model's error beside the seed's 1.89"
+            Expect.isTrue (File.Exists(Path.Combine(root, "examples", "output", "004-clocks", "worst_final.png"))) "the grid of the worst predictions"
+
+        testCase "seed 004's goal --quick trains the geometric heads and reads the time off them"
+        <| fun () ->
+            let out = script "seeds/004-clocks.fsx" "--goal --quick" [ "goal: 512 training and 200 held-out clocks"; "epoch 1: held-out mean error"; "Table 6 (goal)" ]
+            Expect.isMatch out @"mean common-sense error \(min\), 200 held out\s+1\.89\s+[0-9.]+" "the goal's error beside the seed's"
+
         testCase "seed 003's CNN --quick prints the seed's accuracy beside ours and twelve ranked predictions"
         <| fun () ->
             let out = script "seeds/003-fashion-cnn.fsx" "--quick" [ "0.9103"; "Results provided by custom model (test image 0, a " ]

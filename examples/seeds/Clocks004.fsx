@@ -1,0 +1,206 @@
+// Seed 004's clocks, what 004-clocks.fsx shares (#load "Clocks004.fsx"): the data (generated 150×150 clocks, the seed's contrast, a resize),
+// the seed's final model (its Fig. 5, 624,392 parameters), the output forms of its variants (two class heads, one
+// 720-class output, regression heads, circular heads) with their targets and readers, and a geometric model that
+// regresses the hands' and the 12's directions on screen and reads the time off them.
+#load "../../Dsl.fsx"
+
+open System
+open Dsl
+open Dsl.Engine
+open Dsl.Data
+
+/// Clocks as training data: float32 images [N, 1, S, S] in [0, 1] (the seed's contrast applied at 150×150, then
+/// resized to S×S by area averaging) and the specs they were rendered from.
+type ClockData = { Images: Tensor; Specs: ClockSpec[] }
+
+/// Renders `count` 150×150 clocks of seed 004's kind (any orientation; `Clocks`' default options) in chunks of 1,000
+/// (clock i of chunk c comes from seed + c), applies the seed's contrast preprocessing (DarkContrast: pixels below 0.6
+/// darkened, the more the darker) and resizes them to `size`.
+let rec render (count: int) (seed: int64) (size: int) : ClockData = renderWith false count seed size
+
+/// `render`, or with `direct` the clocks drawn at `size` itself (the same draws, widths scaled; about 6× faster at 96
+/// than drawing at 150 and resizing) and then contrasted.
+and renderWith (direct: bool) (count: int) (seed: int64) (size: int) : ClockData =
+    let contrast = DarkContrast(threshold = 0.6, strength = 1.0)
+    let resize = Resize(int64 size, int64 size, InterpolationMode.Area)
+    let options = if direct then ClockOptions(ImageSize = size) else ClockOptions()
+    let chunks = [
+        for c, start in List.indexed [ 0..1000 .. count - 1 ] do
+            use set = Clocks.Generate(min 1000 (count - start), seed * 1000L + int64 c, options)
+            let images = Scope.keep (fun () -> let x = contrast.Apply set.Images in if x.Size 2 = int64 size then x else resize.Apply x)
+            yield images, Array.ofSeq set.Specs
+    ]
+    let images = Scope.keep (fun () -> Torch.Cat([| for x, _ in chunks -> x |], 0L))
+    for x, _ in chunks do
+        x.Dispose()
+    { Images = images; Specs = Array.concat (List.map snd chunks) }
+
+/// Rows `start .. start + count − 1` of a data set (the images share storage with the whole).
+let slice (d: ClockData) (start: int) (count: int) = { Images = d.Images.Narrow(0L, int64 start, int64 count); Specs = d.Specs.[start .. start + count - 1] }
+
+let private longs (xs: int64[]) = Torch.From(xs, [| int64 xs.Length |])
+let private floats (xs: float32[]) = Torch.From(xs, [| int64 xs.Length |])
+
+/// The true hours and minutes, int64 [N] each.
+let truth (specs: ClockSpec[]) = longs [| for s in specs -> int64 s.Hour |], longs [| for s in specs -> int64 s.Minute |]
+
+// ---------------------------------------------------------------- the seed's final model (Fig. 5)
+
+let private keras = { ConvOptions.Default with WeightInit = Initializer.glorotUniform; BiasInit = Initializer.zeros; Activation = Some Activation.relu }
+let private conv (filters: int) (kernel: int) (stride: int) = conv2dWith { keras with Stride = stride } filters (kernel, kernel)
+let private fc (activation: Activation option) (units: int) =
+    denseWith { DenseOptions.Default with WeightInit = Initializer.glorotUniform; BiasInit = Initializer.zeros; Activation = activation } units
+
+/// The seed's trunk (Keras's glorot-uniform kernels and zero biases, ReLU): conv 64 4×4 stride 2, then conv 64 4×4,
+/// 128 3×3 and 256 3×3, each followed by a 2×2 max pool and dropout; flatten, dropout, dense 128, dropout. The seed
+/// gives no dropout rates ("of differing magnitude"); these are ours.
+let seedTrunk =
+    serial [
+        conv 64 4 2
+        maxPool 2
+        dropout 0.1
+        conv 64 4 1
+        maxPool 2
+        dropout 0.1
+        conv 128 3 1
+        maxPool 2
+        dropout 0.2
+        conv 256 3 1
+        maxPool 2
+        dropout 0.2
+        flatten
+        dropout 0.3
+        fc (Some Activation.relu) 128
+        dropout 0.3
+    ]
+
+/// The seed's final model on its trunk: an hour branch (dense 64, dropout, `hourOut` outputs) and a minute branch
+/// (dense 256, dropout, `minuteOut` outputs), named as the seed's Keras layers. With 12 and 60 class outputs at
+/// 150×150: 624,392 parameters.
+let seedModel (hourOut: int) (minuteOut: int) =
+    seedTrunk
+    >-> fanOut [
+        "hour", serial [ named "dense_1" (fc (Some Activation.relu) 64); named "dropout_6" (dropout 0.2); named "hour" (fc None hourOut) ]
+        "minute", serial [ named "dense_2" (fc (Some Activation.relu) 256); named "dropout_7" (dropout 0.2); named "minute" (fc None minuteOut) ]
+    ]
+
+/// The seed's 720-class variant: its trunk and one output of 720 classes (every minute of the dial).
+let seedModel720 = seedTrunk >-> fc None 720
+
+// ---------------------------------------------------------------- output forms: targets, losses, readers
+
+/// An output form of a time-telling model: its targets from the specs, its loss, and how to read (hour, minute) off
+/// its predictions and off its targets.
+type Form = { Name: string; Targets: ClockSpec[] -> Value; Loss: Loss; Read: Value -> Tensor * Tensor; ReadTarget: Value -> Tensor * Tensor }
+
+let private head (name: string) (v: Value) = Value.tensor (Value.head name v)
+
+/// Two class heads, hour (12) and minute (60), cross-entropy weighted 6 and 4 (the seed's final choice).
+let classes = {
+    Name = "two class heads"
+    Targets = fun s -> let h, m = truth s in Value.Heads [ "hour", Value.T h; "minute", Value.T m ]
+    Loss = Loss.perHead [ "hour", Loss.crossEntropy, 6.0; "minute", Loss.crossEntropy, 4.0 ]
+    Read = fun v -> (head "hour" v).Argmax(-1L), (head "minute" v).Argmax(-1L)
+    ReadTarget = fun v -> head "hour" v, head "minute" v
+}
+
+/// One output of 720 classes, the minutes since 12:00.
+let classes720 = {
+    Name = "one 720-class output"
+    Targets = fun s -> Value.T(longs [| for x in s -> int64 (Clocks.ToMinutes(x.Hour, x.Minute)) |])
+    Loss = Loss.crossEntropy
+    Read = fun v -> let t = (Value.tensor v).Argmax(-1L) in (t - t.Remainder(60L)).To(DType.Float32).Div_(60.0).To(DType.Int64), t.Remainder(60L)
+    ReadTarget = fun v -> let t = Value.tensor v in (t - t.Remainder(60L)).To(DType.Float32).Div_(60.0).To(DType.Int64), t.Remainder(60L)
+}
+
+/// Regression heads as the seed's: hour/12 and minute/60 in [0, 1), mean squared error weighted 6 and 4.
+let regression = {
+    Name = "regression heads"
+    Targets =
+        fun s ->
+            Value.Heads [
+                "hour", Value.T((floats [| for x in s -> float32 x.Hour / 12.0f |]).Unsqueeze(1L))
+                "minute", Value.T((floats [| for x in s -> float32 x.Minute / 60.0f |]).Unsqueeze(1L))
+            ]
+    Loss = Loss.perHead [ "hour", Loss.mse, 6.0; "minute", Loss.mse, 4.0 ]
+    Read =
+        fun v ->
+            let read (p: Tensor) (n: float) = (p.Squeeze(-1L) * n).Round().Remainder(n).To(DType.Int64)
+            read (head "hour" v) 12.0, read (head "minute" v) 60.0
+    ReadTarget =
+        fun v ->
+            let read (p: Tensor) (n: float) = (p.Squeeze(-1L) * n).Round().Remainder(n).To(DType.Int64)
+            read (head "hour" v) 12.0, read (head "minute" v) 60.0
+}
+
+/// Reads a circular hour hand (its position on 720 minutes) with the minute read off the minute hand: the hour is
+/// the one that, with that minute, comes nearest to the hour hand.
+let private hourFromHand (hand720: Tensor) (minute: Tensor) = ((hand720 - minute.To(DType.Float32)) / 60.0).Round().Remainder(12.0).To(DType.Int64)
+
+/// Circular heads (`Loss.circular`): the hour hand's position on the dial (period 720 minutes) and the minute hand's
+/// (period 60), weighted 6 and 4: the seed's "common-sense loss", differentiable.
+let circular = {
+    Name = "circular heads (Loss.circular)"
+    Targets =
+        fun s ->
+            Value.Heads [ "hour", Value.T(floats [| for x in s -> float32 (Clocks.ToMinutes(x.Hour, x.Minute)) |]); "minute", Value.T(floats [| for x in s -> float32 x.Minute |]) ]
+    Loss = Loss.perHead [ "hour", Loss.circular 720.0, 6.0; "minute", Loss.circular 60.0, 4.0 ]
+    Read =
+        fun v ->
+            let minute = (Loss.circularPosition 60.0 (head "minute" v)).Round().Remainder(60.0).To(DType.Int64)
+            hourFromHand (Loss.circularPosition 720.0 (head "hour" v)) minute, minute
+    ReadTarget = fun v -> ((head "hour" v) / 60.0).Floor().To(DType.Int64), (head "minute" v).To(DType.Int64)
+}
+
+/// The time that best explains directions on screen (degrees, [N] each) of the minute hand, the hour hand and the 12:
+/// for each of the 720 times t, the rotation each direction implies (minute − 6t, hour − t/2, twelve) are averaged as
+/// unit vectors with the weights (wm, wh, w12); the time whose rotations agree best (the longest mean vector) wins.
+/// The hands alone fix t up to 11 candidates 65.45 minutes apart (minute − hour = 5.5t); the 12 picks one.
+let decodeTime (wm: float, wh: float, w12: float) (minuteHand: Tensor) (hourHand: Tensor) (twelve: Tensor) : Tensor * Tensor =
+    use scope = DisposeScope.Enter()
+    let rad = Math.PI / 180.0
+    let t = Torch.Arange(0.0, 720.0, 1.0, DType.Float32).Unsqueeze(0L)
+    let am = (minuteHand.Unsqueeze(1L) - t * 6.0) * rad
+    let ah = (hourHand.Unsqueeze(1L) - t * 0.5) * rad
+    let a12 = twelve.Unsqueeze(1L) * rad
+    let c = am.Cos() * wm + ah.Cos() * wh + a12.Cos() * w12
+    let s = am.Sin() * wm + ah.Sin() * wh + a12.Sin() * w12
+    let best = (c * c + s * s).Argmax(1L)
+    scope.MoveOut((best - best.Remainder(60L)).To(DType.Float32).Div_(60.0).To(DType.Int64)), scope.MoveOut(best.Remainder(60L))
+
+/// Geometric heads: the directions on screen of the minute hand, the hour hand and the 12 (each `Loss.circular 360`
+/// on degrees clockwise from up), read by `decodeTime`. The targets come from the generator (the clock's rotation is
+/// part of its spec), which the seed's photographs did not have.
+let geometric (weights: float * float * float) = {
+    Name = "geometric heads (hands and 12 on screen)"
+    Targets =
+        fun s ->
+            let col f = Value.T(floats [| for x in s -> float32 ((f x % 360.0 + 360.0) % 360.0) |])
+            Value.Heads [
+                "minute_hand", col (fun x -> x.MinuteAngleDegrees + x.RotationDegrees)
+                "hour_hand", col (fun x -> x.HourAngleDegrees + x.RotationDegrees)
+                "twelve", col (fun x -> x.RotationDegrees)
+            ]
+    Loss = Loss.perHead [ "minute_hand", Loss.circular 360.0, 1.0; "hour_hand", Loss.circular 360.0, 1.0; "twelve", Loss.circular 360.0, 1.0 ]
+    Read =
+        fun v ->
+            let at name = Loss.circularPosition 360.0 (head name v)
+            decodeTime weights (at "minute_hand") (at "hour_hand") (at "twelve")
+    ReadTarget = fun v -> decodeTime (1.0, 1.0, 1.0) (head "minute_hand" v) (head "hour_hand" v) (head "twelve" v)
+}
+
+/// The metric of a form: the mean common-sense error in minutes, reading predictions and targets with the form.
+let errorMetric (form: Form) = Metric.commonSenseErrorWith form.Read form.ReadTarget
+
+/// A small fast CNN for the geometric heads at any size ≥ 32: a 3×3 convolution of 16 with stride 2, then blocks of
+/// 3×3 convolution (no bias), batch norm and ReLU of 32, 64 and 128 channels each followed by a 2×2 max pool, a last
+/// block of 128, flatten (positions kept: a direction is read from where the dark pixels lie), dense 256, and three
+/// 2-vector heads. About 17M multiply-adds per 64×64 clock, a third of the same blocks without the stride.
+let geometricNet =
+    let block (stride: int) (f: int) = [ conv2dWith { ConvOptions.Default with Padding = Same; Bias = false; Stride = stride } f (3, 3); batchNorm; relu ]
+    serial (List.concat [ block 2 16; block 1 32; [ maxPool 2 ]; block 1 64; [ maxPool 2 ]; block 1 128; [ maxPool 2 ]; block 1 128 ])
+    >-> serial [ flatten; dense 256; relu ]
+    >-> fanOut [ "minute_hand", dense 2; "hour_hand", dense 2; "twelve", dense 2 ]
+
+/// The CPU time of this process so far (all threads), which other work on the machine does not inflate.
+let cpuTime () = Diagnostics.Process.GetCurrentProcess().TotalProcessorTime
