@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """The PyTorch side of Dsl's benchmark: the same work as bench/Bench (Dsl) and bench/cpp (libtorch C++),
-written the way a PyTorch user writes it (nn.Sequential, torch.optim.Adam, DataLoader over a TensorDataset).
+written the way a PyTorch user writes it (nn.Sequential, torch.optim.Adam, DataLoader over a TensorDataset,
+torchvision.models for B8/B9).
 
 Protocol (shared by the three sides): the harness starts this script once and keeps it alive. It prints one
 JSON line {"ready": ...} when initialised, then answers each request line
@@ -23,6 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
+import torchvision
 
 
 def make_mlp():  # B2: 10 -> 256 -> 256 -> 1
@@ -50,6 +52,24 @@ class StepBench:
     def step(self):
         self.opt.zero_grad(set_to_none=True)
         loss = self.loss(self.model(self.x), self.y)
+        loss.backward()
+        self.opt.step()
+
+
+class ZooStep:
+    """B8: one SGD step (lr 0.01, momentum 0.9) of a torchvision model on a fixed batch of 224x224 images,
+    cross-entropy over 1000 classes."""
+
+    def __init__(self, model, batch):
+        torch.manual_seed(0)
+        self.model = model.train()
+        self.x = torch.randn(batch, 3, 224, 224)
+        self.y = torch.randint(0, 1000, (batch,))
+        self.opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def step(self):
+        self.opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(self.model(self.x), self.y)
         loss.backward()
         self.opt.step()
 
@@ -83,6 +103,7 @@ class Worker:
     def __init__(self, data_dir):
         self.data_dir = data_dir
         self.b2 = self.b3 = self.fmnist = self.b4_model = None
+        self.b8r = self.b8m = self.b9 = None
 
     @staticmethod
     def measure(reps, iters, warm, scale, body):
@@ -133,6 +154,26 @@ class Worker:
                 torch.manual_seed(0)
                 self.b4_model = make_fmnist_mlp()
             return "s", self.measure(reps, iters, warm, 1.0, lambda: fmnist_epoch(self.b4_model, self.fmnist, 128))
+        if bench == "B8R":
+            if self.b8r is None:
+                torch.manual_seed(0)
+                self.b8r = ZooStep(torchvision.models.resnet18(), 8)
+            return "ms", self.measure(reps, iters, warm, 1e3, self.b8r.step)
+        if bench == "B8M":
+            if self.b8m is None:
+                torch.manual_seed(0)
+                self.b8m = ZooStep(torchvision.models.mobilenet_v2(), 16)
+            return "ms", self.measure(reps, iters, warm, 1e3, self.b8m.step)
+        if bench == "B9":
+            if self.b9 is None:
+                torch.manual_seed(0)
+                self.b9 = torchvision.models.resnet18().eval(), torch.randn(64, 3, 224, 224)
+            model, x = self.b9
+
+            def infer():
+                with torch.no_grad():
+                    model(x)
+            return "ms", self.measure(reps, iters, warm, 1e3, infer)
         raise ValueError(f"unknown benchmark {bench}")
 
 

@@ -26,9 +26,9 @@ let fmnistMlp = dense 256 >-> relu >-> dense 10
 
 /// A fixed-batch training step (B2, B3, B5): forward, loss, zero grads (dropped, as PyTorch 2 does),
 /// backward, Adam step; every temporary freed by the step's DisposeScope.
-type StepBench(model: Model, x: Tensor, y: Tensor, loss: Loss) =
+type StepBench(model: Model, x: Tensor, y: Tensor, loss: Loss, optimizerSpec: OptimizerSpec) =
     let ps = model.Params
-    let optimizer = (Optimizers.adam 1e-3).Create(Tree.leaves ps)
+    let optimizer = optimizerSpec.Create(Tree.leaves ps)
     let rng = Rng.seed 0L
     let input, target = Value.T x, Value.T y
 
@@ -58,13 +58,58 @@ let makeB2 () =
     Torch.ManualSeed 0L
     let x = Torch.Randn([| 256L; 10L |])
     let y = Torch.Randint(0L, 2L, [| 256L; 1L |], dtype = DType.Float32)
-    new StepBench(Model.build [ 10L ] mlp, x, y, Loss.binaryCrossEntropy)
+    new StepBench(Model.build [ 10L ] mlp, x, y, Loss.binaryCrossEntropy, Optimizers.adam 1e-3)
 
 let makeB3 () =
     Torch.ManualSeed 0L
     let x = Torch.Randn([| 128L; 1L; 28L; 28L |])
     let y = Torch.Randint(0L, 10L, [| 128L |])
-    new StepBench(Model.build [ 1L; 28L; 28L ] cnn, x, y, Loss.crossEntropy)
+    new StepBench(Model.build [ 1L; 28L; 28L ] cnn, x, y, Loss.crossEntropy, Optimizers.adam 1e-3)
+
+/// B8: one SGD step (lr 0.01, momentum 0.9) of a zoo architecture at 224×224, cross-entropy over 1000 classes.
+let makeZooStep (architecture: ZooOptions -> Layer) (batch: int64) =
+    Torch.ManualSeed 0L
+    let x = Torch.Randn([| batch; 3L; 224L; 224L |])
+    let y = Torch.Randint(0L, 1000L, [| batch |])
+    let model = Zoo.build [ 3L; 224L; 224L ] Zoo.Default architecture
+    new StepBench(model, x, y, Loss.crossEntropy, Optimizers.sgdWith 0.01 0.9 false 0.0)
+
+/// B9: ResNet18 inference (Eval, no gradient) on a fixed batch of 64 images at 224×224.
+type InferBench() =
+    do Torch.ManualSeed 0L
+    let model = Zoo.build [ 3L; 224L; 224L ] Zoo.Default Zoo.resnet18
+    let x = Torch.Randn([| 64L; 3L; 224L; 224L |])
+    let rng = Rng.seed 0L
+    let input = Value.T x
+
+    member _.Run() =
+        use _ = Autograd.NoGrad()
+        use _ = DisposeScope.Enter()
+        Model.applyWith model model.Params model.State Eval rng input |> ignore
+
+    interface IDisposable with
+        member _.Dispose() =
+            Model.dispose model
+            x.Dispose()
+
+/// The machine's compute limit as the engine reaches it: GFLOP/s of an n×n×n float32 matrix product (2n³ FLOPs)
+/// with every intra-op thread (the engine's split GEMM), one value per rep (each the mean over `iters` products).
+let peakGemm (reps: int) (iters: int) (warm: int) (n: int64) =
+    use a = Torch.Randn([| n; n |])
+    use b = Torch.Randn([| n; n |])
+    let flops = 2.0 * float n * float n * float n
+    measure reps iters warm 1.0 (fun () ->
+        use c = a.Mm b
+        ())
+    |> List.map (fun s -> flops / s / 1e9)
+
+/// The machine's memory limit: GB/s of copying a large float32 tensor into another (bytes read + written),
+/// with every intra-op thread, one value per rep.
+let peakCopy (reps: int) (iters: int) (warm: int) (elements: int64) =
+    use src = Torch.Randn([| elements |])
+    use dst = Torch.Empty([| elements |])
+    let bytes = 2.0 * 4.0 * float elements
+    measure reps iters warm 1.0 (fun () -> dst.Copy_ src |> ignore) |> List.map (fun s -> bytes / s / 1e9)
 
 /// Fashion-MNIST train set as float32 [N, 784] in [0, 1] and int64 labels, through Dsl's own loader.
 let loadFashionMnist () =
@@ -116,6 +161,15 @@ type Worker() =
     let mutable b2: StepBench option = None
     let mutable b3: StepBench option = None
     let mutable b4: (Model * Tensor * Tensor) option = None
+    let cached = Collections.Generic.Dictionary<string, IDisposable>()
+    /// The benchmark object for `key`, made once per worker.
+    let once (key: string) (make: unit -> #IDisposable) : 'T =
+        match cached.TryGetValue key with
+        | true, v -> v :?> 'T
+        | _ ->
+            let v = make ()
+            cached[key] <- v
+            v :> obj :?> 'T
     let mutable epochs = 0
 
     /// B5: RSS growth over `steps` B2 steps after warm-up, and live tensor handles before and after.
@@ -203,6 +257,17 @@ type Worker() =
                     epochs <- epochs + 1
                     fmnistEpoch model model.Params x y epochs None |> ignore))
         | "B5" -> this.Memory(r.Iters, r.Warm)
+        | "B8R" ->
+            let sb: StepBench = once "B8R" (fun () -> makeZooStep Zoo.resnet18 8L)
+            reply "ms" (measure r.Reps r.Iters r.Warm 1e3 sb.Step)
+        | "B8M" ->
+            let sb: StepBench = once "B8M" (fun () -> makeZooStep Zoo.mobilenetV2 16L)
+            reply "ms" (measure r.Reps r.Iters r.Warm 1e3 sb.Step)
+        | "B9" ->
+            let ib: InferBench = once "B9" (fun () -> new InferBench())
+            reply "ms" (measure r.Reps r.Iters r.Warm 1e3 ib.Run)
+        | "PEAK_GEMM" -> reply "GFLOP/s" (peakGemm r.Reps r.Iters r.Warm 2048L)
+        | "PEAK_COPY" -> reply "GB/s" (peakCopy r.Reps r.Iters r.Warm (64L * 1024L * 1024L))
         | other -> failwithf "unknown benchmark %s" other
 
 module private LibC =

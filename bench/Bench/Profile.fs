@@ -197,15 +197,35 @@ let b2 (steps: int) =
         Functional.Linear(h2, w[4], w[5])
     stepPhases "B2 MLP step" sb steps (Some fwd)
 
+/// Process CPU time (all threads, user + system) per call of `f`, mean of `n` calls: unlike wall time it
+/// hardly moves when other processes share the cores.
+let private cpuMs (n: int) (f: unit -> unit) =
+    let me = Process.GetCurrentProcess()
+    me.Refresh()
+    let t0 = me.TotalProcessorTime
+    for _ in 1..n do
+        f ()
+    me.Refresh()
+    (me.TotalProcessorTime - t0).TotalMilliseconds / float n
+
+/// B3's step with the convolutions in NCHW and in channels-last layout (Torch.ConvChannelsLast), each with
+/// the phase breakdown and its CPU time per step.
 let b3 (steps: int) =
-    use sb = makeB3 ()
-    let w = Tree.toList sb.Params |> List.map snd |> Array.ofList
-    let fwd (x: Tensor) =
-        let c1 = Functional.MaxPool2d(Functional.Relu(Functional.Conv2d(x, w[0], w[1], struct (1L, 1L), struct (1L, 1L))), 2L)
-        let c2 = Functional.MaxPool2d(Functional.Relu(Functional.Conv2d(c1, w[2], w[3], struct (1L, 1L), struct (1L, 1L))), 2L)
-        let h = Functional.Relu(Functional.Linear(c2.Flatten(1L), w[4], w[5]))
-        Functional.Linear(h, w[6], w[7])
-    stepPhases "B3 CNN step" sb steps (Some fwd)
+    let saved = Torch.ConvChannelsLast
+    try
+        for channelsLast in [ false; true ] do
+            Torch.ConvChannelsLast <- channelsLast
+            use sb = makeB3 ()
+            let w = Tree.toList sb.Params |> List.map snd |> Array.ofList
+            let fwd (x: Tensor) =
+                let c1 = Functional.MaxPool2d(Functional.Relu(Functional.Conv2d(x, w[0], w[1], struct (1L, 1L), struct (1L, 1L))), 2L)
+                let c2 = Functional.MaxPool2d(Functional.Relu(Functional.Conv2d(c1, w[2], w[3], struct (1L, 1L), struct (1L, 1L))), 2L)
+                let h = Functional.Relu(Functional.Linear(c2.Flatten(1L), w[4], w[5]))
+                Functional.Linear(h, w[6], w[7])
+            stepPhases (sprintf "B3 CNN step, Torch.ConvChannelsLast = %b" channelsLast) sb steps (Some fwd)
+            printfn "  CPU time per step          %8.3f ms (all threads, mean of %d steps)" (cpuMs steps sb.Step) steps
+    finally
+        Torch.ConvChannelsLast <- saved
 
 /// B4's epoch four ways on the same model and data: the DataLoader with its defaults (what the benchmark
 /// runs: no transform, so batches are made on the training thread), the DataLoader with a prefetch thread, Training.fit, and a hand-written engine loop (randperm,

@@ -11,10 +11,10 @@ let usage () =
     eprintfn
         """usage: Bench [run] [options]        the benchmark (dotnet fsi build.fsx bench [options])
   --quick             tiny repeat counts (a smoke run, figures not meaningful)
-  --only B1,B2,...    run only these benchmarks (B1..B6)
-  --rounds N          measured rounds per benchmark (default 7/7/6/3, B6 6)
+  --only B1,B2,...    run only these benchmarks (B1..B9; B8 = B8R and B8M)
+  --rounds N          measured rounds per benchmark (default B1-B4 7/7/6/3, B8/B9 3, B6 16)
   --threads N         intra-op threads of every side (default: the number of cores)
-  --budget SECONDS    stop starting rounds after this much time in all (default 420)
+  --budget SECONDS    stop starting rounds after this much time in all (default 600)
   --no-build          do not (re)build the C++ side
   --out FILE          results file (default bench/results.json)
 Bench worker [--threads N] [--blas N]     the Dsl side (started by the harness)
@@ -53,7 +53,7 @@ let main argv =
             match args with
             | "run" :: rest -> rest
             | a -> a
-        let defaults: Orchestrator.Options = { Quick = false; Only = None; Rounds = None; Threads = Environment.ProcessorCount; Build = true; Budget = 420.0; Out = None }
+        let defaults: Orchestrator.Options = { Quick = false; Only = None; Rounds = None; Threads = Environment.ProcessorCount; Build = true; Budget = 600.0; Out = None }
         match parse defaults args with
         | Some o -> Orchestrator.run o
         | None ->

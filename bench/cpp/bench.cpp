@@ -58,6 +58,143 @@ torch::nn::Sequential make_fmnist_mlp() {  // B4: 784 → 256 → 10
     return torch::nn::Sequential(torch::nn::Linear(784, 256), torch::nn::ReLU(), torch::nn::Linear(256, 10));
 }
 
+// B8/B9: torchvision 0.14's ResNet18 and MobileNetV2, written with torch::nn modules as a C++ user
+// would port them (same layers, in-place ReLU/ReLU6 where torchvision has inplace=True).
+struct BasicBlockImpl : torch::nn::Module {
+    torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+    torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+    torch::nn::Sequential downsample{nullptr};
+    BasicBlockImpl(int64_t in, int64_t out, int64_t stride) {
+        using namespace torch::nn;
+        conv1 = register_module("conv1", Conv2d(Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(false)));
+        bn1 = register_module("bn1", BatchNorm2d(out));
+        conv2 = register_module("conv2", Conv2d(Conv2dOptions(out, out, 3).padding(1).bias(false)));
+        bn2 = register_module("bn2", BatchNorm2d(out));
+        if (stride != 1 || in != out)
+            downsample = register_module("downsample", Sequential(Conv2d(Conv2dOptions(in, out, 1).stride(stride).bias(false)), BatchNorm2d(out)));
+    }
+    torch::Tensor forward(torch::Tensor x) {
+        auto identity = downsample ? downsample->forward(x) : x;
+        torch::Tensor y = bn1(conv1(x)).relu_();
+        y = bn2(conv2(y));
+        y += identity;
+        return torch::relu_(y);
+    }
+};
+TORCH_MODULE(BasicBlock);
+
+struct ResNet18Impl : torch::nn::Module {
+    torch::nn::Conv2d conv1{nullptr};
+    torch::nn::BatchNorm2d bn1{nullptr};
+    torch::nn::Sequential layers{nullptr};
+    torch::nn::Linear fc{nullptr};
+    explicit ResNet18Impl(int64_t classes) {
+        using namespace torch::nn;
+        conv1 = register_module("conv1", Conv2d(Conv2dOptions(3, 64, 7).stride(2).padding(3).bias(false)));
+        bn1 = register_module("bn1", BatchNorm2d(64));
+        Sequential seq;
+        int64_t in = 64;
+        for (int64_t stage = 0; stage < 4; ++stage) {
+            const int64_t out = 64 << stage;
+            seq->push_back(BasicBlock(in, out, stage == 0 ? 1 : 2));
+            seq->push_back(BasicBlock(out, out, 1));
+            in = out;
+        }
+        layers = register_module("layers", seq);
+        fc = register_module("fc", Linear(512, classes));
+    }
+    torch::Tensor forward(torch::Tensor x) {
+        x = bn1(conv1(x)).relu_();
+        x = torch::max_pool2d(x, 3, 2, 1);
+        x = layers->forward(x);
+        x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+        return fc(x);
+    }
+};
+TORCH_MODULE(ResNet18);
+
+// Conv (no bias) + batch norm + in-place ReLU6: torchvision's Conv2dNormActivation as MobileNetV2 uses it.
+struct ConvBnRelu6Impl : torch::nn::Module {
+    torch::nn::Conv2d conv{nullptr};
+    torch::nn::BatchNorm2d bn{nullptr};
+    ConvBnRelu6Impl(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t groups) {
+        using namespace torch::nn;
+        conv = register_module("0", Conv2d(Conv2dOptions(in, out, k).stride(stride).padding((k - 1) / 2).groups(groups).bias(false)));
+        bn = register_module("1", BatchNorm2d(out));
+    }
+    torch::Tensor forward(torch::Tensor x) {
+        auto y = bn(conv(x));
+        return torch::hardtanh_(y, 0, 6);  // nn.ReLU6(inplace=True)
+    }
+};
+TORCH_MODULE(ConvBnRelu6);
+
+struct InvertedResidualImpl : torch::nn::Module {
+    torch::nn::Sequential conv{nullptr};
+    bool residual;
+    InvertedResidualImpl(int64_t in, int64_t out, int64_t stride, int64_t expand) : residual(stride == 1 && in == out) {
+        using namespace torch::nn;
+        const int64_t hidden = in * expand;
+        Sequential seq;
+        if (expand != 1) seq->push_back(ConvBnRelu6(in, hidden, 1, 1, 1));
+        seq->push_back(ConvBnRelu6(hidden, hidden, 3, stride, hidden));
+        seq->push_back(Conv2d(Conv2dOptions(hidden, out, 1).bias(false)));
+        seq->push_back(BatchNorm2d(out));
+        conv = register_module("conv", seq);
+    }
+    torch::Tensor forward(torch::Tensor x) { return residual ? x + conv->forward(x) : conv->forward(x); }
+};
+TORCH_MODULE(InvertedResidual);
+
+struct MobileNetV2Impl : torch::nn::Module {
+    torch::nn::Sequential features{nullptr};
+    torch::nn::Dropout dropout{nullptr};
+    torch::nn::Linear classifier{nullptr};
+    explicit MobileNetV2Impl(int64_t classes) {
+        using namespace torch::nn;
+        const int64_t settings[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2}, {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
+        Sequential seq;
+        seq->push_back(ConvBnRelu6(3, 32, 3, 2, 1));
+        int64_t in = 32;
+        for (const auto& s : settings)
+            for (int64_t i = 0; i < s[2]; ++i) {
+                seq->push_back(InvertedResidual(in, s[1], i == 0 ? s[3] : 1, s[0]));
+                in = s[1];
+            }
+        seq->push_back(ConvBnRelu6(in, 1280, 1, 1, 1));
+        features = register_module("features", seq);
+        dropout = register_module("dropout", Dropout(0.2));
+        classifier = register_module("classifier", Linear(1280, classes));
+    }
+    torch::Tensor forward(torch::Tensor x) {
+        x = features->forward(x);
+        x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+        return classifier(dropout(x));
+    }
+};
+TORCH_MODULE(MobileNetV2);
+
+// B8: one SGD step (lr 0.01, momentum 0.9) of a zoo model on a fixed batch, cross-entropy over 1000 classes.
+template <class M>
+struct ZooStep {
+    M model;
+    std::unique_ptr<torch::optim::SGD> opt;
+    torch::Tensor x, y;
+    ZooStep(M m, int64_t batch) : model(std::move(m)) {
+        torch::manual_seed(0);
+        x = torch::randn({batch, 3, 224, 224});
+        y = torch::randint(0, 1000, {batch}, torch::kLong);
+        model->train();
+        opt = std::make_unique<torch::optim::SGD>(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
+    }
+    void step() {
+        model->zero_grad(/*set_to_none=*/true);
+        auto loss = torch::nn::functional::cross_entropy(model->forward(x), y);
+        loss.backward();
+        opt->step();
+    }
+};
+
 // A fixed-batch training step (B2, B3): zero grads (set to none, as Dsl and PyTorch 2 do), forward,
 // loss, backward, Adam step.
 struct StepBench {
@@ -140,6 +277,10 @@ struct Worker {
     std::unique_ptr<StepBench> b2, b3;
     std::unique_ptr<FashionMnist> fmnist;
     torch::nn::Sequential b4_model{nullptr};
+    std::unique_ptr<ZooStep<ResNet18>> b8r;
+    std::unique_ptr<ZooStep<MobileNetV2>> b8m;
+    ResNet18 b9{nullptr};
+    torch::Tensor b9x;
 
     template <class F>
     std::vector<double> measure(int reps, int iters, int warm, double scale, F&& body) {
@@ -187,6 +328,29 @@ struct Worker {
                 b4_model = make_fmnist_mlp();
             }
             return measure(reps, iters, warm, 1.0, [&] { fmnist_epoch(b4_model, *fmnist, 128); });
+        }
+        if (bench == "B8R") {
+            unit = "ms";
+            if (!b8r) b8r = std::make_unique<ZooStep<ResNet18>>(ResNet18(1000), 8);
+            return measure(reps, iters, warm, 1e3, [&] { b8r->step(); });
+        }
+        if (bench == "B8M") {
+            unit = "ms";
+            if (!b8m) b8m = std::make_unique<ZooStep<MobileNetV2>>(MobileNetV2(1000), 16);
+            return measure(reps, iters, warm, 1e3, [&] { b8m->step(); });
+        }
+        if (bench == "B9") {
+            unit = "ms";
+            if (!b9) {
+                torch::manual_seed(0);
+                b9 = ResNet18(1000);
+                b9->eval();
+                b9x = torch::randn({64, 3, 224, 224});
+            }
+            return measure(reps, iters, warm, 1e3, [&] {
+                torch::NoGradGuard no_grad;
+                auto out = b9->forward(b9x);
+            });
         }
         throw std::invalid_argument("unknown benchmark " + bench);
     }

@@ -241,6 +241,21 @@ public static unsafe class Torch
         get => Native.dsl_runtime_parallel_gemm() == 1;
         set => Errors.S(Native.dsl_runtime_set_parallel_gemm(value ? 1 : 0), "set_parallel_gemm");
     }
+
+    /// <summary>
+    /// Runs float32 CPU 2-D convolutions in channels-last (NHWC) layout: the input is made channels-last before
+    /// libtorch's oneDNN kernel, which then reads and writes the tensors as they are instead of reordering them into
+    /// its blocked layout and back in every convolution, forward and backward; outputs are channels-last tensors
+    /// (same shape and values up to float rounding, other strides; ReLU, pooling and batch norm keep the layout).
+    /// Off by default (DSL_CONV_CHANNELS_LAST=1 turns it on): PyTorch's Fashion-MNIST CNN step (bench B3) in
+    /// channels-last took 13–20 % less CPU time on one thread, but the Dsl's step through this switch measured
+    /// within noise of NCHW (bench/README.md, "The convolution gap").
+    /// </summary>
+    public static bool ConvChannelsLast
+    {
+        get => Native.dsl_runtime_conv_channels_last() == 1;
+        set => Errors.S(Native.dsl_runtime_set_conv_channels_last(value ? 1 : 0), "set_conv_channels_last");
+    }
 }
 
 /// <summary>Engine defaults computed before the native library is first used.</summary>

@@ -85,6 +85,9 @@ internal static unsafe class NativeLoader
         // The kernels are installed now, before any op runs, even when the feature starts off.
         ((delegate* unmanaged<int, int>)NativeLibrary.GetExport(lib, "dsl_runtime_set_parallel_gemm"))(
             Environment.GetEnvironmentVariable("DSL_PARALLEL_GEMM") == "0" ? 0 : 1);
+        // 2-D convolutions in channels-last layout (see Torch.ConvChannelsLast); DSL_CONV_CHANNELS_LAST=1 turns it on.
+        ((delegate* unmanaged<int, int>)NativeLibrary.GetExport(lib, "dsl_runtime_set_conv_channels_last"))(
+            Environment.GetEnvironmentVariable("DSL_CONV_CHANNELS_LAST") == "1" ? 1 : 0);
     }
 
     /// <summary>

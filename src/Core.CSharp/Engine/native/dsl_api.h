@@ -64,6 +64,9 @@ DSL_API int32_t dsl_runtime_blas_threads(void);
 /* parallel_gemm.cpp: mm/addmm split over the intra-op threads (1 on, 0 off) */
 DSL_API int32_t dsl_runtime_set_parallel_gemm(int32_t enable);
 DSL_API int32_t dsl_runtime_parallel_gemm(void);
+/* nn.cpp: 2-D convolutions in channels-last layout (1 on, 0 off) */
+DSL_API int32_t dsl_runtime_set_conv_channels_last(int32_t enable);
+DSL_API int32_t dsl_runtime_conv_channels_last(void);
 DSL_API int32_t dsl_runtime_cuda_device_count(void);
 DSL_API int32_t dsl_runtime_manual_seed(int64_t seed);
 DSL_API dsl_generator dsl_runtime_generator_new(int64_t seed, int32_t device_type, int32_t device_index);

@@ -1,6 +1,7 @@
 // nn.cpp — convolutions, pooling, dropout, normalisation, embedding, padding, resizing,
 // activations (op table) and losses.
 #include "shim.h"
+#include <atomic>
 
 using dsl::T;
 using dsl::opt;
@@ -43,6 +44,22 @@ const dsl::OpEntry<LossFn> kRegressionLoss[] = {
 };
 
 const char* kPadModes[] = {"constant", "reflect", "replicate", "circular"};
+
+// 2-D convolutions in channels-last layout (Torch.ConvChannelsLast). On the CPU libtorch runs float
+// convolutions through oneDNN, whose kernels work in a blocked layout (8 channels interleaved) or in
+// channels-last (NHWC). From libtorch's default NCHW layout every convolution reorders its input into the
+// blocked layout and its output back, forward and backward; from channels-last oneDNN reads and writes
+// the tensors as they are. So the input (and the weights) are made channels-last here; the output then is channels-last too,
+// and ReLU, pooling and batch norm keep that layout, so the next convolution's input needs no copy
+// (bench/README.md, "The convolution gap": the reorders were 27 % of oneDNN's time in B3; PyTorch's B3 step
+// in channels-last took 13–20 % less CPU time, the Dsl's step through this switch within noise, so it is off
+// by default). The values are the same up to float rounding; the tensors' strides differ.
+std::atomic<bool> conv_channels_last{false};
+
+bool channels_last_conv(const at::Tensor& x, const at::Tensor& w) {
+    return conv_channels_last.load(std::memory_order_relaxed) && x.dim() == 4 && w.dim() == 4 && x.device().is_cpu() && x.scalar_type() == at::kFloat &&
+           at::globalContext().userEnabledMkldnn();
+}
 }  // namespace
 
 namespace dsl {
@@ -59,10 +76,20 @@ DSL_API dsl_tensor dsl_nn_conv1d(dsl_tensor x, dsl_tensor w, dsl_tensor b, int64
 }
 DSL_API dsl_tensor dsl_nn_conv2d(dsl_tensor x, dsl_tensor w, dsl_tensor b, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw, int64_t groups, int32_t same) {
     return tensor_op([&] {
-        return same ? at::conv2d(T(x), T(w), opt(b), {sh, sw}, "same", {dh, dw}, groups)
-                    : at::conv2d(T(x), T(w), opt(b), {sh, sw}, {ph, pw}, {dh, dw}, groups);
+        // The weights too: a one-channel input is channels-last and NCHW at once, and libtorch then takes the
+        // layout from the weights (a small copy per call; the gradient comes back in the parameter's layout).
+        const bool last = channels_last_conv(T(x), T(w));
+        const at::Tensor input = last ? T(x).contiguous(at::MemoryFormat::ChannelsLast) : T(x);
+        const at::Tensor weight = last ? T(w).contiguous(at::MemoryFormat::ChannelsLast) : T(w);
+        return same ? at::conv2d(input, weight, opt(b), {sh, sw}, "same", {dh, dw}, groups)
+                    : at::conv2d(input, weight, opt(b), {sh, sw}, {ph, pw}, {dh, dw}, groups);
     });
 }
+DSL_API int32_t dsl_runtime_set_conv_channels_last(int32_t enable) {
+    conv_channels_last.store(enable != 0);
+    return 0;
+}
+DSL_API int32_t dsl_runtime_conv_channels_last(void) { return conv_channels_last.load() ? 1 : 0; }
 DSL_API dsl_tensor dsl_nn_conv_transpose2d(dsl_tensor x, dsl_tensor w, dsl_tensor b, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t oph, int64_t opw, int64_t groups, int64_t dh, int64_t dw) {
     return tensor_op([&] { return at::conv_transpose2d(T(x), T(w), opt(b), {sh, sw}, {ph, pw}, {oph, opw}, groups, {dh, dw}); });
 }
