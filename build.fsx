@@ -94,6 +94,7 @@ let capture (exe: string) (args: string list) : int * string =
 
 let prerequisites = [
     "libtorch-dev"
+    "libgloo-dev"
     "libopenblas0-pthread"
     "cmake"
     "g++"
