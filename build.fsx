@@ -697,7 +697,17 @@ let launch (args: string list) =
             elif path.EndsWith ".dll" then "dotnet", (path :: a)
             else path, a
     let world = nproc * nnodes
-    say (sprintf "launch: %d processes (ranks %d-%d of %d), store at %s:%d: %s" nproc (nodeRank * nproc) (nodeRank * nproc + nproc - 1) world address port (String.Join(" ", programArgs)))
+    say (
+        sprintf
+            "launch: %d processes (ranks %d-%d of %d), store at %s:%d: %s"
+            nproc
+            (nodeRank * nproc)
+            (nodeRank * nproc + nproc - 1)
+            world
+            address
+            port
+            (String.Join(" ", programArgs))
+    )
     let gate = obj ()
     let procs = [
         for local in 0 .. nproc - 1 ->
@@ -712,8 +722,7 @@ let launch (args: string list) =
                 | null -> fail 1 (sprintf "launch: could not start rank %d" rank)
                 | p -> p
             let echo (err: bool) (e: DataReceivedEventArgs) =
-                if not (isNull e.Data) then
-                    lock gate (fun () -> if err then eprintfn "[rank %d] %s" rank e.Data else printfn "[rank %d] %s" rank e.Data)
+                if not (isNull e.Data) then lock gate (fun () -> if err then eprintfn "[rank %d] %s" rank e.Data else printfn "[rank %d] %s" rank e.Data)
             p.OutputDataReceived.Add(echo false)
             p.ErrorDataReceived.Add(echo true)
             p.BeginOutputReadLine()
@@ -732,7 +741,10 @@ let launch (args: string list) =
                 failure <- Some(rank, p.ExitCode)
                 for r, q in running do
                     say (sprintf "launch: rank %d exited with code %d; stopping rank %d" rank p.ExitCode r)
-                    try q.Kill true with _ -> ()
+                    try
+                        q.Kill true
+                    with _ ->
+                        ()
         | None -> Threading.Thread.Sleep 50
     match failure with
     | Some(rank, code) -> fail code (sprintf "launch: rank %d failed with exit code %d" rank code)

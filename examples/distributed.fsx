@@ -23,8 +23,7 @@ let load train =
 let xTrain, yTrain = load true
 let xTest, yTest = load false
 
-let cnn =
-    serial [ conv2d 32 3; relu; maxPool 2; conv2d 64 3; relu; maxPool 2; flatten; dense 64; relu; dense 10 ]
+let cnn = serial [ conv2d 32 3; relu; maxPool 2; conv2d 64 3; relu; maxPool 2; flatten; dense 64; relu; dense 10 ]
 let model = Model.buildSeeded 1L [ 1L; 28L; 28L ] cnn
 let options = {
     FitOptions.Default with

@@ -489,7 +489,11 @@ module Training =
             match t.Options.Distributed with
             | Some g when g.WorldSize > 1 ->
                 let lrs = t.Optimizer.LearningRates
-                let v = Array.init (1 + lrs.Count) (fun i -> if i = 0 then value elif g.Rank = 0 then lrs.[i - 1] else 0.0)
+                let v =
+                    Array.init (1 + lrs.Count) (fun i ->
+                        if i = 0 then value
+                        elif g.Rank = 0 then lrs.[i - 1]
+                        else 0.0)
                 let r = g.AllReduce(v, CollectiveOp.Sum)
                 if g.Rank <> 0 then
                     for i in 0 .. lrs.Count - 1 do
@@ -534,12 +538,14 @@ module Training =
                 Transform = Option.toObj o.Augment,
                 Device = model.Device,
                 Ownership = BatchOwnership.CurrentScope,
-                NumReplicas = (match o.Distributed with
-                               | Some g -> g.WorldSize
-                               | None -> 1),
-                ReplicaRank = (match o.Distributed with
-                               | Some g -> g.Rank
-                               | None -> 0)
+                NumReplicas =
+                    (match o.Distributed with
+                     | Some g -> g.WorldSize
+                     | None -> 1),
+                ReplicaRank =
+                    (match o.Distributed with
+                     | Some g -> g.Rank
+                     | None -> 0)
             )
         )
 
@@ -610,17 +616,12 @@ module Training =
         // its learning rates reach the others at every step and its stop decision at every epoch's end.
         let group = o.Distributed |> Option.filter (fun g -> g.WorldSize > 1)
         let isRoot = group |> Option.forall (fun g -> g.Rank = 0)
-        let callbacks =
-            if isRoot then
-                Progress.callback o.Verbosity :: o.Callbacks @ [ history.Callback ]
-            else
-                [ history.Callback ]
+        let callbacks = if isRoot then Progress.callback o.Verbosity :: o.Callbacks @ [ history.Callback ] else [ history.Callback ]
         let dropoutKey =
             match group with
             | Some g -> Rng.fold g.Rank dropoutKey
             | None -> dropoutKey
-        let fromRoot () =
-            group |> Option.iter (fun g -> g.Broadcast(Array.ofList (Tree.leaves t.Params @ Tree.leaves t.State), 0))
+        let fromRoot () = group |> Option.iter (fun g -> g.Broadcast(Array.ofList (Tree.leaves t.Params @ Tree.leaves t.State), 0))
         let mutable step' = 0L
         let mutable stop = false
         let mutable past: EpochLogs list = []

@@ -130,8 +130,7 @@ let worker (args: string[]) : int =
     }
     // A rank that is slowed down sleeps on every rank (callbacks run on rank 0 only): the others wait in all-reduce.
     let t = Training.fit o model x (Value.T y)
-    if group.Rank = 0 then
-        Safetensors.Save(job.Out, Tree.toList t.Model.Params |> List.map Collections.Generic.KeyValuePair)
+    if group.Rank = 0 then Safetensors.Save(job.Out, Tree.toList t.Model.Params |> List.map Collections.Generic.KeyValuePair)
     Console.Out.WriteLine(sprintf "rank %d finished: loss %g" group.Rank (t.History |> List.last |> fun l -> l.TryGet "loss" |> Option.defaultValue nan))
     0
 
@@ -199,18 +198,7 @@ let private launch (world: int) (args: string list) : Rank list =
         [ start [] args ]
     else
         let port = string (freePort ())
-        [
-            for r in 0 .. world - 1 ->
-                start
-                    [
-                        "RANK", string r
-                        "WORLD_SIZE", string world
-                        "LOCAL_RANK", string r
-                        "MASTER_ADDR", "127.0.0.1"
-                        "MASTER_PORT", port
-                    ]
-                    args
-        ]
+        [ for r in 0 .. world - 1 -> start [ "RANK", string r; "WORLD_SIZE", string world; "LOCAL_RANK", string r; "MASTER_ADDR", "127.0.0.1"; "MASTER_PORT", port ] args ]
 
 let private runToEnd (world: int) (args: string list) =
     let ranks = launch world args
@@ -218,8 +206,7 @@ let private runToEnd (world: int) (args: string list) =
         let code = r.Exit(TimeSpan.FromSeconds 300.0)
         if code <> 0 then failtestf "a rank exited with %d:\n%s" code r.Output
 
-let private load (path: string) : (string * float32[]) list =
-    Safetensors.Load path |> Seq.map (fun kv -> kv.Key, kv.Value.ToArray<float32>()) |> List.ofSeq
+let private load (path: string) : (string * float32[]) list = Safetensors.Load path |> Seq.map (fun kv -> kv.Key, kv.Value.ToArray<float32>()) |> List.ofSeq
 
 /// The largest |a - b| / max(|b|, 1e-3) over every parameter value.
 let private maxRelative (a: (string * float32[]) list) (b: (string * float32[]) list) =
@@ -263,8 +250,7 @@ let tests =
                 let dir = temp ()
                 let out = Path.Combine(dir, "two.safetensors")
                 runToEnd 2 [ "model=" + model; "fixture=" + model; "shuffle=false"; "batch=10"; "epochs=10"; "out=" + out ]
-                let expected =
-                    fixtureParams ((fixtureCase model).GetProperty "final") |> List.map (fun (_, t) -> t.ToArray<float32>())
+                let expected = fixtureParams ((fixtureCase model).GetProperty "final") |> List.map (fun (_, t) -> t.ToArray<float32>())
                 let got = load out
                 Expect.equal got.Length expected.Length "as many parameters as torch's state dict"
                 let rel = maxRelative got (List.map2 (fun (p, _) v -> p, v) got expected)

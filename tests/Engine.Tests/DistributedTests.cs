@@ -172,28 +172,6 @@ public class DistributedTests
         Assert.Throws<ArgumentOutOfRangeException>(() => ProcessGroup.Tcp("127.0.0.1", 29500, 1, 0, TimeSpan.Zero));
     }
 
-    [Test, CancelAfter(30000)]
-    public void AFileStoreFormsAGroupToo()
-    {
-        var path = Path.Combine(Path.GetTempPath(), $"dsl-filestore-{Guid.NewGuid():N}");
-        try
-        {
-            var results = new float[2][];
-            var threads = Enumerable.Range(0, 2).Select(r => new Thread(() =>
-            {
-                using var scope = DisposeScope.Enter();
-                using var g = ProcessGroup.File(path, 2, r, Short);
-                var t = Torch.Full([2], r + 1.0);
-                g.AllReduce(t, CollectiveOp.Sum);
-                results[r] = t.ToArray<float>();
-            })).ToArray();
-            foreach (var t in threads) t.Start();
-            foreach (var t in threads) Assert.That(t.Join(TimeSpan.FromSeconds(20)), Is.True);
-            Assert.That(results, Is.All.EqualTo(new float[] { 3f, 3f }));
-        }
-        finally { File.Delete(path); }
-    }
-
     [Test]
     public void EnvironmentFollowsTorchrunsVariables()
     {
