@@ -14,7 +14,7 @@ open Dsl.Data
 let quick = fsi.CommandLineArgs |> Array.contains "--quick"
 let group = Distributed.initWith (TimeSpan.FromMinutes 5.0)
 // One intra-op thread per rank when the ranks share this machine's cores.
-if group.WorldSize > 1 then Torch.SetNumThreads(max 1 (Environment.ProcessorCount / group.WorldSize))
+if group.WorldSize > 1 then Torch.NumThreads <- max 1 (Environment.ProcessorCount / group.WorldSize)
 
 let load train =
     let struct (images, labels) = FashionMnist.Load(train)
