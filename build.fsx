@@ -32,6 +32,10 @@ targets (run in the order given):
   bench [args]     setup, then run bench/Bench (args go to the benchmark)
   run <script.fsx> [args]
                    build, then dotnet fsi <script.fsx> [args] (everything after the script goes to it)
+  launch --nproc N [--nnodes M --node-rank R --master ADDR:PORT] <script.fsx | program.dll> [args]
+                   starts N processes of a data-parallel job with torchrun's RANK, WORLD_SIZE, LOCAL_RANK,
+                   MASTER_ADDR, MASTER_PORT; output prefixed by rank; the first failure stops the others
+                   and is the exit code (does not build: give `build launch ...` for that)
   trx-summary <dir>
                    print the "N passed, M failed" line for the .trx files under dir
   clean            remove bin/, obj/ (including the native build in src/Core.CSharp/Engine/obj/native) and artifacts/
@@ -94,6 +98,7 @@ let capture (exe: string) (args: string list) : int * string =
 
 let prerequisites = [
     "libtorch-dev"
+    "libgloo-dev"
     "libopenblas0-pthread"
     "cmake"
     "g++"
@@ -507,6 +512,7 @@ let checkFixtures () : Result<string, string list> =
                 "make_data_fixtures.py", Path.Combine(tmp, "data")
                 "make_zoo_fixtures.py", Path.Combine(tmp, "zoo")
                 "make_weights_fixtures.py", tmp
+                "make_ddp_fixtures.py", tmp
                 "make_imagenet_classes.py", Path.Combine(tmp, "imagenet_classes.txt")
             ]
             let failed =
@@ -641,6 +647,110 @@ let check () =
     let timings = String.Join(", ", [ for name, _, secs in results -> sprintf "%s %.1f s" name secs ])
     if failed.IsEmpty then say (sprintf "check: all passed (%s)" timings) else fail 1 (sprintf "check failed: %s (%s)" (String.Join(", ", failed)) timings)
 
+// ---------------------------------------------------------------- launch (data-parallel jobs, torchrun's variables)
+
+/// `launch --nproc N [--nnodes M --node-rank R --master ADDR:PORT] <script.fsx | program.dll | executable> [args]`:
+/// starts N processes of this node with RANK, WORLD_SIZE (N·M), LOCAL_RANK, MASTER_ADDR and MASTER_PORT (torchrun's
+/// names), prefixes each output line with its rank, and when one exits non-zero stops the others and exits with its
+/// code. Does not build: run `build` first (or give both targets: `build launch …`).
+let launch (args: string list) =
+    let rec options (o: Map<string, string>) (rest: string list) =
+        match rest with
+        | ("--nproc" | "--nproc-per-node" | "--nproc_per_node") :: v :: tail -> options (o.Add("nproc", v)) tail
+        | "--nnodes" :: v :: tail -> options (o.Add("nnodes", v)) tail
+        | ("--node-rank" | "--node_rank") :: v :: tail -> options (o.Add("node-rank", v)) tail
+        | "--master" :: v :: tail -> options (o.Add("master", v)) tail
+        | s :: _ when s.StartsWith "--" -> fail 2 (sprintf "launch: unknown option %s (known: --nproc N, --nnodes M, --node-rank R, --master ADDR:PORT)" s)
+        | _ -> o, rest
+    let o, rest = options Map.empty args
+    let number (key: string) (fallback: int) =
+        match o.TryFind key with
+        | None -> fallback
+        | Some v ->
+            match Int32.TryParse v with
+            | true, n -> n
+            | _ -> fail 2 (sprintf "launch: --%s %s is not an integer" key v)
+    let nproc, nnodes, nodeRank = number "nproc" 1, number "nnodes" 1, number "node-rank" 0
+    if nproc < 1 then fail 2 (sprintf "launch: --nproc %d must be ≥ 1" nproc)
+    if nnodes < 1 || nodeRank < 0 || nodeRank >= nnodes then fail 2 (sprintf "launch: --node-rank %d must lie in [0, --nnodes %d)" nodeRank nnodes)
+    let address, port =
+        match o.TryFind "master" with
+        | None when nnodes > 1 -> fail 2 "launch: with --nnodes > 1, give --master ADDR:PORT (rank 0's machine)"
+        | None ->
+            // A free port on this machine for a single-node job.
+            let l = new Net.Sockets.TcpListener(Net.IPAddress.Loopback, 0)
+            l.Start()
+            let p = (l.LocalEndpoint :?> Net.IPEndPoint).Port
+            l.Stop()
+            "127.0.0.1", p
+        | Some m ->
+            let i = m.LastIndexOf ':'
+            match (if i > 0 then Int32.TryParse(m.Substring(i + 1)) else (false, 0)) with
+            | true, p when p > 0 && p < 65536 -> m.Substring(0, i), p
+            | _ -> fail 2 (sprintf "launch: --master %s must be ADDR:PORT" m)
+    let program, programArgs =
+        match rest with
+        | [] -> fail 2 "launch needs a script or program: dotnet fsi build.fsx launch --nproc N <script.fsx> [args]"
+        | p :: a ->
+            let path = Path.GetFullPath(p, userDir)
+            if not (File.Exists path) then fail 2 (sprintf "launch: %s not found" path)
+            if path.EndsWith ".fsx" then "dotnet", ("fsi" :: path :: a)
+            elif path.EndsWith ".dll" then "dotnet", (path :: a)
+            else path, a
+    let world = nproc * nnodes
+    say (
+        sprintf
+            "launch: %d processes (ranks %d-%d of %d), store at %s:%d: %s"
+            nproc
+            (nodeRank * nproc)
+            (nodeRank * nproc + nproc - 1)
+            world
+            address
+            port
+            (String.Join(" ", programArgs))
+    )
+    let gate = obj ()
+    let procs = [
+        for local in 0 .. nproc - 1 ->
+            let rank = nodeRank * nproc + local
+            let psi = ProcessStartInfo(program, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = userDir)
+            for a in programArgs do
+                psi.ArgumentList.Add a
+            for k, v in [ "RANK", string rank; "WORLD_SIZE", string world; "LOCAL_RANK", string local; "MASTER_ADDR", address; "MASTER_PORT", string port ] do
+                psi.Environment.[k] <- v
+            let p =
+                match Process.Start psi with
+                | null -> fail 1 (sprintf "launch: could not start rank %d" rank)
+                | p -> p
+            let echo (err: bool) (e: DataReceivedEventArgs) =
+                if not (isNull e.Data) then lock gate (fun () -> if err then eprintfn "[rank %d] %s" rank e.Data else printfn "[rank %d] %s" rank e.Data)
+            p.OutputDataReceived.Add(echo false)
+            p.ErrorDataReceived.Add(echo true)
+            p.BeginOutputReadLine()
+            p.BeginErrorReadLine()
+            rank, p
+    ]
+    // Wait for every process; on the first failure stop the rest and keep its exit code.
+    let mutable failure: (int * int) option = None
+    let mutable running = procs
+    while not running.IsEmpty do
+        match running |> List.tryFind (fun (_, p) -> p.HasExited) with
+        | Some(rank, p) ->
+            p.WaitForExit()
+            running <- running |> List.filter (fun (r, _) -> r <> rank)
+            if p.ExitCode <> 0 && failure.IsNone then
+                failure <- Some(rank, p.ExitCode)
+                for r, q in running do
+                    say (sprintf "launch: rank %d exited with code %d; stopping rank %d" rank p.ExitCode r)
+                    try
+                        q.Kill true
+                    with _ ->
+                        ()
+        | None -> Threading.Thread.Sleep 50
+    match failure with
+    | Some(rank, code) -> fail code (sprintf "launch: rank %d failed with exit code %d" rank code)
+    | None -> say (sprintf "launch: all %d processes finished" nproc)
+
 // ---------------------------------------------------------------- clean
 
 let clean () =
@@ -667,7 +777,7 @@ let clean () =
 
 // ---------------------------------------------------------------- command line
 
-let targetsWithArgs = set [ "test"; "demo"; "bench"; "run"; "trx-summary" ]
+let targetsWithArgs = set [ "test"; "demo"; "bench"; "run"; "launch"; "trx-summary" ]
 let targetNames = set [ "setup"; "build"; "check"; "clean"; "help" ] + targetsWithArgs
 
 /// Splits the command line into (target, args) pairs.
@@ -675,6 +785,7 @@ let rec parse (acc: (string * string list) list) (args: string list) =
     match args, acc with
     | [], _ -> Ok(List.rev acc)
     | "run" :: rest, _ -> Ok(List.rev (("run", rest) :: acc))
+    | "launch" :: rest, _ -> Ok(List.rev (("launch", rest) :: acc))
     | "--" :: rest, (t, a) :: prev when targetsWithArgs.Contains t -> Ok(List.rev ((t, a @ rest) :: prev))
     | t :: rest, _ when targetNames.Contains t -> parse ((t, []) :: acc) rest
     | a :: rest, (t, xs) :: prev when targetsWithArgs.Contains t -> parse ((t, xs @ [ a ]) :: prev) rest
@@ -704,6 +815,7 @@ let main (argv: string list) =
                 | "demo" -> demo args
                 | "bench" -> bench args
                 | "run" -> runScript args
+                | "launch" -> launch args
                 | "clean" -> clean ()
                 | "trx-summary" -> trxSummary args
                 | other -> fail 2 (sprintf "unknown target %s" other)

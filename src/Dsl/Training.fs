@@ -4,6 +4,7 @@ open System
 open System.Diagnostics
 open Dsl.Engine
 open Dsl.Engine.Optim
+open Dsl.Engine.Distributed
 open Dsl.Data
 
 /// An L1/L2 penalty on the parameters whose path satisfies `Applies` (Keras's kernel_regularizer):
@@ -78,6 +79,12 @@ type FitOptions = {
     /// each group's rate, the logs' LearningRate is group 0's, and checkpoints save and restore each group's rate.
     /// A pattern that selects no parameter of the model is an error.
     ParamGroups: (string * float) list
+    /// Data-parallel training over a process group (`Distributed.init`): rank 0's parameters and state are broadcast
+    /// at the start; each rank takes its shard of every epoch's shuffle (torch's DistributedSampler rule, so
+    /// `BatchSize` is per rank); gradients are averaged across ranks in buckets (as DistributedDataParallel) before the
+    /// optimizer's step; losses, metrics and validation are reduced over all ranks; only rank 0 runs the callbacks
+    /// (progress, checkpoints, reports), and its stop decisions and learning rates reach every rank. None trains alone.
+    Distributed: ProcessGroup option
 } with
 
     /// Cross-entropy, Adam 1e-3, accuracy, 10 epochs, batch 32 (Keras's default batch), shuffled, seed 0,
@@ -102,6 +109,7 @@ type FitOptions = {
         TerminateOnNaN = true
         Verbosity = Auto
         ParamGroups = []
+        Distributed = None
     }
 
 /// The result of `fit`: the model with trained parameters and state, the per-epoch history, and why training
@@ -329,6 +337,12 @@ module Training =
                 counts.[i] <- counts.[i] + c)
         /// Loss and metrics so far.
         member _.Values = ("loss", lossSum / float seen) :: finish metrics sums counts
+        /// The running sums (loss·samples, samples, each metric's sum and count), to be added across ranks.
+        member _.Raw = Array.concat [ [| lossSum; float seen |]; sums; counts ]
+        /// Loss and metrics of sums that `Raw` gave (summed over ranks).
+        member _.ValuesOf(raw: float[]) =
+            let k = metrics.Length
+            ("loss", raw.[0] / raw.[1]) :: finish metrics raw.[2 .. 1 + k] raw.[2 + k .. 1 + 2 * k]
 
     /// The evaluation batches of a feed, in order: narrowed views for tensors in memory, the data set's
     /// batches (no shuffle, no augmentation) otherwise. Each batch's tensors belong to the scope open when it
@@ -349,8 +363,10 @@ module Training =
             loader.Epoch 0 |> Seq.map (fun b -> b.Inputs, f.Targets(List.ofSeq b.Targets))
 
     /// Loss and metrics of a model on a feed, in Eval mode, by batches, calling `onBatch` before and after
-    /// each one (the test-batch hooks).
-    let private evaluateFeed
+    /// each one (the test-batch hooks). With a process group each rank evaluates its contiguous share of the samples
+    /// and the sums are added over the ranks, so every rank returns the values of the whole feed.
+    let rec private evaluateFeedOn
+        (group: ProcessGroup option)
         (loss: Loss)
         (metrics: Metric list)
         (batchSize: int)
@@ -360,9 +376,22 @@ module Training =
         : (string * float) list =
         if batchSize <= 0 then invalidArg "batchSize" (sprintf "evaluate: batch size must be positive, got %d" batchSize)
         if f.Dataset.Count = 0L then invalidArg "data" "evaluate: there are no samples to evaluate on (the data holds 0 rows); the loss and metrics of nothing are undefined"
+        match group with
+        | Some g when g.WorldSize > 1 ->
+            let n = f.Dataset.Count
+            let start r = n * int64 r / int64 g.WorldSize
+            let first, last = start g.Rank, start (g.Rank + 1)
+            let tally = Tally metrics
+            if last > first then evaluateInto tally loss batchSize model (range f first (last - first)) hooks
+            tally.ValuesOf(g.AllReduce(tally.Raw, CollectiveOp.Sum))
+        | _ ->
+            let tally = Tally metrics
+            evaluateInto tally loss batchSize model f hooks
+            tally.Values
+
+    and private evaluateInto (tally: Tally) (loss: Loss) (batchSize: int) (model: Model) (f: Feed) (hooks: (BatchLogs -> unit) * (BatchLogs -> unit)) =
         use _ = Autograd.NoGrad()
         let before, after = hooks
-        let tally = Tally metrics
         use batches = (evalBatches batchSize model.Device f).GetEnumerator()
         let mutable b = 0
         let mutable more = true
@@ -377,7 +406,8 @@ module Training =
                 tally.Add((loss.Compute pred yb).ToDouble(), len, pred, yb)
                 after { Batch = b; Size = len; Values = tally.Values }
                 b <- b + 1
-        tally.Values
+
+    let private evaluateFeed loss metrics batchSize model f hooks = evaluateFeedOn None loss metrics batchSize model f hooks
 
     let private noHooks: (BatchLogs -> unit) * (BatchLogs -> unit) = ignore, ignore
 
@@ -422,6 +452,11 @@ module Training =
         Optimizer: Optimizer
         mutable Params: Params
         mutable State: Params
+        /// The trainable parameters in the model's order (those whose gradients are averaged across ranks).
+        Trainable: Tensor list
+        /// Bytes all-reduced and seconds spent in gradient averaging, for data-parallel training.
+        mutable CommBytes: int64
+        mutable CommSeconds: float
     } with
 
         /// The model with the live parameters and state.
@@ -452,7 +487,17 @@ module Training =
         with _ ->
             optimizer.Dispose()
             reraise ()
-        { Model = model; Loss = effectiveLoss o model; Options = o; Optimizer = optimizer; Params = ps; State = state }
+        {
+            Model = model
+            Loss = effectiveLoss o model
+            Options = o
+            Optimizer = optimizer
+            Params = ps
+            State = state
+            Trainable = List.map snd trainable
+            CommBytes = 0L
+            CommSeconds = 0.0
+        }
 
     /// Frees the trainer's parameters and state (after a fit that failed, or a test run such as the LR range test).
     let private release (t: Trainer) =
@@ -468,7 +513,24 @@ module Training =
         let pred, newState = Model.applyWith t.Model t.Params t.State Train rng (Value.T xb)
         let l = t.Loss.Compute pred yb
         let value = l.ToDouble()
-        if t.Options.TerminateOnNaN && not (Double.IsFinite value) then
+        // Data-parallel: one small all-reduce per step carries the losses (so that every rank sees a non-finite one
+        // and all stop at the same step) and rank 0's learning rates (its callbacks alone schedule them).
+        let seen =
+            match t.Options.Distributed with
+            | Some g when g.WorldSize > 1 ->
+                let lrs = t.Optimizer.LearningRates
+                let v =
+                    Array.init (1 + lrs.Count) (fun i ->
+                        if i = 0 then value
+                        elif g.Rank = 0 then lrs.[i - 1]
+                        else 0.0)
+                let r = g.AllReduce(v, CollectiveOp.Sum)
+                if g.Rank <> 0 then
+                    for i in 0 .. lrs.Count - 1 do
+                        t.Optimizer.SetLearningRate(i, r.[i + 1])
+                r.[0]
+            | _ -> value
+        if t.Options.TerminateOnNaN && not (Double.IsFinite seen) then
             None
         else
             let total, reported =
@@ -477,6 +539,12 @@ module Training =
                 | None -> l, value
             t.Optimizer.ZeroGrad()
             total.Backward()
+            match t.Options.Distributed with
+            | Some g when g.WorldSize > 1 ->
+                let watch = Stopwatch.StartNew()
+                t.CommBytes <- t.CommBytes + g.AverageGradients(t.Trainable)
+                t.CommSeconds <- t.CommSeconds + watch.Elapsed.TotalSeconds
+            | _ -> ()
             t.Options.ClipGradNorm |> Option.iter (fun c -> t.Optimizer.ClipGradNorm c |> ignore)
             t.Options.ClipGradValue |> Option.iter t.Optimizer.ClipGradValue
             t.Optimizer.Step()
@@ -499,7 +567,15 @@ module Training =
                 Seed = int64 (key.Key &&& 0x7fffffffffffffffUL),
                 Transform = Option.toObj o.Augment,
                 Device = model.Device,
-                Ownership = BatchOwnership.CurrentScope
+                Ownership = BatchOwnership.CurrentScope,
+                NumReplicas =
+                    (match o.Distributed with
+                     | Some g -> g.WorldSize
+                     | None -> 1),
+                ReplicaRank =
+                    (match o.Distributed with
+                     | Some g -> g.Rank
+                     | None -> 0)
             )
         )
 
@@ -543,6 +619,10 @@ module Training =
              | None, None -> "none"
              | a, b -> sprintf "norm %s, value %s" (opt string a) (opt string b))
             "resumed from", opt id o.ResumeFrom
+            "distributed",
+            (match o.Distributed with
+             | Some g -> sprintf "%d ranks (batch size per rank), Gloo" g.WorldSize
+             | None -> "no")
         ]
 
     /// Trains `model` on any data source (tensors in memory or a data set read batch by batch). Returns the
@@ -562,7 +642,16 @@ module Training =
         let n = train.Dataset.Count
         let settings = settingsOf o batches n
         let history = History()
-        let callbacks = Progress.callback o.Verbosity :: o.Callbacks @ [ history.Callback ]
+        // Data-parallel: only rank 0 runs the callbacks (progress, checkpoints, reports, schedules, early stopping);
+        // its learning rates reach the others at every step and its stop decision at every epoch's end.
+        let group = o.Distributed |> Option.filter (fun g -> g.WorldSize > 1)
+        let isRoot = group |> Option.forall (fun g -> g.Rank = 0)
+        let callbacks = if isRoot then Progress.callback o.Verbosity :: o.Callbacks @ [ history.Callback ] else [ history.Callback ]
+        let dropoutKey =
+            match group with
+            | Some g -> Rng.fold g.Rank dropoutKey
+            | None -> dropoutKey
+        let fromRoot () = group |> Option.iter (fun g -> g.Broadcast(Array.ofList (Tree.leaves t.Params @ Tree.leaves t.State), 0))
         let mutable step' = 0L
         let mutable stop = false
         let mutable past: EpochLogs list = []
@@ -604,6 +693,8 @@ module Training =
                     step' <- info.Step
                     info.Epoch + 1
                 | None -> 1
+            // Every rank starts from rank 0's parameters and state (DistributedDataParallel's broadcast at construction).
+            fromRoot ()
             // The weights to fall back on when a non-finite loss leaves non-finite weights: those of the last finished epoch.
             let lastGood =
                 if o.TerminateOnNaN then
@@ -657,7 +748,10 @@ module Training =
                                 c.OnTrainBatchEnd ctx { Batch = b; Size = len; Values = tally.Values }
                             b <- b + 1
                     if stopReason.IsNone then
-                        let trainValues = tally.Values
+                        let trainValues =
+                            match group with
+                            | Some g -> tally.ValuesOf(g.AllReduce(tally.Raw, CollectiveOp.Sum))
+                            | None -> tally.Values
                         let valValues =
                             match validation with
                             | Some v ->
@@ -669,11 +763,14 @@ module Training =
                                     (fun l ->
                                         for c in callbacks do
                                             c.OnTestBatchEnd ctx l)
-                                evaluateFeed t.Loss o.Metrics o.BatchSize t.Current v hooks |> penalised o.Penalties t.Params |> List.map (fun (k, v) -> "val_" + k, v)
+                                evaluateFeedOn o.Distributed t.Loss o.Metrics o.BatchSize t.Current v hooks |> penalised o.Penalties t.Params |> List.map (fun (k, v) -> "val_" + k, v)
                             | None -> []
                         let logs = { Epoch = epoch; Values = trainValues @ valValues; Seconds = watch.Elapsed.TotalSeconds; LearningRate = lr }
                         for c in callbacks do
                             c.OnEpochEnd(context epoch logs)
+                        match group with
+                        | Some g -> stop <- g.AllReduce([| (if isRoot && stop then 1.0 else 0.0) |], CollectiveOp.Sum).[0] > 0.0
+                        | None -> ()
                         past <- earlier @ history.Epochs
                         lastGood
                         |> Option.iter (fun (p, s) ->
@@ -687,6 +784,8 @@ module Training =
                     | h -> List.last h
                 for c in callbacks do
                     c.OnTrainEnd(context last.Epoch last)
+                // Rank 0's callbacks may have restored other weights (early stopping's best): every rank ends with them.
+                fromRoot ()
                 { Model = t.Current; History = earlier @ history.Epochs; StopReason = stopReason }
             finally
                 lastGood

@@ -93,7 +93,7 @@ public class ExportTests
     {
         ["int32_t"] = typeof(int), ["int64_t"] = typeof(long), ["double"] = typeof(double),
         ["dsl_options"] = typeof(NativeOptions), ["void"] = typeof(void),
-        ["dsl_tensor"] = typeof(nint), ["dsl_generator"] = typeof(nint),
+        ["dsl_tensor"] = typeof(nint), ["dsl_generator"] = typeof(nint), ["dsl_dist_group"] = typeof(nint), ["uint8_t"] = typeof(byte),
     };
 
     /// <summary>Null when <paramref name="cs"/> is a valid C# type for the C type <paramref name="c"/>, else the reason.</summary>

@@ -67,6 +67,13 @@ let tests =
                     let path = Path.Combine(root, "examples", "output", "fashion_mnist", model, file)
                     Expect.isTrue (File.Exists path) (sprintf "%s was written" path)
 
+        testCase "distributed --quick trains on 2 ranks through build.fsx launch and rank 0 reports the test accuracy"
+        <| fun () ->
+            buildRelease.Force()
+            let code, output = run "dotnet" "fsi build.fsx launch --nproc 2 examples/distributed.fsx --quick" 900_000
+            succeeds (code, output) [ "launch: 2 processes"; "[rank 0] distributed: 2 rank(s)"; "test accuracy"; "launch: all 2 processes finished" ] |> ignore
+            Expect.isFalse (output.Contains "[rank 1] distributed:") "only rank 0 reports"
+
         testCase "magic --quick prints a baseline, the tuned MLP and three initialisations"
         <| fun () ->
             // The script finds the data through LocalData: --data, else $DSL_DATA/magic/magic04.data.

@@ -49,6 +49,14 @@ public sealed record LoaderOptions
     public Device? Device { get; init; }
     /// <summary>Who frees the batches; see <see cref="BatchOwnership"/>.</summary>
     public BatchOwnership Ownership { get; init; } = BatchOwnership.Loader;
+    /// <summary>
+    /// The number of data-parallel replicas sharing each epoch (torch's DistributedSampler num_replicas; 1: no sharding).
+    /// Each epoch's order is padded, by repeating its first samples, to a multiple of the replicas (or cut to one with
+    /// <see cref="DropLast"/>), and replica <see cref="ReplicaRank"/> takes every NumReplicas-th sample from its rank on.
+    /// </summary>
+    public int NumReplicas { get; init; } = 1;
+    /// <summary>This replica's rank in [0, <see cref="NumReplicas"/>) (DistributedSampler's rank).</summary>
+    public int ReplicaRank { get; init; }
 }
 
 /// <summary>
@@ -131,8 +139,13 @@ public sealed class DataLoader : IEnumerable<Batch>
         if (Options.BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(options), $"DataLoader: batch size {Options.BatchSize} must be positive.");
         if (Options.Prefetch < 0) throw new ArgumentOutOfRangeException(nameof(options), $"DataLoader: prefetch {Options.Prefetch} must be ≥ 0.");
         if (!Enum.IsDefined(Options.Ownership)) throw new ArgumentOutOfRangeException(nameof(options), $"DataLoader: unknown batch ownership {(int)Options.Ownership}.");
+        if (Options.NumReplicas < 1) throw new ArgumentOutOfRangeException(nameof(options), $"DataLoader: {Options.NumReplicas} replicas; there must be at least 1.");
+        if (Options.ReplicaRank < 0 || Options.ReplicaRank >= Options.NumReplicas)
+            throw new ArgumentOutOfRangeException(nameof(options), $"DataLoader: replica rank {Options.ReplicaRank} must lie in [0, {Options.NumReplicas}).");
         Dataset = dataset;
         Samples = dataset.Count;
+        EpochSamples = Shard.Length(Samples, Options.NumReplicas, Options.DropLast);
+        if (Options.NumReplicas > 1 && Samples == 0) throw new ArgumentException("DataLoader: an empty data set cannot be sharded over replicas.", nameof(dataset));
     }
 
     /// <summary>The data set the batches come from.</summary>
@@ -147,9 +160,12 @@ public sealed class DataLoader : IEnumerable<Batch>
     /// <summary>Number of samples in the data set.</summary>
     public long Samples { get; }
 
+    /// <summary>Samples this loader visits per epoch: <see cref="Samples"/>, or this replica's shard of them.</summary>
+    public long EpochSamples { get; }
+
     /// <summary>Batches per epoch.</summary>
     public int BatchesPerEpoch =>
-        (int)(Options.DropLast ? Samples / Options.BatchSize : (Samples + Options.BatchSize - 1) / Options.BatchSize);
+        (int)(Options.DropLast ? EpochSamples / Options.BatchSize : (EpochSamples + Options.BatchSize - 1) / Options.BatchSize);
 
     /// <summary>The epoch the next <c>foreach</c> over the loader runs (starts at 0).</summary>
     public int NextEpoch { get; set; }
@@ -159,13 +175,21 @@ public sealed class DataLoader : IEnumerable<Batch>
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
-    /// <summary>The order in which epoch <paramref name="epoch"/> visits the samples (a seeded permutation, or 0 … N−1 without shuffling).</summary>
+    /// <summary>
+    /// The order in which epoch <paramref name="epoch"/> visits the samples (a seeded permutation, or 0 … N−1 without
+    /// shuffling); with replicas, this replica's shard of it (<see cref="Shard.Of"/>).
+    /// </summary>
     public long[] Order(int epoch)
     {
-        if (!Options.Shuffle) { var o = new long[Samples]; for (long i = 0; i < o.Length; i++) o[i] = i; return o; }
-        using var g = new Generator(SplitMix.Mix(Options.Seed, epoch, -1));
-        using var p = Torch.Randperm(Samples, g);
-        return p.ToArray<long>();
+        long[] all;
+        if (!Options.Shuffle) { all = new long[Samples]; for (long i = 0; i < all.Length; i++) all[i] = i; }
+        else
+        {
+            using var g = new Generator(SplitMix.Mix(Options.Seed, epoch, -1));
+            using var p = Torch.Randperm(Samples, g);
+            all = p.ToArray<long>();
+        }
+        return Options.NumReplicas == 1 ? all : Shard.Of(all, Options.ReplicaRank, Options.NumReplicas, Options.DropLast);
     }
 
     /// <summary>
@@ -184,11 +208,11 @@ public sealed class DataLoader : IEnumerable<Batch>
         using var scope = DisposeScope.Enter();
         int bs = Options.BatchSize;
         long start = (long)index * bs;
-        int len = (int)Math.Min(bs, Samples - start);
+        int len = (int)Math.Min(bs, order.LongLength - start);
         var (x, ys) = Dataset.Gather(order.AsSpan((int)start, len).ToArray());
         if (Options.Transform is { } t)
         {
-            g?.Seed(SplitMix.Mix(Options.Seed, epoch, index));
+            g?.Seed(SplitMix.Mix(Options.Seed, epoch, (long)index * Options.NumReplicas + Options.ReplicaRank));
             x = t.Apply(x, g);
         }
         if (Options.Device is { } d && d != x.Device) x = x.To(d);

@@ -32,6 +32,7 @@ extern "C" {
 
 typedef struct dsl_tensor_s* dsl_tensor;
 typedef struct dsl_generator_s* dsl_generator;
+typedef struct dsl_dist_group_s* dsl_dist_group;
 
 /* Tensor options for creation functions, passed by value. */
 typedef struct dsl_options {
@@ -220,6 +221,26 @@ DSL_API int32_t dsl_autograd_set_grad_enabled(int32_t enabled);
 DSL_API int32_t dsl_autograd_grad(const dsl_tensor* outputs, const dsl_tensor* grad_outputs, int32_t n_outputs,
                                   const dsl_tensor* inputs, int32_t n_inputs, int32_t retain_graph, int32_t create_graph,
                                   int32_t allow_unused, dsl_tensor* results);
+
+/* ---- distributed.cpp: c10d process groups (Gloo) and collectives; every call bounded by the group's timeout ----
+ * store_kind 0: TCP store at address:port (rank 0 hosts it); 1: file store at the path `address`.
+ * Reduce op codes: 0 sum, 1 mean, 2 max, 3 min. Collectives work in place on contiguous CPU tensors. */
+DSL_API dsl_dist_group dsl_dist_new(int32_t store_kind, const char* address, int32_t port, int32_t world_size, int32_t rank, int64_t timeout_ms);
+DSL_API void dsl_dist_free(dsl_dist_group g);
+DSL_API int32_t dsl_dist_all_reduce(dsl_dist_group g, dsl_tensor t, int32_t op);
+/* Broadcasts n tensors from root in buckets (one flat buffer per dtype, up to 25 MiB each). */
+DSL_API int32_t dsl_dist_broadcast(dsl_dist_group g, const dsl_tensor* ts, int32_t n, int32_t root);
+/* The tensor of every rank, stacked: [world_size, ...]. */
+DSL_API dsl_tensor dsl_dist_all_gather(dsl_dist_group g, dsl_tensor t);
+DSL_API int32_t dsl_dist_barrier(dsl_dist_group g);
+/* Averages the gradients of n parameters across ranks as DistributedDataParallel does: buckets of up to bucket_bytes
+ * filled from the last parameter back, each gradient scaled by 1 / world size, then summed (a missing gradient counts
+ * as zeros). *sent_bytes (if not NULL) receives the bytes all-reduced. */
+DSL_API int32_t dsl_dist_average_grads(dsl_dist_group g, const dsl_tensor* params, int32_t n, int64_t bucket_bytes, int64_t* sent_bytes);
+/* The group's key-value store: set, and get (waits up to the timeout for the key; returns the value's length, or,
+ * when it does not fit in capacity bytes with its NUL, the capacity it needs). */
+DSL_API int32_t dsl_dist_store_set(dsl_dist_group g, const char* key, const char* value);
+DSL_API int32_t dsl_dist_store_get(dsl_dist_group g, const char* key, uint8_t* out, int32_t capacity);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,300 @@
+// distributed.cpp — data-parallel collectives over libtorch's c10d: a Gloo process group from a TCP or file store,
+// all-reduce, broadcast, all-gather, barrier, and the bucketed gradient all-reduce of data-parallel training.
+// Every call is bounded by the group's timeout; failures name the op, this rank and the cause.
+#include "shim.h"
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <chrono>
+#include <cstring>
+#include <map>
+
+namespace {
+using Ms = std::chrono::milliseconds;
+
+struct Group {
+    c10::intrusive_ptr<c10d::Store> store;
+    c10::intrusive_ptr<c10d::ProcessGroup> pg;
+    int rank;
+    int size;
+    Ms timeout;
+};
+
+Group& G(dsl_dist_group g) {
+    if (g == nullptr) throw std::invalid_argument("null process group handle (was the group destroyed?)");
+    return *reinterpret_cast<Group*>(g);
+}
+
+std::string where(const char* op, const Group& g) {
+    return std::string("distributed ") + op + " on rank " + std::to_string(g.rank) + " of " + std::to_string(g.size);
+}
+
+// Runs a collective, rethrowing any failure with the op and the rank in front of the cause.
+template <class F>
+void collective(const char* op, Group& g, F&& f) {
+    if (!g.pg) throw std::invalid_argument(where(op, g) + ": the process group was destroyed");
+    try {
+        f();
+    } catch (const c10::Error& e) {
+        throw std::runtime_error(where(op, g) + " failed: " + e.what_without_backtrace());
+    } catch (const std::exception& e) {
+        throw std::runtime_error(where(op, g) + " failed: " + e.what());
+    }
+}
+
+void wait(Group& g, const c10::intrusive_ptr<c10d::Work>& w) {
+    w->wait(g.timeout);
+}
+
+c10d::ReduceOp reduce_op(int32_t code) {
+    switch (code) {
+        case 0: case 1: return c10d::ReduceOp::SUM;  // mean is a sum scaled by 1 / world size
+        case 2: return c10d::ReduceOp::MAX;
+        case 3: return c10d::ReduceOp::MIN;
+        default: throw std::invalid_argument("unknown reduce op code " + std::to_string(code) + " (known: 0 sum, 1 mean, 2 max, 3 min)");
+    }
+}
+
+void check_cpu(const char* op, const Group& g, const at::Tensor& t) {
+    if (!t.device().is_cpu())
+        throw std::invalid_argument(where(op, g) + ": the tensor is on " + t.device().str() +
+                                    " but this libtorch's process group is Gloo on the CPU; build against a CUDA libtorch with NCCL "
+                                    "(LIBTORCH_DIR) for GPU tensors, or move the tensor to the CPU");
+}
+
+std::vector<uint8_t> bytes(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
+std::string text(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }
+
+// Tensors grouped into flat buffers of one dtype and at most `cap` bytes (a tensor larger than cap is a bucket alone),
+// in the order given.
+std::vector<std::vector<size_t>> buckets(const std::vector<at::Tensor>& ts, int64_t cap) {
+    std::vector<std::vector<size_t>> out;
+    std::map<at::ScalarType, size_t> open;  // dtype -> index of its open bucket in out
+    std::map<at::ScalarType, int64_t> filled;
+    for (size_t i = 0; i < ts.size(); i++) {
+        const auto dt = ts[i].scalar_type();
+        const int64_t nb = ts[i].numel() * static_cast<int64_t>(ts[i].element_size());
+        auto it = open.find(dt);
+        if (it == open.end() || filled[dt] + nb > cap) {
+            out.emplace_back();
+            open[dt] = out.size() - 1;
+            filled[dt] = 0;
+        }
+        out[open[dt]].push_back(i);
+        filled[dt] += nb;
+    }
+    return out;
+}
+}  // namespace
+
+extern "C" {
+DSL_API dsl_dist_group dsl_dist_new(int32_t store_kind, const char* address, int32_t port, int32_t world_size, int32_t rank, int64_t timeout_ms) {
+    return dsl::guard<dsl_dist_group>(nullptr, [&]() -> dsl_dist_group {
+        const std::string who = "distributed init of rank " + std::to_string(rank) + " of " + std::to_string(world_size);
+        if (world_size < 1) throw std::invalid_argument(who + ": the world size must be ≥ 1 (WORLD_SIZE)");
+        if (rank < 0 || rank >= world_size)
+            throw std::invalid_argument(who + ": the rank must lie in [0, " + std::to_string(world_size) + ") (RANK)");
+        if (timeout_ms <= 0) throw std::invalid_argument(who + ": the timeout must be positive, got " + std::to_string(timeout_ms) + " ms");
+        if (address == nullptr || *address == '\0') throw std::invalid_argument(who + ": no store address (MASTER_ADDR) or file");
+        const Ms timeout(timeout_ms);
+        auto g = std::make_unique<Group>();
+        g->rank = rank;
+        g->size = world_size;
+        g->timeout = timeout;
+        try {
+            if (store_kind == 0) {
+                if (port <= 0 || port > 65535) throw std::invalid_argument("the port must lie in [1, 65535], got " + std::to_string(port));
+                c10d::TCPStoreOptions o;
+                o.port = static_cast<uint16_t>(port);
+                o.isServer = rank == 0;
+                o.numWorkers = static_cast<size_t>(world_size);
+                o.waitWorkers = false;  // the world-size check below waits for each rank by name
+                o.timeout = timeout;
+                g->store = c10::make_intrusive<c10d::TCPStore>(std::string(address), o);
+            } else if (store_kind == 1) {
+                g->store = c10::make_intrusive<c10d::FileStore>(std::string(address), world_size);
+            } else {
+                throw std::invalid_argument("unknown store kind " + std::to_string(store_kind) + " (known: 0 tcp, 1 file)");
+            }
+            g->store->setTimeout(timeout);
+            // Every rank checks its world size against rank 0's before the group forms, so that a wrong size fails
+            // here with both sizes named instead of as a rendezvous timeout.
+            g->store->set("dsl/world_size/" + std::to_string(rank), bytes(std::to_string(world_size)));
+            const std::string key0 = "dsl/world_size/0";
+            g->store->wait({key0}, timeout);
+            const std::string ws0 = text(g->store->get(key0));
+            if (ws0 != std::to_string(world_size))
+                throw std::invalid_argument("this rank was started with world size " + std::to_string(world_size) + " but rank 0 with " + ws0 +
+                                            "; give every process the same WORLD_SIZE");
+            if (rank == 0) {
+                for (int r = 1; r < world_size; r++) {
+                    const std::string key = "dsl/world_size/" + std::to_string(r);
+                    try {
+                        g->store->wait({key}, timeout);
+                    } catch (const std::exception&) {
+                        throw std::runtime_error("rank " + std::to_string(r) + " never joined within " + std::to_string(timeout_ms) + " ms");
+                    }
+                    const std::string ws = text(g->store->get(key));
+                    if (ws != std::to_string(world_size))
+                        throw std::invalid_argument("rank " + std::to_string(r) + " was started with world size " + ws + " but this rank with " +
+                                                    std::to_string(world_size) + "; give every process the same WORLD_SIZE");
+                }
+            }
+            auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+            options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(store_kind == 0 ? std::string(address) : "127.0.0.1"));
+            options->threads = 2;
+            auto prefixed = c10::make_intrusive<c10d::PrefixStore>("dsl/gloo", g->store);
+            g->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, rank, world_size, options);
+        } catch (const c10::Error& e) {
+            throw std::runtime_error(who + " failed: " + e.what_without_backtrace());
+        } catch (const std::exception& e) {
+            throw std::runtime_error(who + " failed: " + e.what());
+        }
+        return reinterpret_cast<dsl_dist_group>(g.release());
+    });
+}
+
+DSL_API void dsl_dist_free(dsl_dist_group g) {
+    dsl::guard<int32_t>(-1, [&] {
+        delete reinterpret_cast<Group*>(g);
+        return 0;
+    });
+}
+
+DSL_API int32_t dsl_dist_all_reduce(dsl_dist_group g, dsl_tensor t, int32_t op) {
+    return dsl::status_op([&] {
+        Group& grp = G(g);
+        at::Tensor& x = dsl::T(t);
+        check_cpu("all_reduce", grp, x);
+        if (!x.is_contiguous()) throw std::invalid_argument(where("all_reduce", grp) + ": the tensor must be contiguous (call Contiguous() first)");
+        collective("all_reduce", grp, [&] {
+            at::NoGradGuard no_grad;
+            c10d::AllreduceOptions o;
+            o.reduceOp = reduce_op(op);
+            o.timeout = grp.timeout;
+            std::vector<at::Tensor> ts{x};
+            wait(grp, grp.pg->allreduce(ts, o));
+            if (op == 1) x.div_(grp.size);
+        });
+    });
+}
+
+DSL_API int32_t dsl_dist_broadcast(dsl_dist_group g, const dsl_tensor* ts, int32_t n, int32_t root) {
+    return dsl::status_op([&] {
+        Group& grp = G(g);
+        if (root < 0 || root >= grp.size) throw std::invalid_argument(where("broadcast", grp) + ": root " + std::to_string(root) + " is not a rank");
+        std::vector<at::Tensor> xs;
+        for (int32_t i = 0; i < n; i++) {
+            xs.push_back(dsl::T(ts[i]));
+            check_cpu("broadcast", grp, xs.back());
+        }
+        collective("broadcast", grp, [&] {
+            at::NoGradGuard no_grad;
+            for (const auto& bucket : buckets(xs, int64_t(25) << 20)) {
+                std::vector<at::Tensor> flat;
+                for (size_t i : bucket) flat.push_back(xs[i].detach().reshape(-1));
+                std::vector<at::Tensor> buf{at::cat(flat)};
+                c10d::BroadcastOptions o;
+                o.rootRank = root;
+                o.timeout = grp.timeout;
+                wait(grp, grp.pg->broadcast(buf, o));
+                int64_t off = 0;
+                for (size_t i : bucket) {
+                    const int64_t k = xs[i].numel();
+                    xs[i].detach().copy_(buf[0].narrow(0, off, k).view(xs[i].sizes()));
+                    off += k;
+                }
+            }
+        });
+    });
+}
+
+DSL_API dsl_tensor dsl_dist_all_gather(dsl_dist_group g, dsl_tensor t) {
+    return dsl::tensor_op([&] {
+        Group& grp = G(g);
+        at::Tensor x = dsl::T(t).detach().contiguous();
+        check_cpu("all_gather", grp, x);
+        at::Tensor out;
+        collective("all_gather", grp, [&] {
+            std::vector<std::vector<at::Tensor>> outs(1);
+            for (int r = 0; r < grp.size; r++) outs[0].push_back(at::empty_like(x));
+            std::vector<at::Tensor> in{x};
+            c10d::AllgatherOptions o;
+            o.timeout = grp.timeout;
+            wait(grp, grp.pg->allgather(outs, in, o));
+            out = at::stack(outs[0]);
+        });
+        return out;
+    });
+}
+
+DSL_API int32_t dsl_dist_barrier(dsl_dist_group g) {
+    return dsl::status_op([&] {
+        Group& grp = G(g);
+        collective("barrier", grp, [&] {
+            c10d::BarrierOptions o;
+            o.timeout = grp.timeout;
+            wait(grp, grp.pg->barrier(o));
+        });
+    });
+}
+
+DSL_API int32_t dsl_dist_average_grads(dsl_dist_group g, const dsl_tensor* params, int32_t n, int64_t bucket_bytes, int64_t* sent_bytes) {
+    return dsl::status_op([&] {
+        Group& grp = G(g);
+        if (bucket_bytes <= 0) throw std::invalid_argument(where("average_grads", grp) + ": the bucket size must be positive");
+        // DistributedDataParallel's order: buckets fill from the last parameter back (gradients become ready in that
+        // order during backward); each gradient is scaled by 1 / world size, then summed across ranks.
+        std::vector<at::Tensor> grads;
+        for (int32_t i = n - 1; i >= 0; i--) {
+            at::Tensor& p = dsl::T(params[i]);
+            check_cpu("average_grads", grp, p);
+            if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+            grads.push_back(p.grad());
+        }
+        int64_t total = 0;
+        collective("average_grads", grp, [&] {
+            at::NoGradGuard no_grad;
+            const double scale = 1.0 / grp.size;
+            for (const auto& bucket : buckets(grads, bucket_bytes)) {
+                std::vector<at::Tensor> flat;
+                for (size_t i : bucket) flat.push_back(grads[i].reshape(-1));
+                std::vector<at::Tensor> buf{at::cat(flat).mul_(scale)};
+                total += buf[0].numel() * static_cast<int64_t>(buf[0].element_size());
+                c10d::AllreduceOptions o;
+                o.timeout = grp.timeout;
+                wait(grp, grp.pg->allreduce(buf, o));
+                int64_t off = 0;
+                for (size_t i : bucket) {
+                    const int64_t k = grads[i].numel();
+                    grads[i].copy_(buf[0].narrow(0, off, k).view(grads[i].sizes()));
+                    off += k;
+                }
+            }
+        });
+        if (sent_bytes) *sent_bytes = total;
+    });
+}
+
+DSL_API int32_t dsl_dist_store_set(dsl_dist_group g, const char* key, const char* value) {
+    return dsl::status_op([&] {
+        Group& grp = G(g);
+        collective("store set", grp, [&] { grp.store->set(std::string(key), bytes(value)); });
+    });
+}
+
+DSL_API int32_t dsl_dist_store_get(dsl_dist_group g, const char* key, uint8_t* out, int32_t capacity) {
+    return dsl::guard<int32_t>(-1, [&] {
+        Group& grp = G(g);
+        std::string v;
+        collective("store get", grp, [&] {
+            grp.store->wait({std::string(key)}, grp.timeout);
+            v = text(grp.store->get(std::string(key)));
+        });
+        if (static_cast<int64_t>(v.size()) + 1 > capacity) return static_cast<int32_t>(v.size() + 1);
+        std::memcpy(out, v.c_str(), v.size() + 1);
+        return static_cast<int32_t>(v.size());
+    });
+}
+}
