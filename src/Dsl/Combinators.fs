@@ -52,8 +52,16 @@ module Combinators =
                 Apply =
                     fun a v ->
                         let keys = keysOf a
+                        // In inference (Eval, nothing recorded) an intermediate output is dead once the next layer has
+                        // used it: free it then, as PyTorch's reference counting does, instead of at the end of the
+                        // caller's scope. ResNet18 on 64 images at 224×224 otherwise holds every activation (GBs).
+                        let eager = a.Mode = Eval && not Autograd.IsGradEnabled
                         let folder (x, states, i) (name, l: Layer) =
                             let y, s = l.Apply { a with Params = Tree.child name a.Params; State = Tree.child name a.State; Rng = keys.[i] } x
+                            if eager && i > 0 then
+                                match x, y with
+                                | Value.T xt, Value.T yt when not (obj.ReferenceEquals(xt, yt)) -> xt.Dispose()
+                                | _ -> ()
                             y, (name, s) :: states, i + 1
                         let y, states, _ = List.fold folder (v, [], 0) pairs
                         y, Tree.node (List.rev states)
