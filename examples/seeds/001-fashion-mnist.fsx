@@ -71,7 +71,10 @@ let run (name: string) (layer: Layer) (seedAccuracy: string) =
     report.Dir
 
 let models = [ "MLP", Seed001.mlp, "0.8732"; "CNN", Seed001.fashionCnn, "0.9166"; "seed's CNN", Seed001.fashionPersonal, "0.9360" ]
-let chosen = match option "--only" with Some part -> models |> List.filter (fun (name, _, _) -> name.Contains part) | None -> models
+let chosen =
+    match option "--only" with
+    | Some part -> models |> List.filter (fun (name, _, _) -> name.Contains part)
+    | None -> models
 if chosen.IsEmpty then
     eprintfn "--only %s matches none of the models (%s)." (defaultArg (option "--only") "") (models |> List.map (fun (n, _, _) -> n) |> String.concat ", ")
     exit 2

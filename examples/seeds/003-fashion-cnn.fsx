@@ -50,11 +50,7 @@ let seedOptions = {
 // Ours: the same model, batch and epochs, with two things a Keras user has at hand: the learning rate annealed to zero
 // along a cosine over the 10 epochs (CosineDecay), and each training batch's images flipped left-right at random
 // (RandomFlip("horizontal"): a mirrored garment is the same garment).
-let ourOptions = {
-    seedOptions with
-        Callbacks = [ Callback.learningRateScheduler (Schedule.cosine seedOptions.Epochs 0 0.0) ]
-        Augment = Some(RandomHorizontalFlip(0.5, 3L))
-}
+let ourOptions = { seedOptions with Callbacks = [ Callback.learningRateScheduler (Schedule.cosine seedOptions.Epochs 0 0.0) ]; Augment = Some(RandomHorizontalFlip(0.5, 3L)) }
 
 let train (o: FitOptions) =
     timed (fun () ->
@@ -67,8 +63,7 @@ let (trained, accuracy), seconds = train ourOptions
 
 printTable "Seed 003, its Fashion-MNIST CNN (93,322 parameters, 10 epochs, batch 32): test accuracy" [
     match plain with
-    | Some((_, a), secs) ->
-        { Experiment = sprintf "as the seed: Adam 1e-3, %d epoch(s)" seedOptions.Epochs; Seed = "0.9103"; Ours = sprintf "%.4f" a; Seconds = secs }
+    | Some((_, a), secs) -> { Experiment = sprintf "as the seed: Adam 1e-3, %d epoch(s)" seedOptions.Epochs; Seed = "0.9103"; Ours = sprintf "%.4f" a; Seconds = secs }
     | None -> ()
     { Experiment = sprintf "cosine decay + random flips, %d epoch(s)" ourOptions.Epochs; Seed = "0.9103"; Ours = sprintf "%.4f" accuracy; Seconds = seconds }
 ]

@@ -763,7 +763,9 @@ module Training =
                                     (fun l ->
                                         for c in callbacks do
                                             c.OnTestBatchEnd ctx l)
-                                evaluateFeedOn o.Distributed t.Loss o.Metrics o.BatchSize t.Current v hooks |> penalised o.Penalties t.Params |> List.map (fun (k, v) -> "val_" + k, v)
+                                evaluateFeedOn o.Distributed t.Loss o.Metrics o.BatchSize t.Current v hooks
+                                |> penalised o.Penalties t.Params
+                                |> List.map (fun (k, v) -> "val_" + k, v)
                             | None -> []
                         let logs = { Epoch = epoch; Values = trainValues @ valValues; Seconds = watch.Elapsed.TotalSeconds; LearningRate = lr }
                         for c in callbacks do
