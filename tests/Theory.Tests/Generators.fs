@@ -59,7 +59,10 @@ let doubleDescent =
         let! n = Gen.choose (10, 20)
         let! sigma = uniform 0.1 0.6
         let! s = seed
-        return ({ N = n; D = 3 * n; Sigma = sigma; Trials = 100; Seed = s }: DoubleDescent.Case)
+        // 300 trials: the test errors are heavy-tailed near small N, and at 100 trials a sample's own standard error
+        // came out at half its usual size once in CI (N 14, p 3: 1.186 ± 0.016 against the closed form's 1.279, which
+        // 2,000 trials confirm: 1.278 ± 0.007), failing a true claim.
+        return ({ N = n; D = 3 * n; Sigma = sigma; Trials = 300; Seed = s }: DoubleDescent.Case)
     }
     |> Arb.fromGen
 
