@@ -10,12 +10,6 @@ open Dsl.Engine
 open Dsl.Tests.Helpers
 open Dsl.Tests.TrainingData
 
-let private settledLive () =
-    for _ in 1..2 do
-        GC.Collect()
-        GC.WaitForPendingFinalizers()
-    Tensor.LiveCount
-
 let private l2 = { Applies = (fun _ -> true); L1 = 0.0; L2 = 1e-2 }
 
 /// Multinomial logistic regression with an L2 penalty (strictly convex) on three blobs.

@@ -24,6 +24,13 @@ let close (atol: float) (rtol: float) (a: float[]) (b: float[]) = a.Length = b.L
 /// Runs a check inside a DisposeScope (every tensor it creates is freed afterwards).
 let scoped (f: unit -> 'T) : 'T = Scope.run f
 
+/// The live-tensor count once finalizers have run (two collections), for tests that assert it returns to a baseline.
+let settledLive () =
+    for _ in 1..2 do
+        System.GC.Collect()
+        System.GC.WaitForPendingFinalizers()
+    Tensor.LiveCount
+
 /// A single-tensor Shape.
 let dims (d: int64 list) = Shape.Dims d
 

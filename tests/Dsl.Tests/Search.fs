@@ -14,12 +14,6 @@ open Dsl.Tests.Helpers
 open Dsl.Tests.Generators
 open Dsl.Tests.TrainingData
 
-let private settledLive () =
-    for _ in 1..2 do
-        GC.Collect()
-        GC.WaitForPendingFinalizers()
-    Tensor.LiveCount
-
 /// A space of one to five dimensions of every kind, with a seed and a trial index.
 type SpaceCase = { Dims: Dimension list; Seed: int64; Trial: int }
 

@@ -12,12 +12,6 @@ open Dsl.Engine.Optim
 open Dsl.Tests.Helpers
 open Dsl.Tests.TrainingData
 
-let private settledLive () =
-    for _ in 1..2 do
-        GC.Collect()
-        GC.WaitForPendingFinalizers()
-    Tensor.LiveCount
-
 /// A small VGG-like model: features (two convolutions), flatten, a two-layer classifier.
 let private vggLike (classifier: Layer) =
     serial [
