@@ -38,6 +38,55 @@ module Combinators =
         let outs = branches |> List.mapi (fun i (n, l) -> n, l.Apply { a with Params = Tree.child n a.Params; State = Tree.child n a.State; Rng = keys.[i] } v)
         [ for (n, (y, _)) in outs -> n, y ], Tree.node [ for (n, (_, s)) in outs -> n, s ]
 
+    // True when `u` is or contains the very tensor `t` (the same handle, not equal values).
+    let rec private holds (t: Tensor) (u: Value) =
+        match u with
+        | Value.T ut -> obj.ReferenceEquals(t, ut)
+        | Value.Heads hs -> hs |> List.exists (snd >> holds t)
+
+    // True when some tensor of `x` is one of `u`'s.
+    let rec private holdsAny (x: Value) (u: Value) =
+        match x with
+        | Value.T t -> holds t u
+        | Value.Heads hs -> hs |> List.exists (fun (_, h) -> holdsAny h u)
+
+    /// Applies `l` to `x`, an intermediate that the caller gives up. In inference (Eval, nothing recorded) an
+    /// intermediate output is dead once the next layer has used it, so this frees it then, as PyTorch's reference
+    /// counting does, instead of at the end of the caller's scope (ResNet18 on 64 images at 224×224 otherwise holds
+    /// every activation, GBs), and runs the layer's in-place form where it has one and nobody else holds `x` (ReLU
+    /// after batch norm overwrites it, as torchvision's `ReLU(inplace=True)` does). Elsewhere it is `l.Apply`.
+    let applyGivenUp (a: ApplyContext) (l: Layer) (x: Value) : Value * Params =
+        if a.Mode <> Eval || Autograd.IsGradEnabled then
+            l.Apply a x
+        else
+            let apply =
+                match Layer.inPlace l with
+                | Some run when Layer.canOverwrite a.Mode x -> run
+                | _ -> l.Apply
+            let y, s = apply a x
+            match x with
+            | Value.T xt when not (holds xt y) -> xt.Dispose()
+            | _ -> ()
+            y, s
+
+    /// `y + r`, the sum of a residual block whose input is `v`, main-branch output `y` and shortcut output `r`. In
+    /// inference, when `y` is the main branch's own new tensor that nobody else holds, it adds `r` into `y`
+    /// (torchvision's `out += identity`) and frees `r` unless it is the block's input.
+    let residualAdd (mode: Mode) (v: Value) (y: Value) (r: Value) : Value =
+        let yt, rt = Value.tensor y, Value.tensor r
+        let eager = mode = Eval && not Autograd.IsGradEnabled
+        let mine (t: Tensor) = not (holds t v)
+        if eager && mine yt && not (obj.ReferenceEquals(yt, rt)) && yt.Shape = rt.Shape && yt.DType = rt.DType && Layer.canOverwrite mode y then
+            yt.Add_ rt |> ignore
+            if mine rt then rt.Dispose()
+            y
+        else
+            let sum = yt + rt
+            if eager then
+                if mine yt then yt.Dispose()
+                if mine rt && not (obj.ReferenceEquals(yt, rt)) then rt.Dispose()
+            Value.T sum
+
     /// Layers applied one after another (Keras Sequential). Unnamed children are named after their
     /// kind (dense, dense_1, …), and parameter paths use these names.
     let rec serial (layers: Layer list) : Layer =
@@ -57,11 +106,9 @@ module Combinators =
                         // caller's scope. ResNet18 on 64 images at 224×224 otherwise holds every activation (GBs).
                         let eager = a.Mode = Eval && not Autograd.IsGradEnabled
                         let folder (x, states, i) (name, l: Layer) =
-                            let y, s = l.Apply { a with Params = Tree.child name a.Params; State = Tree.child name a.State; Rng = keys.[i] } x
-                            if eager && i > 0 then
-                                match x, y with
-                                | Value.T xt, Value.T yt when not (obj.ReferenceEquals(xt, yt)) -> xt.Dispose()
-                                | _ -> ()
+                            let c = { a with Params = Tree.child name a.Params; State = Tree.child name a.State; Rng = keys.[i] }
+                            // An output that is the serial's own input (an identity layer passed it through) is the caller's.
+                            let y, s = if eager && i > 0 && not (holdsAny x v) then applyGivenUp c l x else l.Apply c x
                             y, (name, s) :: states, i + 1
                         let y, states, _ = List.fold folder (v, [], 0) pairs
                         y, Tree.node (List.rev states)
@@ -125,7 +172,7 @@ module Combinators =
             Apply =
                 fun a v ->
                     let y, s = branch.Apply a v
-                    Value.T(Value.tensor v + Value.tensor y), s
+                    residualAdd a.Mode v y v, s
     }
 
     /// Fan-out to every layer, then concatenation of their outputs along per-sample `axis` (0 = channels).

@@ -98,6 +98,11 @@ type Built = {
 /// What a layer's apply receives besides the input: its parameters and state, the mode and a key.
 type ApplyContext = { Params: Params; State: Params; Mode: Mode; Rng: Rng }
 
+/// A layer's in-place form: `Run` computes what `Of` (the layer's `Apply` when it was given) does, but may overwrite
+/// its input tensor, which the caller gives up. A layer whose `Apply` is later replaced (`{ l with Apply = … }`) keeps
+/// a stale `InPlace` whose `Of` no longer is its `Apply`, and `Layer.inPlace` then ignores it.
+type InPlaceApply = { Of: ApplyContext -> Value -> Value * Params; Run: ApplyContext -> Value -> Value * Params }
+
 /// A layer: a pure description with an init (shape inference, parameters, state) and an apply
 /// (parameters, state, input, mode, key → output, new state). Layers hold no tensors themselves;
 /// the same layer value can be built many times.
@@ -121,6 +126,9 @@ type Layer = {
     /// A container's way to remake itself with other sublayers (the same names, in `Sublayers` order), which
     /// `Model.replace` uses; None for a layer that cannot be remade (a leaf, or a container that does not say how).
     Rebuild: ((string * Layer) list -> Layer) option
+    /// In inference, the same computation as `Apply` allowed to overwrite its input (PyTorch's `inplace=True`);
+    /// `serial` offers it each dead intermediate. Set it with `Layer.withInPlace`; None for most layers.
+    InPlace: InPlaceApply option
 }
 
 /// The tensors that a model passes as frozen parameters while it is applied: `Model.applyWith` marks them for the
@@ -206,7 +214,26 @@ module Layer =
         Trainable = true
         OutputActivation = None
         Rebuild = None
+        InPlace = None
     }
+
+    /// The layer with an in-place form of its current `Apply` (see `InPlaceApply`).
+    let withInPlace (run: ApplyContext -> Value -> Value * Params) (l: Layer) : Layer = { l with InPlace = Some { Of = l.Apply; Run = run } }
+
+    /// The layer's in-place form, if it has one for its current `Apply`.
+    let inPlace (l: Layer) : (ApplyContext -> Value -> Value * Params) option =
+        match l.InPlace with
+        | Some ip when obj.ReferenceEquals(ip.Of, l.Apply) -> Some ip.Run
+        | _ -> None
+
+    /// True when `x` may be overwritten in place by a layer it is given to: inference (Eval, nothing recorded) and
+    /// a tensor that nobody else holds or views (`Tensor.IsSoleOwner`). The caller must also be giving it up.
+    let canOverwrite (mode: Mode) (x: Value) =
+        mode = Eval
+        && not Autograd.IsGradEnabled
+        && (match x with
+            | Value.T t -> t.IsSoleOwner
+            | _ -> false)
 
     /// A layer without parameters or state, given its output-shape rule and its tensor function.
     let stateless (kind: string) (outShape: InitContext -> int64 list) (f: Mode -> Rng -> Tensor -> Tensor) : Layer = {

@@ -66,7 +66,11 @@ module ReshapingLayers =
                 Functional.Dropout(x, rate, true, g))
 
     /// An activation as a layer.
-    let activation (a: Activation) : Layer = { Layer.stateless a.Kind (fun ctx -> Layer.dims ctx a.Kind) (fun _ _ x -> a.F x) with OutputActivation = Some a.Kind }
+    let activation (a: Activation) : Layer =
+        let l = { Layer.stateless a.Kind (fun ctx -> Layer.dims ctx a.Kind) (fun _ _ x -> a.F x) with OutputActivation = Some a.Kind }
+        match a.InPlace with
+        | Some f_ -> l |> Layer.withInPlace (fun c v -> Value.T(f_ (Value.tensor v)), c.State)
+        | None -> l
 
 /// Every engine activation as a layer.
 [<AutoOpen>]

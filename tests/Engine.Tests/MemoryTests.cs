@@ -65,6 +65,33 @@ public class MemoryTests
     }
 
     [Test]
+    public void IsSoleOwnerIsTrueOnlyWhenNothingElseSharesTheData()
+    {
+        // Inference overwrites an intermediate in place only when this says nobody else can see the change.
+        using var scope = DisposeScope.Enter();
+        var x = Torch.Randn(new long[] { 4, 6 });
+        Assert.That(x.IsSoleOwner, Is.True, "a fresh tensor");
+        var alias = x.Alias();
+        Assert.That(x.IsSoleOwner, Is.False, "a second handle to it");
+        alias.Dispose();
+        Assert.That(x.IsSoleOwner, Is.True, "the second handle is gone");
+        var view = x.Reshape(24);
+        Assert.That(x.IsSoleOwner, Is.False, "a view shares the storage");
+        Assert.That(view.IsSoleOwner, Is.False, "and the view is not the storage's only user");
+        view.Dispose();
+        Assert.That(x.IsSoleOwner, Is.True, "the view is gone");
+        var p = Torch.Randn(new long[] { 3 }, requiresGrad: true);
+        Assert.That(p.IsSoleOwner, Is.False, "a tensor that requires grad is never overwritten");
+        var y = p * 2.0;
+        Assert.That(y.IsSoleOwner, Is.False, "nor one on a recorded graph");
+        using (Autograd.NoGrad())
+        {
+            var z = p * 2.0;
+            Assert.That(z.IsSoleOwner, Is.True, "a result computed without recording");
+        }
+    }
+
+    [Test]
     public void MoveOutKeepsATensorAliveIntoTheEnclosingScope()
     {
         var baseline = SettledLiveCount();

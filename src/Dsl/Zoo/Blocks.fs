@@ -160,10 +160,10 @@ module ZooLayers =
                             match sc with
                             | Some l -> l.Apply { a with Params = Tree.child n a.Params; State = Tree.child n a.State; Rng = k2 } v
                             | None -> v, Tree.empty
-                        let sum = Value.T(Value.tensor y + Value.tensor r)
+                        let sum = residualAdd a.Mode v y r
                         let out =
                             match post with
-                            | Some p -> fst (p.Apply { a with Params = Tree.empty; State = Tree.empty } sum)
+                            | Some p -> fst (applyGivenUp { a with Params = Tree.empty; State = Tree.empty } p sum)
                             | None -> sum
                         out, Tree.node (kids s @ (if sc.IsSome then [ n, rs ] else []))
         }

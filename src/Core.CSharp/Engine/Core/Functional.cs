@@ -170,6 +170,28 @@ public static unsafe class Functional
     public static Tensor Relu(Tensor x) => Act(ActivationOp.Relu, x);
     /// <summary>In-place ReLU; returns x.</summary>
     public static Tensor Relu_(Tensor x) => ActInPlace(ActivationOp.Relu, x);
+    /// <summary>In-place leaky ReLU; returns x.</summary>
+    public static Tensor LeakyRelu_(Tensor x, double negativeSlope = 0.01) => ActInPlace(ActivationOp.LeakyRelu, x, negativeSlope);
+    /// <summary>In-place ELU; returns x.</summary>
+    public static Tensor Elu_(Tensor x, double alpha = 1.0) => ActInPlace(ActivationOp.Elu, x, alpha);
+    /// <summary>In-place SELU; returns x.</summary>
+    public static Tensor Selu_(Tensor x) => ActInPlace(ActivationOp.Selu, x);
+    /// <summary>In-place SiLU; returns x.</summary>
+    public static Tensor Silu_(Tensor x) => ActInPlace(ActivationOp.Silu, x);
+    /// <summary>In-place tanh; returns x.</summary>
+    public static Tensor Tanh_(Tensor x) => ActInPlace(ActivationOp.Tanh, x);
+    /// <summary>In-place logistic sigmoid; returns x.</summary>
+    public static Tensor Sigmoid_(Tensor x) => ActInPlace(ActivationOp.Sigmoid, x);
+    /// <summary>In-place Mish; returns x.</summary>
+    public static Tensor Mish_(Tensor x) => ActInPlace(ActivationOp.Mish, x);
+    /// <summary>In-place clamp to [min, max]; returns x.</summary>
+    public static Tensor Hardtanh_(Tensor x, double min = -1, double max = 1) => ActInPlace(ActivationOp.Hardtanh, x, min, max);
+    /// <summary>In-place min(max(0, x), 6); returns x.</summary>
+    public static Tensor Relu6_(Tensor x) => ActInPlace(ActivationOp.Relu6, x);
+    /// <summary>In-place hard swish; returns x.</summary>
+    public static Tensor Hardswish_(Tensor x) => ActInPlace(ActivationOp.Hardswish, x);
+    /// <summary>In-place hard sigmoid; returns x.</summary>
+    public static Tensor Hardsigmoid_(Tensor x) => ActInPlace(ActivationOp.Hardsigmoid, x);
     /// <summary>x for x ≥ 0, slope·x otherwise (PyTorch's default slope 0.01).</summary>
     public static Tensor LeakyRelu(Tensor x, double negativeSlope = 0.01) => Act(ActivationOp.LeakyRelu, x, negativeSlope);
     /// <summary>x for x &gt; 0, α(eˣ − 1) otherwise.</summary>

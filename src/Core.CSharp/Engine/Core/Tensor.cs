@@ -146,6 +146,14 @@ public sealed partial class Tensor : IDisposable
     /// <summary>True when the elements are laid out densely in row-major order.</summary>
     public bool IsContiguous => Errors.S(Native.dsl_tensor_is_contiguous(this), "is_contiguous", this) == 1;
 
+    /// <summary>
+    /// True when this handle is the only reference to the tensor and its storage — no other handle
+    /// (<see cref="Alias"/>), no view, no autograd record shares the data — and it does not require grad, so
+    /// that an in-place op on it changes nothing anyone else can see. Inference uses it to overwrite dead
+    /// intermediates, as PyTorch's <c>ReLU(inplace=True)</c> and <c>out += identity</c> do.
+    /// </summary>
+    public bool IsSoleOwner => Errors.S(Native.dsl_tensor_is_sole_owner(this), "is_sole_owner", this) == 1;
+
     /// <summary>A second handle to the same tensor (shares data and autograd history), owned separately.</summary>
     public Tensor Alias() => Errors.T(Native.dsl_tensor_alias(this), "alias", this);
 

@@ -21,6 +21,7 @@ internal static unsafe partial class Native
     [LibraryImport(Lib)] internal static partial int dsl_tensor_device(Tensor t, int* index);
     [LibraryImport(Lib)] internal static partial long dsl_tensor_numel(Tensor t);
     [LibraryImport(Lib)] internal static partial int dsl_tensor_is_contiguous(Tensor t);
+    [LibraryImport(Lib)] internal static partial int dsl_tensor_is_sole_owner(Tensor t);
     [LibraryImport(Lib)] internal static partial nint dsl_tensor_zeros(long* shape, int n, NativeOptions o);
     [LibraryImport(Lib)] internal static partial nint dsl_tensor_ones(long* shape, int n, NativeOptions o);
     [LibraryImport(Lib)] internal static partial nint dsl_tensor_empty(long* shape, int n, NativeOptions o);

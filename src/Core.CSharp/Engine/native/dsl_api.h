@@ -84,6 +84,9 @@ DSL_API int32_t dsl_tensor_dtype(dsl_tensor t);
 DSL_API int32_t dsl_tensor_device(dsl_tensor t, int32_t* index);
 DSL_API int64_t dsl_tensor_numel(dsl_tensor t);
 DSL_API int32_t dsl_tensor_is_contiguous(dsl_tensor t);
+/* 1 when this handle is the only reference to the tensor and to its storage (no other handle, view or autograd
+ * record shares the data) and it does not require grad: an in-place op on it changes nothing anyone else sees. */
+DSL_API int32_t dsl_tensor_is_sole_owner(dsl_tensor t);
 DSL_API dsl_tensor dsl_tensor_zeros(const int64_t* shape, int32_t n, dsl_options o);
 DSL_API dsl_tensor dsl_tensor_ones(const int64_t* shape, int32_t n, dsl_options o);
 DSL_API dsl_tensor dsl_tensor_empty(const int64_t* shape, int32_t n, dsl_options o);

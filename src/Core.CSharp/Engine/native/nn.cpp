@@ -28,8 +28,8 @@ const dsl::OpEntry<Act> kActivation[] = {
     {"hardtanh", {[](const at::Tensor& x, double a, double b) { return at::hardtanh(x, a, b); }, [](at::Tensor& x, double a, double b) { at::hardtanh_(x, a, b); }}},
     {"relu6", {[](const at::Tensor& x, double, double) { return at::hardtanh(x, 0.0, 6.0); }, [](at::Tensor& x, double, double) { at::hardtanh_(x, 0.0, 6.0); }}},
     {"softsign", {[](const at::Tensor& x, double, double) { return x / (x.abs() + 1); }, nullptr}},
-    {"hardswish", {[](const at::Tensor& x, double, double) { return at::hardswish(x); }, nullptr}},
-    {"hardsigmoid", {[](const at::Tensor& x, double, double) { return at::hardsigmoid(x); }, nullptr}},
+    {"hardswish", {[](const at::Tensor& x, double, double) { return at::hardswish(x); }, [](at::Tensor& x, double, double) { at::hardswish_(x); }}},
+    {"hardsigmoid", {[](const at::Tensor& x, double, double) { return at::hardsigmoid(x); }, [](at::Tensor& x, double, double) { at::hardsigmoid_(x); }}},
     {"celu", {[](const at::Tensor& x, double a, double) { return at::celu(x, a); }, nullptr}},
     {"log_sigmoid", {[](const at::Tensor& x, double, double) { return at::log_sigmoid(x); }, nullptr}},
 };

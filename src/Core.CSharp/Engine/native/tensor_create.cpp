@@ -50,6 +50,13 @@ DSL_API int64_t dsl_tensor_numel(dsl_tensor t) { return dsl::guard<int64_t>(-1, 
 DSL_API int32_t dsl_tensor_is_contiguous(dsl_tensor t) {
     return dsl::guard<int32_t>(-1, [&] { return T(t).is_contiguous() ? 1 : 0; });
 }
+DSL_API int32_t dsl_tensor_is_sole_owner(dsl_tensor t) {
+    return dsl::guard<int32_t>(-1, [&] {
+        const auto& x = T(t);
+        const bool storage = !x.has_storage() || x.storage().use_count() == 1;
+        return x.use_count() == 1 && storage && !x.requires_grad() ? 1 : 0;
+    });
+}
 
 DSL_API dsl_tensor dsl_tensor_zeros(const int64_t* s, int32_t n, dsl_options o) {
     return factory(o, [&](at::TensorOptions opts) { return at::zeros(dsl::dims(s, n), opts); });
