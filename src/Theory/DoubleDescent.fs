@@ -115,14 +115,12 @@ let save (dir: string) : string * string =
     let pts = standard.Force()
     let csv = Path.Combine(dir, "double_descent.csv")
     let inv (x: float) = x.ToString("R", CultureInfo.InvariantCulture)
-    File.WriteAllLines(
-        csv,
-        [
-            yield "p,test_error_mc,standard_error,closed_form,max_train_mse"
-            for pt in pts ->
-                sprintf "%d,%s,%s,%s,%s" pt.P (inv pt.TestError) (inv pt.StandardError) (if Double.IsInfinity pt.ClosedForm then "inf" else inv pt.ClosedForm) (inv pt.TrainError)
-        ]
-    )
+    let lines = [
+        yield "p,test_error_mc,standard_error,closed_form,max_train_mse"
+        for pt in pts ->
+            sprintf "%d,%s,%s,%s,%s" pt.P (inv pt.TestError) (inv pt.StandardError) (if Double.IsInfinity pt.ClosedForm then "inf" else inv pt.ClosedForm) (inv pt.TrainError)
+    ]
+    Dsl.Engine.IO.AtomicFile.WriteAllText(csv, String.concat "\n" lines + "\n")
     let svg = Path.Combine(dir, "double_descent.svg")
     let closed = [
         for p in 1 .. c.D do
