@@ -32,7 +32,11 @@ let load (nTrain: int option) (nTest: int option) (name: string) : SeedSet =
     match name with
     | "fmnist" -> { Name = "Fashion-MNIST"; Digits = false; Train = cut (Datasets.fashionMnist true) nTrain; Test = cut (Datasets.fashionMnist false) nTest }
     | "mnist" ->
-        let dir = requireData "MNIST's four IDX files (the folder holding train-images-idx3-ubyte.gz and the others)" DataSources.Mnist.[0]
+        let dir =
+            requireDataOr
+                "Or leave MNIST out with --sets fmnist: Fashion-MNIST is installed here (its --quick runs use it only)."
+                "MNIST's four IDX files (the folder holding train-images-idx3-ubyte.gz and the others)"
+                DataSources.Mnist.[0]
         { Name = "MNIST"; Digits = true; Train = cut (Datasets.mnist dir true) nTrain; Test = cut (Datasets.mnist dir false) nTest }
     | other ->
         eprintfn "--sets: unknown set '%s'; give fmnist, mnist or both (fmnist,mnist)" other

@@ -24,15 +24,19 @@ let data = option "--data"
 /// `--epochs N`, or the given default.
 let epochs (fallback: int) = option "--epochs" |> Option.map int |> Option.defaultValue fallback
 
-/// The data set's path from --data; without it, says what is needed and where to get it, and exits with code 3.
-let requireData (what: string) (remote: RemoteFile) : string =
+/// The data set's path from --data; without it, says what is needed, where to get it and `otherwise` (what else the
+/// user can run), and exits with code 3.
+let requireDataOr (otherwise: string) (what: string) (remote: RemoteFile) : string =
     match data with
     | Some d -> d
     | None ->
         eprintfn "This script needs %s: pass --data PATH (the file %s, or the folder it extracts to)." what remote.FileName
         eprintfn "Get it from %s (%s %s), or in F#: Download.Fetch(DataSources.…, \"data\")." (String.Join(" or ", remote.Urls)) (string remote.Kind) remote.Checksum
-        eprintfn "Or run with --quick, which trains on small generated files in the real format."
+        eprintfn "%s" otherwise
         exit 3
+
+/// `requireDataOr` for a script whose --quick mode trains on small generated files in the real format.
+let requireData (what: string) (remote: RemoteFile) : string = requireDataOr "Or run with --quick, which trains on small generated files in the real format." what remote
 
 /// One row of a seed table: what was run, the seed's number (quoted exactly), ours, and the wall time.
 type Row = { Experiment: string; Seed: string; Ours: string; Seconds: float }

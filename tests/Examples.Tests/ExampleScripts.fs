@@ -256,6 +256,7 @@ let tests =
             let code, output = runScript "seeds/004-studies.fsx" "--quick --sets mnist --table init"
             Expect.equal code 3 output
             Expect.stringContains output "train-images-idx3-ubyte.gz" output
+            Expect.stringContains output "--sets fmnist" "the way out names the option, not --quick (which does not generate MNIST)"
             let code, output = runScript "seeds/004-studies.fsx" "--table nosuch"
             Expect.equal code 2 output
             Expect.stringContains output "the tables are init, optimizers" output
