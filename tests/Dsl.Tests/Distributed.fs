@@ -57,7 +57,7 @@ let private parse (args: string[]) : Job =
         Checkpoint = kv |> Map.tryFind "ckpt"
         Resume = get "resume" "false" = "true"
         SlowMs = int (get "slow" "0")
-        TimeoutS = float (get "timeout" "20")
+        TimeoutS = float (get "timeout" "60")
         Store = kv |> Map.tryFind "store"
     }
 
