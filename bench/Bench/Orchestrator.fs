@@ -322,7 +322,8 @@ let private measuredEnv (blas: int) = (threadVars |> List.map (fun v -> v, None)
 /// B6's default configuration: no thread-count variable at all.
 let private bareEnv = threadVars |> List.map (fun v -> v, None)
 
-let private dslCommand (args: string list) =
+/// The command line of a Dsl process in `role` (worker, b7-rank) with `args`.
+let private dslProgram (role: string) (args: string list) =
     let host =
         match Environment.ProcessPath with
         | null -> failwith "cannot tell which program this process runs (Environment.ProcessPath is null), so the Dsl worker cannot be started"
@@ -330,9 +331,11 @@ let private dslCommand (args: string list) =
     if Path.GetFileNameWithoutExtension host = "dotnet" then
         match Reflection.Assembly.GetEntryAssembly() with
         | null -> failwith "no entry assembly, so the Dsl worker cannot be started with dotnet"
-        | entry -> host, entry.Location :: "worker" :: args
+        | entry -> host, entry.Location :: role :: args
     else
-        host, "worker" :: args
+        host, role :: args
+
+let private dslCommand (args: string list) = dslProgram "worker" args
 
 let private pythonExe () =
     match Environment.GetEnvironmentVariable "BENCH_PYTHON" with
@@ -713,6 +716,15 @@ let run (o: Options) : int =
         finally
             for w in workers do
                 (w :> IDisposable).Dispose()
+
+    // ---- B7: data-parallel training, every rank a fresh process on 127.0.0.1 (DistBench.fs)
+    if wanted "B7" then
+        let b7 = DistBench.measure o.Quick o.Rounds root (dslProgram "b7-rank" []) (pythonExe ()) (measuredEnv 1) say
+        for l in b7.Lines do
+            emit l
+        targets.Add { Bench = "B7"; Metric = "ratio_py"; Value = b7.RatioPy; Limit = 1.0; AtLeast = false }
+        errors.AddRange b7.Errors
+        results["b7"] <- b7.Json
 
     // ---- targets and results
     emit "targets (ratio = Dsl / other, lower is better; peak_share = Dsl's GFLOP/s / the SGEMM peak, higher is better):"

@@ -3,6 +3,7 @@
 ///   Bench worker [--threads N] [--blas N]     the Dsl side behind the protocol (started by the orchestrator)
 ///   Bench profile [B1 B2 B3 B4] [--threads N] [--steps N]   Stopwatch breakdowns of the Dsl side
 ///   Bench data [--reps N]                    the data pipeline's timings (Fashion-MNIST load, batching vs an MLP epoch, clocks)
+///   Bench b7-rank key=value …                one rank of B7, data-parallel training (started by the orchestrator)
 module Bench.Program
 
 open System
@@ -11,7 +12,7 @@ let usage () =
     eprintfn
         """usage: Bench [run] [options]        the benchmark (dotnet fsi build.fsx bench [options])
   --quick             tiny repeat counts (a smoke run, figures not meaningful)
-  --only B1,B2,...    run only these benchmarks (B1..B9; B8 = B8R and B8M)
+  --only B1,B2,...    run only these benchmarks (B1..B9; B8 = B8R and B8M; B7 = data-parallel)
   --rounds N          measured rounds per benchmark (default B1-B4 7/7/6/3, B8/B9 3, B6 16)
   --threads N         intra-op threads of every side (default: the number of cores)
   --budget SECONDS    stop starting rounds after this much time in all (default 600)
@@ -20,7 +21,8 @@ let usage () =
 Bench worker [--threads N] [--blas N]     the Dsl side (started by the harness)
 Bench profile [B1 B2 B3 B4] [--threads N] [--steps N]   where the Dsl side's time goes
 Bench data [--reps N]                    Fashion-MNIST load, batching against an MLP epoch, 18,000 clocks
-Bench images [--reps N]                  decode + resize 2,000 JPEG/PNG files to 64x64 and 224x224 (SkiaSharp)"""
+Bench images [--reps N]                  decode + resize 2,000 JPEG/PNG files to 64x64 and 224x224 (SkiaSharp)
+Bench b7-rank mode=epoch|allreduce ...   one rank of B7 (started by the harness, RANK/WORLD_SIZE/MASTER_* set)"""
 
 let rec private parse (o: Orchestrator.Options) (args: string list) : Orchestrator.Options option =
     match args with
@@ -45,6 +47,7 @@ let main argv =
     | "profile" :: rest -> Profile.main rest
     | "data" :: rest -> DataBench.run rest
     | "images" :: rest -> ImageBench.run rest
+    | "b7-rank" :: rest -> DistBench.rank rest
     | ("help" | "--help" | "-h") :: _ ->
         usage ()
         0

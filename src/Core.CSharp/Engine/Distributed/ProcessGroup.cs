@@ -55,8 +55,20 @@ public sealed unsafe class ProcessGroup : IDisposable
     /// </summary>
     public static ProcessGroup Tcp(string address, int port, int worldSize, int rank, TimeSpan timeout) => Create(0, address, port, worldSize, rank, timeout);
 
-    /// <summary>Forms the group through a file store at <paramref name="path"/> (a file every rank can reach, on a shared disk for several machines).</summary>
-    public static ProcessGroup File(string path, int worldSize, int rank, TimeSpan timeout) => Create(1, path, 0, worldSize, rank, timeout);
+    /// <summary>
+    /// Forms the group through a file store at <paramref name="path"/> (a file every rank can reach, on a shared disk for
+    /// several machines; one new file per job: the last rank to leave deletes it). A folder that does not exist, or a file
+    /// left by an earlier job that did not end cleanly, fails at once with the path and the fix.
+    /// </summary>
+    public static ProcessGroup File(string path, int worldSize, int rank, TimeSpan timeout)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir is not null && !Directory.Exists(dir))
+            throw new DistributedException("init", rank, [],
+                $"distributed init of rank {rank} of {worldSize}: the file store's folder '{dir}' does not exist; create it (on a disk every rank reaches) or give another path.");
+        return Create(1, path, 0, worldSize, rank, timeout);
+    }
 
     /// <summary>Forms the group from <see cref="DistributedEnvironment.FromEnvironment"/> (torchrun's variables) over a TCP store.</summary>
     public static ProcessGroup FromEnvironment(TimeSpan timeout)

@@ -6,9 +6,13 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <signal.h>
+#include <sstream>
+#include <unistd.h>
 
 namespace {
 using Ms = std::chrono::milliseconds;
@@ -86,6 +90,44 @@ std::vector<std::vector<size_t>> buckets(const std::vector<at::Tensor>& ts, int6
     }
     return out;
 }
+std::string host_name() {
+    char name[256] = {0};
+    if (gethostname(name, sizeof name - 1) != 0) return "?";
+    return name;
+}
+
+// A file store keeps its keys in the file until the last rank leaves, so a job that ended badly leaves them behind, and
+// a new job on that file would read the old ranks' rendezvous keys and wait out its timeout. Each rank counts itself
+// in under its own key (an add, which also creates the file: a read would wait for it) and refuses a file where an
+// earlier process already did; rank 0 records its host and process id, and the other ranks refuse a file whose rank 0
+// is a process of this host that has exited. A rank that refuses the file leaves its store object alive on purpose:
+// its destructor would count the rank out and, as the last of the world size, delete the file, so that the other
+// ranks would wait out their timeout on a new empty file instead of seeing the stale one.
+[[noreturn]] void refuse_file(c10::intrusive_ptr<c10d::Store>& store, const std::string& message) {
+    (void)store.release();
+    throw std::invalid_argument(message);
+}
+
+void check_fresh_file(c10::intrusive_ptr<c10d::Store>& store, int rank, const std::string& path) {
+    const std::string stale = "the file store '" + path + "' holds the keys of an earlier job";
+    const std::string fix = "; a job that did not end cleanly leaves its file behind: delete it, or give every job a new file";
+    if (store->add("dsl/joined/" + std::to_string(rank), 1) > 1)
+        refuse_file(store, stale + " (rank " + std::to_string(rank) + " joined it before, or two processes have rank " + std::to_string(rank) +
+                               ")" + fix);
+    if (rank == 0) {
+        store->set("dsl/file_owner", bytes(host_name() + " " + std::to_string(getpid())));
+    }
+}
+
+void check_file_owner(c10::intrusive_ptr<c10d::Store>& store, const std::string& path) {
+    std::istringstream owner(text(store->get("dsl/file_owner")));
+    std::string host;
+    long pid = 0;
+    owner >> host >> pid;
+    if (host == host_name() && pid > 0 && kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
+        refuse_file(store, "the file store '" + path + "' holds the keys of an earlier job (its rank 0, process " + std::to_string(pid) +
+                               ", has exited); a job that did not end cleanly leaves its file behind: delete it, or give every job a new file");
+}
 }  // namespace
 
 extern "C" {
@@ -118,11 +160,13 @@ DSL_API dsl_dist_group dsl_dist_new(int32_t store_kind, const char* address, int
                 throw std::invalid_argument("unknown store kind " + std::to_string(store_kind) + " (known: 0 tcp, 1 file)");
             }
             g->store->setTimeout(timeout);
+            if (store_kind == 1) check_fresh_file(g->store, rank, address);
             // Every rank checks its world size against rank 0's before the group forms, so that a wrong size fails
             // here with both sizes named instead of as a rendezvous timeout.
             g->store->set("dsl/world_size/" + std::to_string(rank), bytes(std::to_string(world_size)));
             const std::string key0 = "dsl/world_size/0";
             g->store->wait({key0}, timeout);
+            if (store_kind == 1 && rank != 0) check_file_owner(g->store, address);
             const std::string ws0 = text(g->store->get(key0));
             if (ws0 != std::to_string(world_size))
                 throw std::invalid_argument("this rank was started with world size " + std::to_string(world_size) + " but rank 0 with " + ws0 +
