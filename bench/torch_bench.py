@@ -27,8 +27,8 @@ from torch.utils.data import DataLoader, TensorDataset
 import torchvision
 
 
-def make_mlp():  # B2: 10 -> 256 -> 256 -> 1
-    return nn.Sequential(nn.Linear(10, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 1))
+def make_mlp(width=256):  # B2: 10 -> 256 -> 256 -> 1 (S2: other widths)
+    return nn.Sequential(nn.Linear(10, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, 1))
 
 
 def make_cnn():  # B3
@@ -84,6 +84,36 @@ def read_idx(path):
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * rank).reshape(shape)
 
 
+def status_mb(field):
+    """VmRSS or VmHWM (the peak resident set) of this process in MB (Linux /proc/self/status)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0
+    raise ValueError(f"/proc/self/status has no {field}")
+
+
+def loader_rss(n):
+    """S4 (in a fresh process): n Fashion-MNIST-shaped samples (float32 [n, 1, 28, 28] in [0, 1], int64 labels)
+    made in memory, then one shuffled epoch of batches of 128 through a DataLoader over a TensorDataset, every
+    batch's inputs read (summed). The value is the process's peak RSS (VmHWM) in MB."""
+    before = status_mb("VmRSS")
+    torch.manual_seed(0)
+    x = torch.rand(n, 1, 28, 28)
+    y = torch.randint(0, 10, (n,))
+    with_data = status_mb("VmRSS")
+    t0 = time.perf_counter()
+    samples, total = 0, 0.0
+    for xb, yb in DataLoader(TensorDataset(x, y), batch_size=128, shuffle=True):
+        total += xb.sum().item()
+        samples += len(yb)
+    epoch = time.perf_counter() - t0
+    if samples != n:
+        raise RuntimeError(f"S4: the loader gave {samples} samples of {n}")
+    return {"bench": f"S4:{n}", "unit": "MB", "values": [status_mb("VmHWM")], "rss_before_data_mb": before,
+            "rss_with_data_mb": with_data, "epoch_s": epoch, "checksum": total}
+
+
 def fmnist_epoch(model, dataset, batch):
     """One epoch through PyTorch's own loader: a shuffling DataLoader over a TensorDataset."""
     loader = DataLoader(dataset, batch_size=batch, shuffle=True)
@@ -104,6 +134,7 @@ class Worker:
         self.data_dir = data_dir
         self.b2 = self.b3 = self.fmnist = self.b4_model = None
         self.b8r = self.b8m = self.b9 = None
+        self.scaling = None  # (request name, StepBench) of the scaling point being measured (S1, S2)
 
     @staticmethod
     def measure(reps, iters, warm, scale, body):
@@ -117,7 +148,28 @@ class Worker:
             values.append((time.perf_counter() - t0) * scale / iters)
         return values
 
+    def scaling_step(self, name, make):
+        """The scaling point `name` (made once; the previous point is dropped when another is requested)."""
+        if self.scaling is None or self.scaling[0] != name:
+            self.scaling = None
+            torch.manual_seed(0)
+            self.scaling = (name, make())
+        return self.scaling[1]
+
     def run(self, bench, reps, iters, warm):
+        series, _, point = bench.partition(":")
+        if point:  # the scaling series (bench/Bench/Scaling.fs): S1:<batch>, S2:<width>, S4:<samples>
+            n = int(point)
+            if series == "S1":
+                step = self.scaling_step(bench, lambda: StepBench(make_cnn(), torch.randn(n, 1, 28, 28),
+                                                                  torch.randint(0, 10, (n,)), nn.CrossEntropyLoss()))
+                return "ms", self.measure(reps, iters, warm, 1e3, step.step)
+            if series == "S2":
+                step = self.scaling_step(bench, lambda: StepBench(make_mlp(n), torch.randn(256, 10),
+                                                                  torch.randint(0, 2, (256, 1)).float(), nn.BCEWithLogitsLoss()))
+                return "ms", self.measure(reps, iters, warm, 1e3, step.step)
+            if series == "S4":
+                return loader_rss(n)
         if bench == "B1":
             # The loop is written out (no function call per op), so Python pays only for `a + b` itself.
             a, b = torch.ones(1), torch.ones(1)
@@ -195,8 +247,8 @@ def main():
         bench = parts[0]
         reps, iters, warm = (int(v) for v in (parts[1:4] + ["1", "1", "0"][len(parts) - 1:])[:3])
         try:
-            unit, values = w.run(bench, reps, iters, warm)
-            reply = {"bench": bench, "unit": unit, "values": values}
+            answer = w.run(bench, reps, iters, warm)
+            reply = answer if isinstance(answer, dict) else {"bench": bench, "unit": answer[0], "values": answer[1]}
         except Exception as e:  # reported to the harness, which shows it and carries on
             reply = {"bench": bench, "error": f"{type(e).__name__}: {e}"}
         out.write(json.dumps(reply) + "\n")

@@ -13,8 +13,11 @@ open Bench.Protocol
 
 // ---------------------------------------------------------------- models (the same as the other sides)
 
+/// An MLP 10 → width → width → 1 (B2 at 256; scaling series S2 at other widths).
+let mlpOfWidth (width: int) = dense width >-> relu >-> dense width >-> relu >-> dense 1
+
 /// B2: 10 → 256 → 256 → 1.
-let mlp = dense 256 >-> relu >-> dense 256 >-> relu >-> dense 1
+let mlp = mlpOfWidth 256
 
 /// B3: conv 1→32 3×3 pad 1, ReLU, max-pool 2, conv 32→64 3×3 pad 1, ReLU, max-pool 2, dense 3136→128, ReLU, dense 128→10.
 let cnn =
@@ -54,17 +57,23 @@ type StepBench(model: Model, x: Tensor, y: Tensor, loss: Loss, optimizerSpec: Op
             x.Dispose()
             y.Dispose()
 
-let makeB2 () =
+/// B2's step at another width (S2): batch 256, BCE with logits, Adam.
+let makeMlpStep (width: int) =
     Torch.ManualSeed 0L
     let x = Torch.Randn([| 256L; 10L |])
     let y = Torch.Randint(0L, 2L, [| 256L; 1L |], dtype = DType.Float32)
-    new StepBench(Model.build [ 10L ] mlp, x, y, Loss.binaryCrossEntropy, Optimizers.adam 1e-3)
+    new StepBench(Model.build [ 10L ] (mlpOfWidth width), x, y, Loss.binaryCrossEntropy, Optimizers.adam 1e-3)
 
-let makeB3 () =
+let makeB2 () = makeMlpStep 256
+
+/// B3's step at another batch size (S1): cross-entropy, Adam.
+let makeCnnStep (batch: int) =
     Torch.ManualSeed 0L
-    let x = Torch.Randn([| 128L; 1L; 28L; 28L |])
-    let y = Torch.Randint(0L, 10L, [| 128L |])
+    let x = Torch.Randn([| int64 batch; 1L; 28L; 28L |])
+    let y = Torch.Randint(0L, 10L, [| int64 batch |])
     new StepBench(Model.build [ 1L; 28L; 28L ] cnn, x, y, Loss.crossEntropy, Optimizers.adam 1e-3)
+
+let makeB3 () = makeCnnStep 128
 
 /// B8: one SGD step (lr 0.01, momentum 0.9) of a zoo architecture at 224×224, cross-entropy over 1000 classes.
 let makeZooStep (architecture: ZooOptions -> Layer) (batch: int64) =
@@ -155,6 +164,46 @@ let fmnistFitEpoch (model: Model) (x: Tensor) (y: Tensor) (seed: int64) =
     let trained = Training.fit options model x (Value.T y)
     Model.dispose trained.Model
 
+/// VmHWM (the peak resident set) of this process in kB (Linux), or -1.
+let peakRssKb () : int64 =
+    try
+        IO.File.ReadLines "/proc/self/status"
+        |> Seq.tryFind (fun l -> l.StartsWith "VmHWM:")
+        |> Option.map (fun l -> l.Substring(6).Trim().Split(' ').[0] |> int64)
+        |> Option.defaultValue -1L
+    with _ ->
+        -1L
+
+/// S4 (in a fresh process): `n` Fashion-MNIST-shaped samples (float32 [n, 1, 28, 28] in [0, 1], int64
+/// labels) made in memory, then one shuffled epoch of batches of 128 through Dsl.Data.DataLoader with its
+/// defaults, every batch's inputs read (summed). The value is the process's peak RSS (VmHWM) in MB.
+let loaderRss (n: int) : JsonObject =
+    let mb (kb: int64) = float kb / 1024.0
+    let before = rssKb ()
+    Torch.ManualSeed 0L
+    use x = Torch.Rand([| int64 n; 1L; 28L; 28L |])
+    use y = Torch.Randint(0L, 10L, [| int64 n |])
+    let withData = rssKb ()
+    let watch = Diagnostics.Stopwatch.StartNew()
+    let loader = DataLoader(x, y, LoaderOptions(BatchSize = Scaling.loaderBatch, Shuffle = true, Seed = 0L))
+    let mutable samples, sum = 0L, 0.0
+    for batch in loader do
+        use s = batch.Inputs.Sum()
+        sum <- sum + s.ToDouble()
+        samples <- samples + batch.Count
+    let epoch = watch.Elapsed.TotalSeconds
+    let peak = peakRssKb ()
+    if samples <> int64 n then failwithf "S4: the loader gave %d samples of %d" samples n
+    obj [
+        "bench", str (Scaling.request "S4" n)
+        "unit", str "MB"
+        "values", numbers [ mb peak ]
+        "rss_before_data_mb", num (mb before)
+        "rss_with_data_mb", num (mb withData)
+        "epoch_s", num epoch
+        "checksum", num sum
+    ]
+
 // ---------------------------------------------------------------- the worker
 
 type Worker() =
@@ -171,6 +220,17 @@ type Worker() =
             cached[key] <- v
             v :> obj :?> 'T
     let mutable epochs = 0
+    /// The scaling point being measured (S1/S2 at one batch size or width), freed when another is requested.
+    let mutable scaling: (string * StepBench) option = None
+    let scalingStep (name: string) (make: unit -> StepBench) =
+        match scaling with
+        | Some(n, sb) when n = name -> sb
+        | previous ->
+            previous |> Option.iter (fun (_, sb) -> (sb :> IDisposable).Dispose())
+            scaling <- None
+            let sb = make ()
+            scaling <- Some(name, sb)
+            sb
 
     /// B5: RSS growth over `steps` B2 steps after warm-up, and live tensor handles before and after.
     /// Warm-up runs at least `warm` steps and until the GC has collected generation 0 twice (at most
@@ -266,6 +326,12 @@ type Worker() =
         | "B9" ->
             let ib: InferBench = once "B9" (fun () -> new InferBench())
             reply "ms" (measure r.Reps r.Iters r.Warm 1e3 ib.Run)
+        | name when (Scaling.parse name).IsSome ->
+            match Scaling.parse name with
+            | Some("S1", batch) -> reply "ms" (measure r.Reps r.Iters r.Warm 1e3 (scalingStep name (fun () -> makeCnnStep batch)).Step)
+            | Some("S2", width) -> reply "ms" (measure r.Reps r.Iters r.Warm 1e3 (scalingStep name (fun () -> makeMlpStep width)).Step)
+            | Some("S4", n) -> loaderRss n
+            | _ -> failwithf "%s: series S3 runs B2 and B3 on workers started with each thread count; it has no request of its own" name
         | "PEAK_GEMM" -> reply "GFLOP/s" (peakGemm r.Reps r.Iters r.Warm 2048L)
         | "PEAK_COPY" -> reply "GB/s" (peakCopy r.Reps r.Iters r.Warm (64L * 1024L * 1024L))
         | other -> failwithf "unknown benchmark %s" other

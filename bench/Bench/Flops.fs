@@ -13,8 +13,11 @@ let conv (cin: int64) (cout: int64) (k: int64) (groups: int64) (hOut: int64) (wO
 /// MACs of one sample through a dense layer.
 let dense (inputs: int64) (outputs: int64) = inputs * outputs
 
+/// An MLP 10 → width → width → 1 (B2's shape at another width; scaling series S2), per sample.
+let mlpWidthMacs (width: int64) = dense 10L width + dense width width + dense width 1L
+
 /// B2's MLP 10 → 256 → 256 → 1, per sample.
-let mlpMacs = dense 10L 256L + dense 256L 256L + dense 256L 1L
+let mlpMacs = mlpWidthMacs 256L
 
 /// B3's CNN on 1×28×28, per sample: conv 1→32 and 32→64 (3×3, pad 1, at 28² and 14²), dense 3136→128→10.
 let cnnMacs = conv 1L 32L 3L 1L 28L 28L + conv 32L 64L 3L 1L 14L 14L + dense 3136L 128L + dense 128L 10L

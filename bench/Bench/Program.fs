@@ -1,5 +1,5 @@
 /// Dsl's benchmark harness (see bench/README.md).
-///   Bench [run] [--quick] [--only B1,B3,...] [--rounds N] [--threads N] [--budget SECONDS] [--no-build] [--out FILE]
+///   Bench [run] [--quick] [--scaling] [--only B1,B3,S1,...] [--rounds N] [--threads N] [--budget SECONDS] [--no-build] [--out FILE]
 ///   Bench worker [--threads N] [--blas N]     the Dsl side behind the protocol (started by the orchestrator)
 ///   Bench profile [B1 B2 B3 B4] [--threads N] [--steps N]   Stopwatch breakdowns of the Dsl side
 ///   Bench data [--reps N]                    the data pipeline's timings (Fashion-MNIST load, batching vs an MLP epoch, clocks)
@@ -12,8 +12,9 @@ let usage () =
     eprintfn
         """usage: Bench [run] [options]        the benchmark (dotnet fsi build.fsx bench [options])
   --quick             tiny repeat counts (a smoke run, figures not meaningful)
-  --only B1,B2,...    run only these benchmarks (B1..B9; B8 = B8R and B8M; B7 = data-parallel)
-  --rounds N          measured rounds per benchmark (default B1-B4 7/7/6/3, B8/B9 3, B6 16)
+  --scaling           run the scaling series S1-S4 (bench/README.md, "How cost grows") instead of B1-B9
+  --only B1,B2,...    run only these benchmarks or series (B1..B9, B8 = B8R and B8M, B7 = data-parallel; S1..S4)
+  --rounds N          measured rounds per benchmark (default B1-B4 7/7/6/3, B8/B9 3, B6 16; S1/S2 3, S3 4, S4 2)
   --threads N         intra-op threads of every side (default: the number of cores)
   --budget SECONDS    stop starting rounds after this much time in all (default 600)
   --no-build          do not (re)build the C++ side
@@ -28,6 +29,7 @@ let rec private parse (o: Orchestrator.Options) (args: string list) : Orchestrat
     match args with
     | [] -> Some o
     | "--quick" :: rest -> parse { o with Quick = true } rest
+    | "--scaling" :: rest -> parse { o with Scaling = true } rest
     | "--only" :: ids :: rest ->
         let s = ids.Split([| ','; ' ' |], StringSplitOptions.RemoveEmptyEntries) |> Array.map (fun x -> x.Trim().ToUpperInvariant()) |> Set.ofArray
         parse { o with Only = Some s } rest
@@ -56,9 +58,18 @@ let main argv =
             match args with
             | "run" :: rest -> rest
             | a -> a
-        let defaults: Orchestrator.Options = { Quick = false; Only = None; Rounds = None; Threads = Environment.ProcessorCount; Build = true; Budget = 600.0; Out = None }
+        let defaults: Orchestrator.Options = {
+            Quick = false
+            Only = None
+            Scaling = false
+            Rounds = None
+            Threads = Environment.ProcessorCount
+            Build = true
+            Budget = 600.0
+            Out = None
+        }
         match parse defaults args with
-        | Some o -> Orchestrator.run o
+        | Some o -> Run.run o
         | None ->
             usage ()
             2

@@ -42,9 +42,9 @@ std::string json_escape(const std::string& s) {
 
 // ---------------------------------------------------------------- models
 
-torch::nn::Sequential make_mlp() {  // B2: 10 → 256 → 256 → 1
-    return torch::nn::Sequential(torch::nn::Linear(10, 256), torch::nn::ReLU(), torch::nn::Linear(256, 256), torch::nn::ReLU(),
-                                 torch::nn::Linear(256, 1));
+torch::nn::Sequential make_mlp(int64_t width = 256) {  // B2: 10 → 256 → 256 → 1 (S2: other widths)
+    return torch::nn::Sequential(torch::nn::Linear(10, width), torch::nn::ReLU(), torch::nn::Linear(width, width), torch::nn::ReLU(),
+                                 torch::nn::Linear(width, 1));
 }
 
 torch::nn::Sequential make_cnn() {  // B3
@@ -270,6 +270,47 @@ double fmnist_epoch(torch::nn::Sequential& model, const FashionMnist& data, int6
     return running / static_cast<double>(n);
 }
 
+// ---------------------------------------------------------------- S4: the loader's peak RSS
+
+// VmRSS or VmHWM (the peak resident set) of this process in MB (Linux /proc/self/status).
+double status_mb(const std::string& field) {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind(field + ":", 0) == 0) return std::stod(line.substr(field.size() + 1)) / 1024.0;
+    throw std::runtime_error("/proc/self/status has no " + field);
+}
+
+// n Fashion-MNIST-shaped samples (float32 [n, 1, 28, 28] in [0, 1], int64 labels) made in memory, then one
+// shuffled epoch of batches of 128 the way B4 batches (randperm, narrow + index_select), every batch's inputs
+// read (summed). Returns the process's peak RSS (VmHWM) in MB; `extra` gets the other fields of the reply.
+double loader_rss(int64_t n, std::string& extra) {
+    const double before = status_mb("VmRSS");
+    torch::manual_seed(0);
+    auto x = torch::rand({n, 1, 28, 28});
+    auto y = torch::randint(0, 10, {n}, torch::kLong);
+    const double with_data = status_mb("VmRSS");
+    auto t0 = Clock::now();
+    auto perm = torch::randperm(n, torch::kLong);
+    double total = 0;
+    int64_t samples = 0;
+    for (int64_t start = 0; start < n; start += 128) {
+        auto idx = perm.narrow(0, start, std::min<int64_t>(128, n - start));
+        auto xb = x.index_select(0, idx);
+        auto yb = y.index_select(0, idx);
+        total += xb.sum().item<double>();
+        samples += yb.size(0);
+    }
+    const double epoch = seconds_since(t0);
+    if (samples != n) throw std::runtime_error("S4: the loop gave " + std::to_string(samples) + " samples of " + std::to_string(n));
+    std::ostringstream o;
+    o.precision(9);
+    o << ",\"rss_before_data_mb\":" << before << ",\"rss_with_data_mb\":" << with_data << ",\"epoch_s\":" << epoch
+      << ",\"checksum\":" << total;
+    extra = o.str();
+    return status_mb("VmHWM");
+}
+
 // ---------------------------------------------------------------- the worker
 
 struct Worker {
@@ -281,6 +322,9 @@ struct Worker {
     std::unique_ptr<ZooStep<MobileNetV2>> b8m;
     ResNet18 b9{nullptr};
     torch::Tensor b9x;
+    // The scaling point being measured (S1:<batch>, S2:<width>; bench/Bench/Scaling.fs), replaced when another is requested.
+    std::string scaling_name;
+    std::unique_ptr<StepBench> scaling;
 
     template <class F>
     std::vector<double> measure(int reps, int iters, int warm, double scale, F&& body) {
@@ -294,7 +338,28 @@ struct Worker {
         return values;
     }
 
-    std::vector<double> run(const std::string& bench, int reps, int iters, int warm, std::string& unit) {
+    std::vector<double> run(const std::string& bench, int reps, int iters, int warm, std::string& unit, std::string& extra) {
+        const auto colon = bench.find(':');
+        if (colon != std::string::npos) {  // the scaling series: S1:<batch>, S2:<width>, S4:<samples>
+            const std::string series = bench.substr(0, colon);
+            const int64_t n = std::stoll(bench.substr(colon + 1));
+            if (series == "S4") {
+                unit = "MB";
+                return {loader_rss(n, extra)};
+            }
+            if (series != "S1" && series != "S2") throw std::invalid_argument("unknown benchmark " + bench);
+            if (scaling_name != bench) {
+                scaling.reset();
+                torch::manual_seed(0);
+                if (series == "S1")
+                    scaling = std::make_unique<StepBench>(make_cnn(), torch::randn({n, 1, 28, 28}), torch::randint(0, 10, {n}, torch::kLong), false);
+                else
+                    scaling = std::make_unique<StepBench>(make_mlp(n), torch::randn({256, 10}), torch::randint(0, 2, {256, 1}).to(torch::kFloat32), true);
+                scaling_name = bench;
+            }
+            unit = "ms";
+            return measure(reps, iters, warm, 1e3, [&] { scaling->step(); });
+        }
         if (bench == "B1") {
             unit = "us";
             auto a = torch::ones({1}), b = torch::ones({1});
@@ -380,11 +445,11 @@ int main(int argc, char** argv) {
         std::ostringstream out;
         out.precision(9);
         try {
-            std::string unit;
-            auto values = w.run(bench, reps, iters, warm, unit);
+            std::string unit, extra;
+            auto values = w.run(bench, reps, iters, warm, unit, extra);
             out << "{\"bench\":\"" << bench << "\",\"unit\":\"" << unit << "\",\"values\":[";
             for (size_t i = 0; i < values.size(); ++i) out << (i ? "," : "") << values[i];
-            out << "]}";
+            out << "]" << extra << "}";
         } catch (const std::exception& e) {
             out.str("");
             out << "{\"bench\":\"" << json_escape(bench) << "\",\"error\":\"" << json_escape(e.what()) << "\"}";
