@@ -142,10 +142,7 @@ let runJob (exe: string) (args: string list) (env: (string * string option) list
             let psi = ProcessStartInfo(exe, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true)
             for a in args do
                 psi.ArgumentList.Add a
-            for k, v in env do
-                match v with
-                | Some value -> psi.Environment[k] <- value
-                | None -> psi.Environment.Remove k |> ignore
+            applyEnv psi env
             for k in jobVars do
                 psi.Environment.Remove k |> ignore
             if world > 1 then

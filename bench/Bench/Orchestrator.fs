@@ -60,10 +60,7 @@ type Worker(name: string, exe: string, args: string list, env: (string * string 
     do
         for a in args do
             psi.ArgumentList.Add a
-        for k, v in env do
-            match v with
-            | Some value -> psi.Environment[k] <- value
-            | None -> psi.Environment.Remove k |> ignore
+        applyEnv psi env
     let mutable proc: Process | null = null
     let mutable dead: string option = None
     let mutable ready: JsonObject | null = null

@@ -100,3 +100,10 @@ let minorFaults () : int64 =
         int64 fields.[7]
     with _ ->
         -1L
+
+/// Sets a child's environment: each (name, Some value) set, each (name, None) removed (inherited otherwise).
+let applyEnv (psi: System.Diagnostics.ProcessStartInfo) (env: (string * string option) list) =
+    for k, v in env do
+        match v with
+        | Some value -> psi.Environment[k] <- value
+        | None -> psi.Environment.Remove k |> ignore

@@ -6,7 +6,8 @@ open System.Diagnostics
 open System.IO
 open Expecto
 
-let private root =
+/// The repository's root: the folder above the test binaries that holds Dsl.sln.
+let root =
     let rec up (d: DirectoryInfo) =
         if File.Exists(Path.Combine(d.FullName, "Dsl.sln")) then
             d.FullName

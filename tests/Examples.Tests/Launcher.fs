@@ -8,15 +8,7 @@ open System.Diagnostics
 open System.IO
 open Expecto
 
-let private root =
-    let rec up (d: DirectoryInfo) =
-        if File.Exists(Path.Combine(d.FullName, "Dsl.sln")) then
-            d.FullName
-        else
-            match d.Parent with
-            | null -> failwithf "no Dsl.sln in %s or any folder above it" AppContext.BaseDirectory
-            | parent -> up parent
-    up (DirectoryInfo AppContext.BaseDirectory)
+let private root = ExampleScripts.root
 
 /// Rank 1 writes the time and exits with 7 after 1 s; rank 0 writes its process id and sleeps for 15 minutes
 /// (`exec`, so the id is the sleeping process's own).
