@@ -196,14 +196,6 @@ let runJob (exe: string) (args: string list) (env: (string * string option) list
 /// failures.
 type Outcome = { Lines: string list; Json: JsonObject; RatioPy: float; Errors: string list }
 
-let private values (o: JsonObject) =
-    (field o "values").AsArray()
-    |> Seq.map (fun v ->
-        match v with
-        | null -> nan
-        | v -> v.GetValue<float>())
-    |> List.ofSeq
-
 let private best (xs: Collections.Generic.List<float>) = if xs.Count = 0 then nan else Seq.min xs
 
 let private lineOf (name: string) (dsl: float) (py: float) (unit: string) =

@@ -358,15 +358,6 @@ type Series() =
             "errors", JsonArray(s.Errors |> Seq.map str |> Array.ofSeq)
         ]
 
-/// The values of a reply (null → NaN).
-let values (o: JsonObject) =
-    (field o "values").AsArray()
-    |> Seq.map (fun v ->
-        match v with
-        | null -> nan
-        | v -> v.GetValue<float>())
-    |> List.ofSeq
-
 /// Runs rounds of one request over several workers, rotating their order each round; stops early when
 /// the plan's budget or the global deadline is spent (after at least one measured round).
 let runRounds (deadline: unit -> bool) (label: string) (workers: (Worker * Series) list) (req: Request) (rounds: int) (warmRound: bool) (budget: float) (timeout: float) =

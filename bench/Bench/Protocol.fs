@@ -101,6 +101,15 @@ let minorFaults () : int64 =
     with _ ->
         -1L
 
+/// The values of a reply (null → NaN).
+let values (o: JsonObject) =
+    (field o "values").AsArray()
+    |> Seq.map (fun v ->
+        match v with
+        | null -> nan
+        | v -> v.GetValue<float>())
+    |> List.ofSeq
+
 /// Sets a child's environment: each (name, Some value) set, each (name, None) removed (inherited otherwise).
 let applyEnv (psi: System.Diagnostics.ProcessStartInfo) (env: (string * string option) list) =
     for k, v in env do
