@@ -60,6 +60,15 @@ bool channels_last_conv(const at::Tensor& x, const at::Tensor& w) {
     return conv_channels_last.load(std::memory_order_relaxed) && x.dim() == 4 && w.dim() == 4 && x.device().is_cpu() && x.scalar_type() == at::kFloat &&
            at::globalContext().userEnabledMkldnn();
 }
+
+// oneDNN 2.6 (libtorch 1.13.1's) writes past its buffers when it computes the weight gradient of a 1×1
+// convolution with stride 2 in channels-last layout on more than one thread: the heap is corrupted
+// (glibc aborts with "corrupted double-linked list" in Python's torch 1.13 too, or values come out wrong;
+// 3×3 and 2×2 kernels, stride 1 or 3 and the NCHW layout are unaffected; bench/README.md, "A oneDNN
+// defect"). Such a convolution on the CPU always runs in NCHW, whatever the switch and the input's layout.
+bool pointwise_strided_cpu(const at::Tensor& x, const at::Tensor& w, int64_t sh, int64_t sw) {
+    return x.device().is_cpu() && w.dim() == 4 && w.size(2) == 1 && w.size(3) == 1 && (sh != 1 || sw != 1);
+}
 }  // namespace
 
 namespace dsl {
@@ -78,9 +87,10 @@ DSL_API dsl_tensor dsl_nn_conv2d(dsl_tensor x, dsl_tensor w, dsl_tensor b, int64
     return tensor_op([&] {
         // The weights too: a one-channel input is channels-last and NCHW at once, and libtorch then takes the
         // layout from the weights (a small copy per call; the gradient comes back in the parameter's layout).
-        const bool last = channels_last_conv(T(x), T(w));
-        const at::Tensor input = last ? T(x).contiguous(at::MemoryFormat::ChannelsLast) : T(x);
-        const at::Tensor weight = last ? T(w).contiguous(at::MemoryFormat::ChannelsLast) : T(w);
+        const bool nchw = pointwise_strided_cpu(T(x), T(w), sh, sw);
+        const bool last = !nchw && channels_last_conv(T(x), T(w));
+        const at::Tensor input = nchw ? T(x).contiguous() : last ? T(x).contiguous(at::MemoryFormat::ChannelsLast) : T(x);
+        const at::Tensor weight = nchw ? T(w).contiguous() : last ? T(w).contiguous(at::MemoryFormat::ChannelsLast) : T(w);
         return same ? at::conv2d(input, weight, opt(b), {sh, sw}, "same", {dh, dw}, groups)
                     : at::conv2d(input, weight, opt(b), {sh, sw}, {ph, pw}, {dh, dw}, groups);
     });
