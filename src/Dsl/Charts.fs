@@ -93,7 +93,23 @@ module Charts =
             | LineAndMarkers -> sc.MarkerSize <- 6f
             sc.LineWidth <- (if s.Style = Markers then 0f else 2f)
 
-    /// A line chart of series (see `LinesPlot`).
+    /// The x ticks of a line chart. On a log axis with at most 12 distinct x values spread enough to label
+    /// each (a series over batch sizes or widths spans a decade or so, where powers of ten alone leave one tick
+    /// or none), a tick at every value, labelled with it; with integer x values only (threads, epochs, layers)
+    /// integer ticks; else ScottPlot's.
+    let xTicks (p: ScottPlot.Plot) (isLogX: bool) (series: Series list) =
+        let xs = series |> List.collect (fun s -> List.map fst s.Points) |> List.filter (fun x -> Double.IsFinite x && (not isLogX || x > 0.0)) |> List.distinct |> List.sort
+        let at = xs |> List.map (fun x -> if isLogX then log10 x else x)
+        let spread = at.Length >= 2 && (at |> List.pairwise |> List.map (fun (a, b) -> b - a) |> List.min) >= (List.last at - at.Head) / 40.0
+        if isLogX && xs.Length <= 12 && spread then
+            let label (x: float) = x.ToString("G4", Globalization.CultureInfo.InvariantCulture)
+            p.Axes.Bottom.SetTicks(Array.ofList at, xs |> List.map label |> Array.ofList)
+        elif isLogX then
+            logX p
+        elif not xs.IsEmpty && xs |> List.forall (fun x -> x = Math.Round x) then
+            integerX p
+
+    /// A line chart of series (see `LinesPlot`). The legend sits to the right of the plot, where it hides no point.
     let lines (o: LinesPlot) (series: Series list) : ScottPlot.Plot =
         let p = create o.Title o.XLabel o.YLabel
         for s in series do
@@ -101,9 +117,9 @@ module Charts =
         for (x, label) in o.VerticalLines do
             let v = p.Add.VerticalLine((if o.LogX then log10 x else x), 1.5f, Nullable Colors.Gray, LinePattern.Dashed)
             v.LegendText <- label
-        if o.LogX then logX p
+        xTicks p o.LogX series
         if o.LogY then logY p
-        if series |> List.exists (fun s -> s.Label <> "") || not o.VerticalLines.IsEmpty then p.ShowLegend() |> ignore
+        if series |> List.exists (fun s -> s.Label <> "") || not o.VerticalLines.IsEmpty then p.ShowLegend(Edge.Right) |> ignore
         p
 
     /// Renders charts side by side, each `width`×`height` pixels, on one canvas.

@@ -119,7 +119,8 @@ module Plot =
         let positions = [| for i in 0 .. n - 1 -> float i + 0.5 |]
         p.Axes.Bottom.SetTicks(positions, Array.ofList c.Classes)
         p.Axes.Bottom.TickLabelStyle.Rotation <- 45f
-        p.Axes.Bottom.TickLabelStyle.Alignment <- Alignment.MiddleLeft
+        // Anchored at their upper-left corner: a rotated name starts below the axis instead of across it.
+        p.Axes.Bottom.TickLabelStyle.Alignment <- Alignment.UpperLeft
         p.Axes.Left.SetTicks(positions |> Array.rev, Array.ofList c.Classes)
         p.Axes.SetLimits(0.0, float n, 0.0, float n)
         p.HideGrid()

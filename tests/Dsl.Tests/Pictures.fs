@@ -149,6 +149,37 @@ let tests =
             use b = decode (Path.Combine(d, "l.png"))
             expectEqual "size" (500, 300) (b.Width, b.Height)
 
+        testCase "lines label every value of a short log series, keep integer axes integer, and put the legend beside the plot"
+        <| fun () ->
+            let d = tempDir ()
+            let side name ys = { Label = name; Points = List.zip [ 256.0; 512.0; 1024.0; 2048.0; 4096.0 ] ys; Style = LineAndMarkers; Color = None }
+            /// The bottom axis' tick labels (major ticks) and the data area's right edge, rendered at 760×460.
+            let ticks (o: LinesPlot) (series: Series list) =
+                let chart = Charts.lines o series
+                chart.RenderInMemory(760, 460)
+                let labels = [
+                    for t in chart.Axes.Bottom.TickGenerator.Ticks do
+                        if t.IsMajor then t.Label
+                ]
+                let right = chart.RenderManager.LastRender.DataRect.Right
+                chart.Dispose()
+                labels, right
+            let widths = [ side "Dsl" [ 51.0; 53.0; 65.0; 78.0; 62.0 ]; side "PyTorch" [ 31.0; 40.0; 46.0; 46.0; 35.0 ] ]
+            let labels, right = ticks { LinesPlot.Default with LogX = true } widths
+            expectEqual "a tick at every width, labelled with it" [ "256"; "512"; "1024"; "2048"; "4096" ] labels
+            // The legend is beside the data area, so no point can be under it.
+            if not (right < 760.0f - 60.0f) then failtestf "the data area reaches x = %g of 760: no room kept for the legend" right
+            let labels, _ = ticks LinesPlot.Default [ { Label = "B2"; Points = [ 1.0, 2.0; 2.0, 1.3 ]; Style = LineAndMarkers; Color = None } ]
+            if labels |> List.exists (fun t -> t.Contains ".") || not (List.contains "1" labels && List.contains "2" labels) then
+                failtestf "an axis of whole threads has ticks %A (want integers only, 1 and 2 among them)" labels
+            // Many points on a log axis keep powers of ten.
+            let many = [ { Label = ""; Points = [ for i in 0..40 -> 1e-5 * 10.0 ** (float i / 8.0), 1.0 ]; Style = Line; Color = None } ]
+            let labels, _ = ticks { LinesPlot.Default with LogX = true } many
+            expectEqual "powers of ten on a long log axis" [ "1e-5"; "0.0001"; "0.001"; "0.01"; "0.1"; "1" ] labels
+            Plot.lines { LinesPlot.Default with LogX = true } (Path.Combine(d, "widths.png")) widths
+            use b = decode (Path.Combine(d, "widths.png"))
+            expectEqual "size" (760, 460) (b.Width, b.Height)
+
         testCase "bad input gets a clear error, never a broken picture"
         <| fun () ->
             let d = tempDir ()

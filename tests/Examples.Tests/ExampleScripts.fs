@@ -17,8 +17,9 @@ let root =
             | parent -> up parent
     up (DirectoryInfo AppContext.BaseDirectory)
 
-let private run (exe: string) (args: string) (timeoutMs: int) =
-    let psi = ProcessStartInfo(exe, args, WorkingDirectory = root, RedirectStandardOutput = true, RedirectStandardError = true)
+/// Runs a program in a folder with CI=true: its exit code and its output (stdout then stderr); fails after the timeout.
+let private runIn (dir: string) (exe: string) (args: string) (timeoutMs: int) =
+    let psi = ProcessStartInfo(exe, args, WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true)
     psi.Environment.["CI"] <- "true"
     use p =
         match Process.Start psi with
@@ -30,6 +31,8 @@ let private run (exe: string) (args: string) (timeoutMs: int) =
         p.Kill true
         failtest (sprintf "%s %s did not finish in %d s" exe args (timeoutMs / 1000))
     p.ExitCode, out.Result + err.Result
+
+let private run (exe: string) (args: string) (timeoutMs: int) = runIn root exe args timeoutMs
 
 /// The scripts reference the Release build (Dsl.fsx); it is built once, before the first script runs
 /// (when that build fails, every script test fails with its output).
@@ -57,6 +60,27 @@ let tests =
     testList "ExampleScripts" [
         testCase "quickstart builds, summarises and runs an MLP and a CNN"
         <| fun () -> script "quickstart.fsx" "" [ "Total params: 101,770"; "MLP: 101770 parameters, logits shape [4; 10]"; "CNN:" ] |> ignore
+
+        testCase "a script elsewhere that loads Dsl.fsx by its full path draws a chart, run from its own folder"
+        <| fun () ->
+            // F# interactive found SkiaSharp's native library only from the repository's root (Dsl.Data's NativeAssets).
+            buildRelease.Force()
+            let dir = Path.Combine(Path.GetTempPath(), sprintf "dsl-elsewhere-%d" (Random.Shared.Next()))
+            Directory.CreateDirectory dir |> ignore
+            let script = Path.Combine(dir, "chart.fsx")
+            File.WriteAllText(
+                script,
+                String.concat "\n" [
+                    sprintf "#load @\"%s\"" (Path.Combine(root, "Dsl.fsx"))
+                    "open Dsl"
+                    "Plot.lines LinesPlot.Default \"chart.png\" [ { Label = \"a\"; Points = [ 1.0, 2.0; 2.0, 1.0 ]; Style = Line; Color = None } ]"
+                    "printfn \"chart written\""
+                ]
+            )
+            let code, output = runIn dir "dotnet" "fsi --quiet chart.fsx" 300_000
+            succeeds (code, output) [ "chart written" ] |> ignore
+            Expect.isTrue (File.Exists(Path.Combine(dir, "chart.png"))) "chart.png was written"
+            Directory.Delete(dir, true)
 
         testCase "fashion_mnist --quick trains the three models, prints the table and writes a report per model"
         <| fun () ->
