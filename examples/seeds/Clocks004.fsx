@@ -189,6 +189,31 @@ let geometric (weights: float * float * float) = {
     ReadTarget = fun v -> decodeTime (1.0, 1.0, 1.0) (head "minute_hand" v) (head "hour_hand" v) (head "twelve" v)
 }
 
+/// How far the decoder's candidates lie apart in the rotation they imply (degrees): the hands fix the time up to 11
+/// candidates 720/11 minutes apart, and moving the time by that turns the rotation the minute and the hour hand imply
+/// by 6 · 720/11 − 360 = 32.7°; so the 12's direction picks the right candidate only within half of that, ±16.4°.
+let twelveTolerance = (6.0 * 720.0 / 11.0 - 360.0) / 2.0
+
+/// Per head of a geometric model, the median angle error (degrees) of predictions against the clocks' geometry and the
+/// share beyond `twelveTolerance`: which head the common-sense error comes from.
+let headErrors (predictions: Value) (specs: ClockSpec[]) : (string * float * float) list =
+    use scope = DisposeScope.Enter()
+    let targets = (geometric (1.0, 1.0, 1.0)).Targets specs
+    [
+        for name in [ "minute_hand"; "hour_hand"; "twelve" ] ->
+            let p = Loss.circularPosition 360.0 (head name predictions)
+            let d = (p - head name targets).Abs().Remainder(360.0)
+            let e = d.Minimum(360.0 - d).ToArray<float32>() |> Array.map float |> Array.sort
+            name, e.[e.Length / 2], float (e |> Array.filter (fun x -> x > twelveTolerance) |> Array.length) / float e.Length
+    ]
+
+/// `headErrors` as one line: "median angle error minute_hand 3.1° (2% beyond ±16.4°), …".
+let headErrorsLine (predictions: Value) (specs: ClockSpec[]) =
+    headErrors predictions specs
+    |> List.map (fun (name, median, beyond) -> sprintf "%s %.1f° (%.0f%% beyond ±%.1f°)" name median (100.0 * beyond) twelveTolerance)
+    |> String.concat ", "
+    |> sprintf "median angle error %s"
+
 /// The metric of a form: the mean common-sense error in minutes, reading predictions and targets with the form.
 let errorMetric (form: Form) = Metric.commonSenseErrorWith form.Read form.ReadTarget
 
