@@ -1,7 +1,8 @@
 // Seed 004's clocks, what 004-clocks.fsx shares (#load "Clocks004.fsx"): the data (generated 150×150 clocks, the seed's contrast, a resize),
 // the seed's final model (its Fig. 5, 624,392 parameters), the output forms of its variants (two class heads, one
-// 720-class output, regression heads, circular heads) with their targets and readers, and a geometric model that
-// regresses the hands' and the 12's directions on screen and reads the time off them.
+// 720-class output, regression heads, circular heads) with their targets and readers; a geometric model that
+// regresses the hands' and the 12's directions on screen (its 12 was too imprecise: median 38°), and the keypoint model
+// the goal uses: heatmaps of where the centre, the 12 and the hand tips lie, whose bearings give the time.
 #load "../../Dsl.fsx"
 
 open System
@@ -14,7 +15,7 @@ open Dsl.Data
 type ClockData = { Images: Tensor; Specs: ClockSpec[] }
 
 /// Renders `count` 150×150 clocks of seed 004's kind (any orientation; `Clocks`' default options) in chunks of 1,000
-/// (clock i of chunk c comes from seed + c), applies the seed's contrast preprocessing (DarkContrast: pixels below 0.6
+/// (chunk c from a seed drawn by SplitMix(seed · 1000 + c)), applies the seed's contrast preprocessing (DarkContrast: pixels below 0.6
 /// darkened, the more the darker) and resizes them to `size`.
 let rec render (count: int) (seed: int64) (size: int) : ClockData = renderWith false count seed size
 
@@ -26,7 +27,9 @@ and renderWith (direct: bool) (count: int) (seed: int64) (size: int) : ClockData
     let options = if direct then ClockOptions(ImageSize = size) else ClockOptions()
     let chunks = [
         for c, start in List.indexed [ 0..1000 .. count - 1 ] do
-            use set = Clocks.Generate(min 1000 (count - start), seed * 1000L + int64 c, options)
+            // Chunk seeds drawn from a generator: nearby seeds (seed · 1000 + c) gave chunks that were the same clocks
+            // shifted by one (SplitMix.Mix adds the seed and the index before mixing), 1,070 distinct clocks in 48,000.
+            use set = Clocks.Generate(min 1000 (count - start), SplitMix(seed * 1000L + int64 c).NextLong(), options)
             let images = Scope.keep (fun () -> let x = contrast.Apply set.Images in if x.Size 2 = int64 size then x else resize.Apply x)
             yield images, Array.ofSeq set.Specs
     ]
@@ -229,3 +232,172 @@ let geometricNet =
 
 /// The CPU time of this process so far (all threads), which other work on the machine does not inflate.
 let cpuTime () = Diagnostics.Process.GetCurrentProcess().TotalProcessorTime
+
+// ---------------------------------------------------------------- keypoints: where the centre, the 12 and the tips lie
+
+/// The points a clock is read from: the dial's centre, the middle of the 12's double tick, the minute hand's tip and
+/// the hour hand's tip. Each direction (twelve, minute, hour) is that point's bearing from the centre.
+let keypointNames = [ "centre"; "twelve"; "minute_tip"; "hour_tip" ]
+
+/// A clock's keypoints (in `keypointNames`' order) in normalised image coordinates: u = (x − (S − 1)/2) / (S/2) with
+/// x in pixels of the spec's size S (pixel centres at integers), so −1 … 1 across the image at any resolution it is
+/// drawn or resized to.
+let keypointsOf (s: ClockSpec) : (float * float) list =
+    let inner = s.Radius - s.RimWidth
+    let at (deg: float) (r: float) =
+        let a = (deg + s.RotationDegrees) * Math.PI / 180.0
+        s.CenterX + r * sin a, s.CenterY - r * cos a
+    let norm (x: float, y: float) = let h = float s.Size / 2.0 in (x - (float s.Size - 1.0) / 2.0) / h, (y - (float s.Size - 1.0) / 2.0) / h
+    [ s.CenterX, s.CenterY; at 0.0 (inner * 0.86); at s.MinuteAngleDegrees (s.MinuteLength * s.Radius); at s.HourAngleDegrees (s.HourLength * s.Radius) ] |> List.map norm
+
+/// A point's mass spread bilinearly over the four nearest cell centres of a `cells`×`cells` grid over the image
+/// (written into `row`, cells row-major): a distribution whose mean is the point itself, so that a heatmap that learns
+/// it finds the point and keeps its position within the cell.
+let private spread (cells: int) (row: Span<float32>) (u: float, v: float) =
+    let split (z: float) =
+        let f = max 0.0 (min (float cells - 1.0) ((z + 1.0) / 2.0 * float cells - 0.5))
+        let j = min (cells - 2) (int (floor f))
+        j, f - float j
+    let (j, a), (i, b) = split u, split v
+    row.[i * cells + j] <- float32 ((1.0 - a) * (1.0 - b))
+    row.[i * cells + j + 1] <- float32 (a * (1.0 - b))
+    row.[(i + 1) * cells + j] <- float32 ((1.0 - a) * b)
+    row.[(i + 1) * cells + j + 1] <- float32 (a * b)
+
+/// The expected position (normalised, as `keypointsOf`) under the softmax of one heatmap channel: [N, K, H, W] → [N, 2]
+/// (u, v), differentiable (integral regression, Sun et al. 2018; DSNT).
+let softArgmax (k: int) (x: Tensor) : Tensor =
+    let n, h, w = x.Size 0, x.Size 2, x.Size 3
+    let p = Functional.Softmax(x.Select(1L, int64 k).Reshape(n, h * w), 1L).Reshape(n, h, w)
+    let grid (m: int64) = (Torch.Arange(0.0, float m, 1.0, x.DType, x.Device) + 0.5) * (2.0 / float m) - 1.0
+    let u = (p * grid(w).Reshape(1L, 1L, w)).Sum([| 1L; 2L |])
+    let v = (p * grid(h).Reshape(1L, h, 1L)).Sum([| 1L; 2L |])
+    Torch.Stack([| u; v |], 1L)
+
+/// The position (normalised, as `keypointsOf`) of the strongest peak of square heatmaps' logits [N, C·C]: the
+/// soft-argmax over the 3×3 cells around the argmax. The global soft-argmax (the "_xy" head that trains the sub-cell
+/// position) lands between two peaks when the network hesitates between two ticks; this reads the stronger one.
+let peakOf (logits: Tensor) : Tensor =
+    use scope = DisposeScope.Enter()
+    let n = logits.Size 0
+    let cells = int64 (round (sqrt (float (logits.Size 1))))
+    let p = Functional.Softmax(logits, 1L).Reshape(n, cells, cells)
+    let best = logits.Argmax(1L).To(DType.Float32)
+    let bi = (best / float cells).Floor()
+    let bj = best - bi * float cells
+    let idx = Torch.Arange(0.0, float cells, 1.0, DType.Float32)
+    let near (at: Tensor) (shape: int64[]) = (idx.Reshape(shape) - at.Reshape(n, 1L, 1L)).Abs().Le(1.0).To(DType.Float32)
+    let w = p * near bi [| 1L; cells; 1L |] * near bj [| 1L; 1L; cells |]
+    let w = w / w.Sum([| 1L; 2L |], true)
+    let grid = (idx + 0.5) * (2.0 / float cells) - 1.0
+    let u = (w * grid.Reshape(1L, 1L, cells)).Sum([| 1L; 2L |])
+    let v = (w * grid.Reshape(1L, cells, 1L)).Sum([| 1L; 2L |])
+    scope.MoveOut(Torch.Stack([| u; v |], 1L))
+
+/// The bearing on screen (degrees clockwise from up) of each point [N, 2] from the centres [N, 2] (normalised coordinates).
+let private bearing (centre: Tensor) (point: Tensor) =
+    let d = point - centre
+    d.Select(1L, 0L).Atan2(d.Select(1L, 1L).Neg()) * (180.0 / Math.PI)
+
+/// Keypoint heads: per keypoint a heatmap's logits over its cells ("<name>_map", cross-entropy against the point
+/// spread over its four nearest cells as class probabilities, weighted `mapWeight`: it finds the point and keeps its
+/// place in the cell) and its soft-argmax ("<name>_xy", mean squared error in normalised coordinates, weighted
+/// `xyWeight`). Reads the strongest peak of each map (`peakOf`), each hand's and the 12's bearing from the centre, and
+/// the time off them with `decodeTime`.
+let keypoints (cells: int) (mapWeight: float) (xyWeight: float) (weights: float * float * float) = {
+    Name = "keypoint heatmaps (centre, 12, hand tips)"
+    Targets =
+        fun specs ->
+            let points = specs |> Array.map keypointsOf
+            Value.Heads [
+                for k, name in List.indexed keypointNames do
+                    let maps = Array.zeroCreate<float32>(points.Length * cells * cells)
+                    for n, p in Array.indexed points do
+                        spread cells (Span(maps, n * cells * cells, cells * cells)) p.[k]
+                    yield name + "_map", Value.T(Torch.From(maps, [| int64 points.Length; int64 (cells * cells) |]))
+                    yield
+                        name + "_xy",
+                        Value.T(
+                            Torch.From(
+                                [|
+                                    for p in points do
+                                        yield float32 (fst p.[k])
+                                        yield float32 (snd p.[k])
+                                |],
+                                [| int64 points.Length; 2L |]
+                            )
+                        )
+            ]
+    Loss =
+        Loss.perHead [
+            for name in keypointNames do
+                yield name + "_map", Loss.crossEntropy, mapWeight
+                yield name + "_xy", Loss.mse, xyWeight
+        ]
+    Read =
+        fun v ->
+            let at name = peakOf (head (name + "_map") v)
+            let c = at "centre"
+            decodeTime weights (bearing c (at "minute_tip")) (bearing c (at "hour_tip")) (bearing c (at "twelve"))
+    ReadTarget =
+        fun v ->
+            let at name = head (name + "_xy") v
+            let c = at "centre"
+            decodeTime (1.0, 1.0, 1.0) (bearing c (at "minute_tip")) (bearing c (at "hour_tip")) (bearing c (at "twelve"))
+}
+
+/// A fully convolutional keypoint network for images of side S (a multiple of 4): 3×3 convolutions with batch norm
+/// and ReLU — 24 channels at stride 2, 32 more, a 2×2 max pool, then `width` channels at S/4 with dilations 1, 2, 4 and
+/// 8 (so that each cell sees the whole dial: a tip is told from a tick by the hand that leads to it) — and a 1×1
+/// convolution to one heatmap per keypoint, read out by `keypoints`' heads.
+let keypointNet (width: int) =
+    let block (stride: int) (dilation: int) (f: int) = [
+        conv2dWith { ConvOptions.Default with Padding = Same; Bias = false; Stride = stride; Dilation = dilation } f (3, 3)
+        batchNorm
+        relu
+    ]
+    let k = List.length keypointNames
+    serial (List.concat [ block 2 1 24; block 1 1 32; [ maxPool 2 ]; block 1 1 width; block 1 2 width; block 1 4 width; block 1 8 width ])
+    >-> conv2dWith { ConvOptions.Default with Padding = Same } k (1, 1)
+    >-> fanOut [
+        for i, name in List.indexed keypointNames do
+            yield name + "_map", fn (name + "_map") (fun x -> x.Select(1L, int64 i).Flatten(1L))
+            yield name + "_xy", fn (name + "_xy") (softArgmax i)
+    ]
+
+/// Per direction of a keypoint model (twelve, minute and hour bearing from the centre), the median angle error (degrees)
+/// against the clocks' geometry and the share beyond `twelveTolerance`, as one line; and the centre's median error in
+/// pixels of the spec's size.
+let keypointErrorsLine (predictions: Value) (specs: ClockSpec[]) =
+    use scope = DisposeScope.Enter()
+    let xy name = (peakOf (head (name + "_map") predictions)).ToArray<float32>()
+    let c = xy "centre"
+    let median (xs: float[]) = let s = Array.sort xs in s.[s.Length / 2]
+    let angles =
+        [
+            "twelve", (fun (s: ClockSpec) -> s.RotationDegrees)
+            "minute_tip", (fun s -> s.MinuteAngleDegrees + s.RotationDegrees)
+            "hour_tip", (fun s -> s.HourAngleDegrees + s.RotationDegrees)
+        ]
+        |> List.map (fun (name, truth) ->
+            let p = xy name
+            let e = [|
+                for i, s in Array.indexed specs ->
+                    let a = atan2 (float (p.[2 * i] - c.[2 * i])) (-float(p.[2 * i + 1] - c.[2 * i + 1])) * 180.0 / Math.PI
+                    let d = abs (a - truth s) % 360.0
+                    min d (360.0 - d)
+            |]
+            sprintf
+                "%s %.1f° (%.0f%% beyond ±%.1f°)"
+                name
+                (median e)
+                (100.0 * float (e |> Array.filter (fun x -> x > twelveTolerance) |> Array.length) / float e.Length)
+                twelveTolerance)
+    let centre =
+        median [|
+            for i, s in Array.indexed specs ->
+                let h = float s.Size / 2.0
+                let dx, dy = float c.[2 * i] * h + (float s.Size - 1.0) / 2.0 - s.CenterX, float c.[2 * i + 1] * h + (float s.Size - 1.0) / 2.0 - s.CenterY
+                sqrt (dx * dx + dy * dy)
+        |]
+    sprintf "median bearing error %s; centre %.2f px at %d" (String.concat ", " angles) centre specs.[0].Size

@@ -54,11 +54,15 @@ module Plot =
             |> Option.iter (fun e ->
                 let v = p.Add.VerticalLine(float e, 2f, Nullable(Color.FromHex "#2ca02c"), LinePattern.Dashed)
                 v.LegendText <- sprintf "restored weights (epoch %d)" e)
+            // One legend entry for all the changes (the lines look alike): "learning rate 0.0005, 0.00025 from epochs 33, 41".
             if changes.Length <= 5 then
                 changes
-                |> List.iteri (fun i (e, lr) ->
+                |> List.iteri (fun i (e, _) ->
                     let v = p.Add.VerticalLine(float e - 0.5, 1.5f, Nullable Colors.Gray, LinePattern.Dotted)
-                    v.LegendText <- sprintf "learning rate %g from epoch %d" lr e)
+                    if i = 0 then
+                        let rates = changes |> List.map (snd >> sprintf "%g") |> String.concat ", "
+                        let epochs = changes |> List.map (fst >> string) |> String.concat ", "
+                        v.LegendText <- sprintf "learning rate %s from epoch%s %s" rates (if changes.Length > 1 then "s" else "") epochs)
         let series name = [
             for l in history do
                 match l.TryGet name with
@@ -72,7 +76,9 @@ module Plot =
                 Charts.addSeries p false false { Label = "validation"; Points = series ("val_" + q); Style = LineAndMarkers; Color = Some "#ff7f0e" }
                 marks p
                 Charts.integerX p
+                // Below the plot, one entry per row: a row of them ran off the panel's edge.
                 p.ShowLegend(Edge.Bottom) |> ignore
+                p.Legend.Orientation <- Orientation.Vertical
                 p
             if changes.Length > 5 then
                 let p = Charts.create "learning rate" "epoch" "learning rate"

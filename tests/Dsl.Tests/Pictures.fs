@@ -60,6 +60,37 @@ let tests =
             for w in [ "loss"; "accuracy"; "epoch"; "training"; "validation"; "restored weights (epoch 4)"; "learning rate 0.0001 from epoch 4" ] do
                 expectContains w texts
 
+        testCase "history keeps every legend entry inside its panel, with three rate changes named in one entry"
+        <| fun () ->
+            let d = tempDir ()
+            let rates = [| 1e-3; 1e-3; 5e-4; 5e-4; 2.5e-4; 2.5e-4; 1.25e-4; 1.25e-4 |]
+            let h = [ for l in epochs [ 2.0; 1.5; 1.0; 0.8; 0.7; 0.65; 0.6; 0.58 ] -> { l with LearningRate = rates.[l.Epoch - 1] } ]
+            let path = Path.Combine(d, "h.svg")
+            Plot.historyWith { HistoryPlot.Default with Restored = Some 7 } path h
+            let entries = [ "training"; "validation"; "restored weights (epoch 7)"; "learning rate 0.0005, 0.00025, 0.000125 from epochs 3, 5, 7" ]
+            // Each text is translate(x y) with one x offset per glyph: where it starts and where its last glyph starts.
+            let number (text: string) = Double.Parse(text.Trim(), Globalization.CultureInfo.InvariantCulture)
+            let placed = [
+                for e in XDocument.Load(path).Descendants() do
+                    let text = e.Value.Trim()
+                    if e.Name.LocalName = "text" && List.contains text entries then
+                        let attr (name: string) =
+                            match e.Attribute(XName.Get name) with
+                            | null -> ""
+                            | a -> a.Value
+                        let at = Text.RegularExpressions.Regex.Match(attr "transform", @"translate\(([-0-9.e]+)[ ,]+([-0-9.e]+)\)")
+                        Expect.isTrue at.Success (sprintf "'%s' is placed by a translate transform" text)
+                        let glyphs = (attr "x").Split(',', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries) |> Array.map number
+                        yield text, number at.Groups.[1].Value, number at.Groups.[2].Value, Array.last glyphs
+            ]
+            for w in entries do
+                Expect.isTrue (placed |> List.exists (fun (t, _, _, _) -> t = w)) (sprintf "'%s' is in a legend" w)
+            for t, x, y, lastGlyph in placed do
+                // Panels sit side by side, 480×360: the entry's last glyph must start at least 6 pixels inside its panel.
+                let right = (floor (x / 480.0) + 1.0) * 480.0
+                if not (y > 0.0 && y < 360.0 && x + lastGlyph + 6.0 <= right) then
+                    failtestf "the legend entry '%s' at (%g, %g) runs past its 480×360 panel (its last glyph at %g)" t x y (x + lastGlyph)
+
         testPropertyWithConfig (maxTest 25) "history's axes cover every finite value it plots"
         <| fun (NonEmptyArray(values: NormalFloat[])) ->
             let losses = values |> Array.map (fun v -> v.Get) |> List.ofArray

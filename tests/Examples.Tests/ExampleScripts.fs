@@ -236,14 +236,16 @@ let tests =
             Expect.isMatch out @"final model, 1 epoch\(s\)\s+1\.89\s+[0-9.]+ min" "the final model's error beside the seed's 1.89"
             Expect.isTrue (File.Exists(Path.Combine(root, "examples", "output", "004-clocks", "worst_final.png"))) "the grid of the worst predictions"
 
-        testCase "seed 004's goal --quick trains the geometric heads and reads the time off them"
+        testCase "seed 004's goal --quick trains the keypoint heatmaps and reads the time off them"
         <| fun () ->
             let out =
                 script "seeds/004-clocks.fsx" "--goal --quick" [
-                    "goal: 512 training and 200 held-out clocks"
-                    "epoch 1: held-out mean error"
-                    "held out, median angle error minute_hand"
-                    "twelve"
+                    "decoder check: the true keypoints of 100 clocks read with 0 minutes of error"
+                    "goal: 512 training, 100 validation and 200 held-out clocks"
+                    "epoch 1: validation mean error"
+                    "decoder weights (minute, hour, 12)"
+                    "held out, median bearing error twelve"
+                    "minute_tip"
                     "Table 6 (goal)"
                 ]
             Expect.isMatch out @"mean common-sense error \(min\), 200 held out\s+1\.89\s+[0-9.]+" "the goal's error beside the seed's"
