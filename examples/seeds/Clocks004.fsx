@@ -197,6 +197,18 @@ let geometric (weights: float * float * float) = {
 /// by 6 · 720/11 − 360 = 32.7°; so the 12's direction picks the right candidate only within half of that, ±16.4°.
 let twelveTolerance = (6.0 * 720.0 / 11.0 - 360.0) / 2.0
 
+/// The median angle error (degrees, the short way round) of predicted against true directions [N] and the share
+/// beyond `twelveTolerance`.
+let angleErrors (predicted: Tensor) (truth: Tensor) : float * float =
+    use scope = DisposeScope.Enter()
+    let d = (predicted - truth).Abs().Remainder(360.0)
+    let e = d.Minimum(360.0 - d).ToArray<float32>() |> Array.map float |> Array.sort
+    e.[e.Length / 2], float (e |> Array.filter (fun x -> x > twelveTolerance) |> Array.length) / float e.Length
+
+/// `angleErrors` of named directions as one line: "minute_hand 3.1° (2% beyond ±16.4°), …".
+let angleErrorsLine (errors: (string * (float * float)) list) =
+    errors |> List.map (fun (name, (median, beyond)) -> sprintf "%s %.1f° (%.0f%% beyond ±%.1f°)" name median (100.0 * beyond) twelveTolerance) |> String.concat ", "
+
 /// Per head of a geometric model, the median angle error (degrees) of predictions against the clocks' geometry and the
 /// share beyond `twelveTolerance`: which head the common-sense error comes from.
 let headErrors (predictions: Value) (specs: ClockSpec[]) : (string * float * float) list =
@@ -204,18 +216,13 @@ let headErrors (predictions: Value) (specs: ClockSpec[]) : (string * float * flo
     let targets = (geometric (1.0, 1.0, 1.0)).Targets specs
     [
         for name in [ "minute_hand"; "hour_hand"; "twelve" ] ->
-            let p = Loss.circularPosition 360.0 (head name predictions)
-            let d = (p - head name targets).Abs().Remainder(360.0)
-            let e = d.Minimum(360.0 - d).ToArray<float32>() |> Array.map float |> Array.sort
-            name, e.[e.Length / 2], float (e |> Array.filter (fun x -> x > twelveTolerance) |> Array.length) / float e.Length
+            let median, beyond = angleErrors (Loss.circularPosition 360.0 (head name predictions)) (Value.tensor (Value.head name targets))
+            name, median, beyond
     ]
 
 /// `headErrors` as one line: "median angle error minute_hand 3.1° (2% beyond ±16.4°), …".
 let headErrorsLine (predictions: Value) (specs: ClockSpec[]) =
-    headErrors predictions specs
-    |> List.map (fun (name, median, beyond) -> sprintf "%s %.1f° (%.0f%% beyond ±%.1f°)" name median (100.0 * beyond) twelveTolerance)
-    |> String.concat ", "
-    |> sprintf "median angle error %s"
+    headErrors predictions specs |> List.map (fun (name, m, b) -> name, (m, b)) |> angleErrorsLine |> sprintf "median angle error %s"
 
 /// The metric of a form: the mean common-sense error in minutes, reading predictions and targets with the form.
 let errorMetric (form: Form) = Metric.commonSenseErrorWith form.Read form.ReadTarget
@@ -264,15 +271,19 @@ let private spread (cells: int) (row: Span<float32>) (u: float, v: float) =
     row.[(i + 1) * cells + j] <- float32 ((1.0 - a) * b)
     row.[(i + 1) * cells + j + 1] <- float32 (a * b)
 
+/// The mean position (normalised, as `keypointsOf`) under weights over cell centres [N, H, W] that sum to 1: [N, 2] (u, v).
+let private expectedPosition (p: Tensor) : Tensor =
+    let grid (m: int64) = (Torch.Arange(0.0, float m, 1.0, p.DType, p.Device) + 0.5) * (2.0 / float m) - 1.0
+    let h, w = p.Size 1, p.Size 2
+    let u = (p * grid(w).Reshape(1L, 1L, w)).Sum([| 1L; 2L |])
+    let v = (p * grid(h).Reshape(1L, h, 1L)).Sum([| 1L; 2L |])
+    Torch.Stack([| u; v |], 1L)
+
 /// The expected position (normalised, as `keypointsOf`) under the softmax of one heatmap channel: [N, K, H, W] → [N, 2]
 /// (u, v), differentiable (integral regression, Sun et al. 2018; DSNT).
 let softArgmax (k: int) (x: Tensor) : Tensor =
     let n, h, w = x.Size 0, x.Size 2, x.Size 3
-    let p = Functional.Softmax(x.Select(1L, int64 k).Reshape(n, h * w), 1L).Reshape(n, h, w)
-    let grid (m: int64) = (Torch.Arange(0.0, float m, 1.0, x.DType, x.Device) + 0.5) * (2.0 / float m) - 1.0
-    let u = (p * grid(w).Reshape(1L, 1L, w)).Sum([| 1L; 2L |])
-    let v = (p * grid(h).Reshape(1L, h, 1L)).Sum([| 1L; 2L |])
-    Torch.Stack([| u; v |], 1L)
+    expectedPosition (Functional.Softmax(x.Select(1L, int64 k).Reshape(n, h * w), 1L).Reshape(n, h, w))
 
 /// The position (normalised, as `keypointsOf`) of the strongest peak of square heatmaps' logits [N, C·C]: the
 /// soft-argmax over the 3×3 cells around the argmax. The global soft-argmax (the "_xy" head that trains the sub-cell
@@ -288,16 +299,17 @@ let peakOf (logits: Tensor) : Tensor =
     let idx = Torch.Arange(0.0, float cells, 1.0, DType.Float32)
     let near (at: Tensor) (shape: int64[]) = (idx.Reshape(shape) - at.Reshape(n, 1L, 1L)).Abs().Le(1.0).To(DType.Float32)
     let w = p * near bi [| 1L; cells; 1L |] * near bj [| 1L; 1L; cells |]
-    let w = w / w.Sum([| 1L; 2L |], true)
-    let grid = (idx + 0.5) * (2.0 / float cells) - 1.0
-    let u = (w * grid.Reshape(1L, 1L, cells)).Sum([| 1L; 2L |])
-    let v = (w * grid.Reshape(1L, cells, 1L)).Sum([| 1L; 2L |])
-    scope.MoveOut(Torch.Stack([| u; v |], 1L))
+    scope.MoveOut(expectedPosition (w / w.Sum([| 1L; 2L |], true)))
 
 /// The bearing on screen (degrees clockwise from up) of each point [N, 2] from the centres [N, 2] (normalised coordinates).
 let private bearing (centre: Tensor) (point: Tensor) =
     let d = point - centre
     d.Select(1L, 0L).Atan2(d.Select(1L, 1L).Neg()) * (180.0 / Math.PI)
+
+/// The time from keypoint positions (`at name`, [N, 2] each): the hands' and the 12's bearings from the centre, decoded.
+let private readKeypoints (weights: float * float * float) (at: string -> Tensor) =
+    let c = at "centre"
+    decodeTime weights (bearing c (at "minute_tip")) (bearing c (at "hour_tip")) (bearing c (at "twelve"))
 
 /// Keypoint heads: per keypoint a heatmap's logits over its cells ("<name>_map", cross-entropy against the point
 /// spread over its four nearest cells as class probabilities, weighted `mapWeight`: it finds the point and keeps its
@@ -334,16 +346,8 @@ let keypoints (cells: int) (mapWeight: float) (xyWeight: float) (weights: float 
                 yield name + "_map", Loss.crossEntropy, mapWeight
                 yield name + "_xy", Loss.mse, xyWeight
         ]
-    Read =
-        fun v ->
-            let at name = peakOf (head (name + "_map") v)
-            let c = at "centre"
-            decodeTime weights (bearing c (at "minute_tip")) (bearing c (at "hour_tip")) (bearing c (at "twelve"))
-    ReadTarget =
-        fun v ->
-            let at name = head (name + "_xy") v
-            let c = at "centre"
-            decodeTime (1.0, 1.0, 1.0) (bearing c (at "minute_tip")) (bearing c (at "hour_tip")) (bearing c (at "twelve"))
+    Read = fun v -> readKeypoints weights (fun name -> peakOf (head (name + "_map") v))
+    ReadTarget = fun v -> readKeypoints (1.0, 1.0, 1.0) (fun name -> head (name + "_xy") v)
 }
 
 /// A fully convolutional keypoint network for images of side S (a multiple of 4): 3×3 convolutions with batch norm
@@ -370,34 +374,22 @@ let keypointNet (width: int) =
 /// pixels of the spec's size.
 let keypointErrorsLine (predictions: Value) (specs: ClockSpec[]) =
     use scope = DisposeScope.Enter()
-    let xy name = (peakOf (head (name + "_map") predictions)).ToArray<float32>()
-    let c = xy "centre"
-    let median (xs: float[]) = let s = Array.sort xs in s.[s.Length / 2]
+    let at name = peakOf (head (name + "_map") predictions)
+    let centre = at "centre"
+    let degrees (f: ClockSpec -> float) = Torch.From([| for s in specs -> float32 (f s) |], [| int64 specs.Length |])
     let angles =
-        [
-            "twelve", (fun (s: ClockSpec) -> s.RotationDegrees)
-            "minute_tip", (fun s -> s.MinuteAngleDegrees + s.RotationDegrees)
-            "hour_tip", (fun s -> s.HourAngleDegrees + s.RotationDegrees)
+        angleErrorsLine [
+            "twelve", angleErrors (bearing centre (at "twelve")) (degrees _.RotationDegrees)
+            "minute_tip", angleErrors (bearing centre (at "minute_tip")) (degrees (fun s -> s.MinuteAngleDegrees + s.RotationDegrees))
+            "hour_tip", angleErrors (bearing centre (at "hour_tip")) (degrees (fun s -> s.HourAngleDegrees + s.RotationDegrees))
         ]
-        |> List.map (fun (name, truth) ->
-            let p = xy name
-            let e = [|
-                for i, s in Array.indexed specs ->
-                    let a = atan2 (float (p.[2 * i] - c.[2 * i])) (-float(p.[2 * i + 1] - c.[2 * i + 1])) * 180.0 / Math.PI
-                    let d = abs (a - truth s) % 360.0
-                    min d (360.0 - d)
-            |]
-            sprintf
-                "%s %.1f° (%.0f%% beyond ±%.1f°)"
-                name
-                (median e)
-                (100.0 * float (e |> Array.filter (fun x -> x > twelveTolerance) |> Array.length) / float e.Length)
-                twelveTolerance)
-    let centre =
+    let c = centre.ToArray<float32>()
+    let median (xs: float[]) = let s = Array.sort xs in s.[s.Length / 2]
+    let centreError =
         median [|
             for i, s in Array.indexed specs ->
                 let h = float s.Size / 2.0
                 let dx, dy = float c.[2 * i] * h + (float s.Size - 1.0) / 2.0 - s.CenterX, float c.[2 * i + 1] * h + (float s.Size - 1.0) / 2.0 - s.CenterY
                 sqrt (dx * dx + dy * dy)
         |]
-    sprintf "median bearing error %s; centre %.2f px at %d" (String.concat ", " angles) centre specs.[0].Size
+    sprintf "median bearing error %s; centre %.2f px at %d" angles centreError specs.[0].Size
