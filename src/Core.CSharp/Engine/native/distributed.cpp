@@ -162,15 +162,21 @@ DSL_API dsl_dist_group dsl_dist_new(int32_t store_kind, const char* address, int
             g->store->setTimeout(timeout);
             if (store_kind == 1) check_fresh_file(g->store, rank, address);
             // Every rank checks its world size against rank 0's before the group forms, so that a wrong size fails
-            // here with both sizes named instead of as a rendezvous timeout.
-            g->store->set("dsl/world_size/" + std::to_string(rank), bytes(std::to_string(world_size)));
+            // here with both sizes named instead of as a rendezvous timeout. A rank reads rank 0's size before it
+            // writes its own, because rank 0 (the TCP store's server) gives up as soon as it reads a wrong size:
+            // once rank 0 can see this rank's key, this rank needs nothing more from the store to name the mismatch.
             const std::string key0 = "dsl/world_size/0";
-            g->store->wait({key0}, timeout);
-            if (store_kind == 1 && rank != 0) check_file_owner(g->store, address);
-            const std::string ws0 = text(g->store->get(key0));
-            if (ws0 != std::to_string(world_size))
-                throw std::invalid_argument("this rank was started with world size " + std::to_string(world_size) + " but rank 0 with " + ws0 +
-                                            "; give every process the same WORLD_SIZE");
+            if (rank == 0) {
+                g->store->set(key0, bytes(std::to_string(world_size)));
+            } else {
+                g->store->wait({key0}, timeout);
+                if (store_kind == 1) check_file_owner(g->store, address);
+                const std::string ws0 = text(g->store->get(key0));
+                g->store->set("dsl/world_size/" + std::to_string(rank), bytes(std::to_string(world_size)));
+                if (ws0 != std::to_string(world_size))
+                    throw std::invalid_argument("this rank was started with world size " + std::to_string(world_size) + " but rank 0 with " + ws0 +
+                                                "; give every process the same WORLD_SIZE");
+            }
             if (rank == 0) {
                 for (int r = 1; r < world_size; r++) {
                     const std::string key = "dsl/world_size/" + std::to_string(r);
