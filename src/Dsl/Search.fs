@@ -122,12 +122,8 @@ type FoldScores = {
 /// Random search over a space (seeded, a budget of trials or time, each trial trained with early stopping),
 /// coarse-to-fine narrowing, and k-fold cross-validation.
 module Search =
-    /// A 31-bit seed from (seed, i, salt) by SplitMix64 (stable across runs, unlike HashCode).
-    let private mix (seed: int64) (i: int) (salt: uint64) =
-        let mutable z = uint64 seed * 0x9E3779B97F4A7C15UL + uint64 (int64 i) * 0xBF58476D1CE4E5B9UL + salt
-        z <- (z ^^^ (z >>> 30)) * 0xBF58476D1CE4E5B9UL
-        z <- (z ^^^ (z >>> 27)) * 0x94D049BB133111EBUL
-        int ((z ^^^ (z >>> 31)) &&& 0x7fffffffUL)
+    /// A 31-bit seed from (seed, i, salt): the engine's SplitMix mixer (stable across runs, unlike HashCode).
+    let private mix (seed: int64) (i: int) (salt: uint64) = int (SplitMix.Mix(seed, int64 i, int64 salt) &&& 0x7fffffffL)
 
     let private check (name: string) (d: Dimension) =
         let bad fmt = Printf.kprintf (fun s -> invalidArg "space" (sprintf "Search: dimension '%s' %s" name s)) fmt

@@ -86,6 +86,25 @@ public class ClockTests
     }
 
     [Test]
+    public void NearbySeedsShareNoClock()
+    {
+        // Seeds 1 … 4 (say, one per chunk of a data set) once drew the same clocks shifted by one index.
+        var baseline = SettledLiveCount();
+        var seen = new Dictionary<(int, int, double, double), (long, int)>();
+        for (long seed = 1; seed <= 4; seed++)
+        {
+            using var set = Clocks.Generate(300, seed, new ClockOptions { ImageSize = 16 });
+            for (int i = 0; i < set.Specs.Count; i++)
+            {
+                var s = set.Specs[i];
+                Assert.That(seen.TryAdd((s.Hour, s.Minute, s.RotationDegrees, s.CenterX), (seed, i)), Is.True,
+                    $"clock {i} of seed {seed} is clock {seen.GetValueOrDefault((s.Hour, s.Minute, s.RotationDegrees, s.CenterX))}");
+            }
+        }
+        Assert.That(Tensor.LiveCount, Is.EqualTo(baseline));
+    }
+
+    [Test]
     public void TheEasyPresetIsUprightPlainAndDeterministic()
     {
         var baseline = SettledLiveCount();

@@ -33,13 +33,14 @@ public struct SplitMix
 
     /// <summary>
     /// A non-negative seed mixed from a seed and two more numbers (an epoch and a batch, say): independent
-    /// streams per (seed, a, b).
+    /// streams per (seed, a, b). Each number enters after the ones before it are mixed, so nearby arguments do
+    /// not collide: adding the seed and a number before mixing, (1, 2) and (3, 0) would meet.
     /// </summary>
     public static long Mix(long seed, long a, long b = 0)
     {
-        ulong z = (ulong)seed;
-        z = Finalize(z + (Gamma ^ (ulong)a));
-        z = Finalize(z + (Gamma ^ (ulong)b));
+        ulong z = Finalize((ulong)seed + Gamma);
+        z = Finalize(z + (ulong)a * Gamma);
+        z = Finalize(z + (ulong)b * Gamma);
         return (long)(z & 0x7FFF_FFFF_FFFF_FFFFUL);
     }
 
