@@ -168,16 +168,6 @@ DSL_API dsl_dist_group dsl_dist_new(int32_t store_kind, const char* address, int
             const std::string key0 = "dsl/world_size/0";
             if (rank == 0) {
                 g->store->set(key0, bytes(std::to_string(world_size)));
-            } else {
-                g->store->wait({key0}, timeout);
-                if (store_kind == 1) check_file_owner(g->store, address);
-                const std::string ws0 = text(g->store->get(key0));
-                g->store->set("dsl/world_size/" + std::to_string(rank), bytes(std::to_string(world_size)));
-                if (ws0 != std::to_string(world_size))
-                    throw std::invalid_argument("this rank was started with world size " + std::to_string(world_size) + " but rank 0 with " + ws0 +
-                                                "; give every process the same WORLD_SIZE");
-            }
-            if (rank == 0) {
                 for (int r = 1; r < world_size; r++) {
                     const std::string key = "dsl/world_size/" + std::to_string(r);
                     try {
@@ -190,6 +180,14 @@ DSL_API dsl_dist_group dsl_dist_new(int32_t store_kind, const char* address, int
                         throw std::invalid_argument("rank " + std::to_string(r) + " was started with world size " + ws + " but this rank with " +
                                                     std::to_string(world_size) + "; give every process the same WORLD_SIZE");
                 }
+            } else {
+                g->store->wait({key0}, timeout);
+                if (store_kind == 1) check_file_owner(g->store, address);
+                const std::string ws0 = text(g->store->get(key0));
+                g->store->set("dsl/world_size/" + std::to_string(rank), bytes(std::to_string(world_size)));
+                if (ws0 != std::to_string(world_size))
+                    throw std::invalid_argument("this rank was started with world size " + std::to_string(world_size) + " but rank 0 with " + ws0 +
+                                                "; give every process the same WORLD_SIZE");
             }
             auto options = c10d::ProcessGroupGloo::Options::create(timeout);
             options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(store_kind == 0 ? std::string(address) : "127.0.0.1"));
