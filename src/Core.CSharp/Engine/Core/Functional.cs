@@ -108,7 +108,8 @@ public static unsafe class Functional
 
     /// <summary>
     /// Dropout: in training, zeroes each element with probability <paramref name="p"/> (the drop rate,
-    /// as in PyTorch and Keras) and scales the rest by 1/(1−p); otherwise the identity.
+    /// as in PyTorch and Keras) and scales the rest by 1/(1−p); otherwise the identity. CPU masks come from a
+    /// counter-based generator keyed by one draw from <paramref name="generator"/> (see <see cref="Torch.CounterDropout"/>).
     /// </summary>
     public static Tensor Dropout(Tensor x, double p, bool training, Generator? generator = null)
     {

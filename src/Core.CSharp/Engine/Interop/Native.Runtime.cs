@@ -15,6 +15,8 @@ internal static unsafe partial class Native
     [LibraryImport(Lib)] internal static partial int dsl_runtime_parallel_gemm();
     [LibraryImport(Lib)] internal static partial int dsl_runtime_set_conv_channels_last(int enable);
     [LibraryImport(Lib)] internal static partial int dsl_runtime_conv_channels_last();
+    [LibraryImport(Lib)] internal static partial int dsl_runtime_set_counter_dropout(int enable);
+    [LibraryImport(Lib)] internal static partial int dsl_runtime_counter_dropout();
     [LibraryImport(Lib)] internal static partial int dsl_runtime_cuda_device_count();
     [LibraryImport(Lib)] internal static partial int dsl_runtime_manual_seed(long seed);
     [LibraryImport(Lib)] internal static partial nint dsl_runtime_generator_new(long seed, int deviceType, int deviceIndex);

@@ -88,6 +88,9 @@ internal static unsafe class NativeLoader
         // 2-D convolutions in channels-last layout (see Torch.ConvChannelsLast); DSL_CONV_CHANNELS_LAST=1 turns it on.
         ((delegate* unmanaged<int, int>)NativeLibrary.GetExport(lib, "dsl_runtime_set_conv_channels_last"))(
             Environment.GetEnvironmentVariable("DSL_CONV_CHANNELS_LAST") == "1" ? 1 : 0);
+        // CPU dropout masks from a counter-based generator (see Torch.CounterDropout); DSL_COUNTER_DROPOUT=0 turns it off.
+        ((delegate* unmanaged<int, int>)NativeLibrary.GetExport(lib, "dsl_runtime_set_counter_dropout"))(
+            Environment.GetEnvironmentVariable("DSL_COUNTER_DROPOUT") == "0" ? 0 : 1);
     }
 
     /// <summary>

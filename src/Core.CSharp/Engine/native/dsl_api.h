@@ -68,6 +68,9 @@ DSL_API int32_t dsl_runtime_parallel_gemm(void);
 /* nn.cpp: 2-D convolutions in channels-last layout (1 on, 0 off) */
 DSL_API int32_t dsl_runtime_set_conv_channels_last(int32_t enable);
 DSL_API int32_t dsl_runtime_conv_channels_last(void);
+/* dropout.cpp: CPU dropout masks from a counter-based generator (1) or libtorch's bernoulli_ (0) */
+DSL_API int32_t dsl_runtime_set_counter_dropout(int32_t enable);
+DSL_API int32_t dsl_runtime_counter_dropout(void);
 DSL_API int32_t dsl_runtime_cuda_device_count(void);
 DSL_API int32_t dsl_runtime_manual_seed(int64_t seed);
 DSL_API dsl_generator dsl_runtime_generator_new(int64_t seed, int32_t device_type, int32_t device_index);
@@ -180,6 +183,9 @@ DSL_API dsl_tensor dsl_math_masked_select(dsl_tensor a, dsl_tensor mask);
 DSL_API dsl_tensor dsl_math_where_scalar(dsl_tensor cond, dsl_tensor a, double a_scalar, int64_t a_long, dsl_tensor b, double b_scalar, int64_t b_long, int32_t integral);
 DSL_API dsl_tensor dsl_math_nonzero(dsl_tensor a);
 
+/* ---- dropout.cpp: dropout (counter-based CPU masks) ---- */
+DSL_API dsl_tensor dsl_nn_dropout(dsl_tensor x, double p, int32_t training, dsl_generator g);
+
 /* ---- nn.cpp: convolutions, pooling, normalisation, activations, losses ---- */
 DSL_API dsl_tensor dsl_nn_conv1d(dsl_tensor x, dsl_tensor w, dsl_tensor b, int64_t stride, int64_t padding, int64_t dilation, int64_t groups, int32_t same);
 DSL_API dsl_tensor dsl_nn_conv2d(dsl_tensor x, dsl_tensor w, dsl_tensor b, int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w, int64_t dilation_h, int64_t dilation_w, int64_t groups, int32_t same);
@@ -187,7 +193,6 @@ DSL_API dsl_tensor dsl_nn_conv_transpose2d(dsl_tensor x, dsl_tensor w, dsl_tenso
 DSL_API dsl_tensor dsl_nn_max_pool2d(dsl_tensor x, int64_t kernel_h, int64_t kernel_w, int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w, int64_t dilation_h, int64_t dilation_w, int32_t ceil_mode);
 DSL_API dsl_tensor dsl_nn_avg_pool2d(dsl_tensor x, int64_t kernel_h, int64_t kernel_w, int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w, int32_t ceil_mode, int32_t count_include_pad);
 DSL_API dsl_tensor dsl_nn_adaptive_avg_pool2d(dsl_tensor x, int64_t out_h, int64_t out_w);
-DSL_API dsl_tensor dsl_nn_dropout(dsl_tensor x, double p, int32_t training, dsl_generator g);
 DSL_API dsl_tensor dsl_nn_batch_norm(dsl_tensor x, dsl_tensor weight, dsl_tensor bias, dsl_tensor running_mean, dsl_tensor running_var, int32_t training, double momentum, double eps);
 DSL_API dsl_tensor dsl_nn_group_norm(dsl_tensor x, int64_t groups, dsl_tensor weight, dsl_tensor bias, double eps);
 DSL_API dsl_tensor dsl_nn_layer_norm(dsl_tensor x, const int64_t* normalized_shape, int32_t n, dsl_tensor weight, dsl_tensor bias, double eps);

@@ -1,4 +1,4 @@
-// nn.cpp — convolutions, pooling, dropout, normalisation, embedding, padding, resizing,
+// nn.cpp — convolutions, pooling, normalisation, embedding, padding, resizing,
 // activations (op table) and losses.
 #include "shim.h"
 #include <atomic>
@@ -111,17 +111,6 @@ DSL_API dsl_tensor dsl_nn_avg_pool2d(dsl_tensor x, int64_t kh, int64_t kw, int64
 }
 DSL_API dsl_tensor dsl_nn_adaptive_avg_pool2d(dsl_tensor x, int64_t oh, int64_t ow) {
     return tensor_op([&] { return at::adaptive_avg_pool2d(T(x), {oh, ow}); });
-}
-DSL_API dsl_tensor dsl_nn_dropout(dsl_tensor x, double p, int32_t training, dsl_generator g) {
-    return tensor_op([&] {
-        if (p < 0.0 || p > 1.0) throw std::invalid_argument("dropout: rate p=" + std::to_string(p) + " is outside [0, 1]");
-        const at::Tensor& in = T(x);
-        if (!training || p == 0.0) return in;
-        if (p == 1.0) return in * 0;
-        // p is the probability of dropping (as in PyTorch and Keras); kept units are scaled by 1/(1-p).
-        at::Tensor keep = at::empty_like(in, in.options().requires_grad(false)).bernoulli_(1.0 - p, dsl::gen(g));
-        return in * keep.div_(1.0 - p);
-    });
 }
 DSL_API dsl_tensor dsl_nn_batch_norm(dsl_tensor x, dsl_tensor weight, dsl_tensor bias, dsl_tensor rm, dsl_tensor rv, int32_t training, double momentum, double eps) {
     return tensor_op([&] { return at::batch_norm(T(x), opt(weight), opt(bias), opt(rm), opt(rv), training != 0, momentum, eps, false); });
