@@ -2,9 +2,9 @@
 // RMSprop; validation split 0.15) on Fashion-MNIST and MNIST, each a table with the seed's numbers beside ours:
 // initialisers, optimizers, activations (the seed's Table 1), regularisation, model size with k-fold CV (Table 2),
 // the LR range test (the seed's rule beside today's suggestion), a coarse-to-fine random search, and Table 4 (test
-// accuracy, base → selected). The sweeps train on the first --train images (4,000) for --sweep-epochs (4), Table 2 on
-// the first --size-train (1,000) with 3-fold CV; the search trains on the first --search-train (15,000), each round for
-// --search-seconds (240) or 5 trials. Table 4 trains on all 60,000 (less the validation split) for the Keras examples'
+// accuracy, base → selected). The sweeps train on the first --train images (6,000) for --sweep-epochs (4), Table 2 on
+// the first --size-train (1,500) with 3-fold CV; the search trains on the first --search-train (20,000), each round for
+// --search-seconds (300) or 5 trials. Table 4 trains on all 60,000 (less the validation split) for the Keras examples'
 // epochs (MLP 20, CNN 12; --epochs N for both), keeping the weights of the best validation epoch; the selected models
 // also divide their rate by 5 when validation loss stalls for 2 epochs (ReduceLROnPlateau). With these defaults
 // the Fashion-MNIST study took 49 minutes (45 of 2-core time) on a 2-core AMD EPYC; it prints its wall time and its
@@ -34,8 +34,8 @@ let chosen =
         exit 2
     | None -> tables
 
-let sweepTrain = if quick then Some 256 else Some(option "--train" |> Option.map int |> Option.defaultValue 4000)
-let searchTrain = if quick then Some 256 else Some(option "--search-train" |> Option.map int |> Option.defaultValue 15000)
+let sweepTrain = if quick then Some 256 else Some(option "--train" |> Option.map int |> Option.defaultValue 6000)
+let searchTrain = if quick then Some 256 else Some(option "--search-train" |> Option.map int |> Option.defaultValue 20000)
 let sweepEpochs = if quick then 1 else option "--sweep-epochs" |> Option.map int |> Option.defaultValue 4
 /// Table 4's epochs: the Keras examples' (mnist_mlp.py 20, mnist_cnn.py 12), or --epochs N for both.
 let finalEpochs (model: string) = if quick then 1 else epochs (if model = "MLP" then 20 else 12)
@@ -129,7 +129,7 @@ if List.contains "regularisation" chosen then
 
 if List.contains "size" chosen then
     let k = if quick then 2 else 3
-    let sizeTrain = if quick then 200 else option "--size-train" |> Option.map int |> Option.defaultValue 1000
+    let sizeTrain = if quick then 200 else option "--size-train" |> Option.map int |> Option.defaultValue 1500
     // --quick keeps the table's shape with narrower levels (10, 20, 50): 500 filters on 13×13 maps cost 272M
     // multiply-adds per image, minutes on a small CPU.
     let filters = if quick then [ 10; 20; 50 ] else [ 10; 100; 500 ]
@@ -228,7 +228,7 @@ let runSearch () =
                     Seed = 4L
                     Budget = {
                         Trials = (if quick then 2 else 5)
-                        Seconds = (if quick then None else Some(option "--search-seconds" |> Option.map float |> Option.defaultValue 240.0))
+                        Seconds = (if quick then None else Some(option "--search-seconds" |> Option.map float |> Option.defaultValue 300.0))
                     }
                     Patience = 2
                     ReportDir = Some(Path.Combine(out, sprintf "search_%s_%s" name (set.Name.Replace(' ', '_'))))
