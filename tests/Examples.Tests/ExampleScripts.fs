@@ -272,6 +272,8 @@ let tests =
                     "fine round:"
                     "Seed 004 Table 4: test accuracy, base → selected"
                     "Fashion-MNIST CNN, selected"
+                    "ReLU and dropout kept"
+                    "base rows: one training, shown in each table"
                 ]
             for row in
                 [

@@ -270,6 +270,20 @@ public static unsafe class Torch
         get => Native.dsl_runtime_counter_dropout() == 1;
         set => Errors.S(Native.dsl_runtime_set_counter_dropout(value ? 1 : 0), "set_counter_dropout");
     }
+
+    /// <summary>
+    /// Runs CPU max pooling whose windows tile the input (stride equal to the kernel, no padding or dilation: the
+    /// usual 2×2 pool) with the engine's kernels, for float32 and float64 NCHW tensors: the forward is one pass over
+    /// the input, the backward writes each input gradient once instead of zero-filling and scattering. Results are
+    /// libtorch's bit for bit (maxima, int64 indices, ties and NaN), so autograd, double backward and the indices
+    /// are unchanged. On by default (DSL_TILED_MAX_POOL=0 turns the default off); other pools, channels-last
+    /// tensors and CUDA use libtorch's kernels. Measured: 2×2 pool of 128×64×24×24 (bench/README.md, "Max pooling").
+    /// </summary>
+    public static bool TiledMaxPool
+    {
+        get => Native.dsl_runtime_tiled_max_pool() == 1;
+        set => Errors.S(Native.dsl_runtime_set_tiled_max_pool(value ? 1 : 0), "set_tiled_max_pool");
+    }
 }
 
 /// <summary>Engine defaults computed before the native library is first used.</summary>

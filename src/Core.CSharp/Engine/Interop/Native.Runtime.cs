@@ -17,6 +17,8 @@ internal static unsafe partial class Native
     [LibraryImport(Lib)] internal static partial int dsl_runtime_conv_channels_last();
     [LibraryImport(Lib)] internal static partial int dsl_runtime_set_counter_dropout(int enable);
     [LibraryImport(Lib)] internal static partial int dsl_runtime_counter_dropout();
+    [LibraryImport(Lib)] internal static partial int dsl_runtime_set_tiled_max_pool(int enable);
+    [LibraryImport(Lib)] internal static partial int dsl_runtime_tiled_max_pool();
     [LibraryImport(Lib)] internal static partial int dsl_runtime_cuda_device_count();
     [LibraryImport(Lib)] internal static partial int dsl_runtime_manual_seed(long seed);
     [LibraryImport(Lib)] internal static partial nint dsl_runtime_generator_new(long seed, int deviceType, int deviceIndex);

@@ -91,6 +91,9 @@ internal static unsafe class NativeLoader
         // CPU dropout masks from a counter-based generator (see Torch.CounterDropout); DSL_COUNTER_DROPOUT=0 turns it off.
         ((delegate* unmanaged<int, int>)NativeLibrary.GetExport(lib, "dsl_runtime_set_counter_dropout"))(
             Environment.GetEnvironmentVariable("DSL_COUNTER_DROPOUT") == "0" ? 0 : 1);
+        // CPU max pooling over tiling windows by the engine's kernels (see Torch.TiledMaxPool); DSL_TILED_MAX_POOL=0 turns it off.
+        ((delegate* unmanaged<int, int>)NativeLibrary.GetExport(lib, "dsl_runtime_set_tiled_max_pool"))(
+            Environment.GetEnvironmentVariable("DSL_TILED_MAX_POOL") == "0" ? 0 : 1);
     }
 
     /// <summary>

@@ -71,6 +71,9 @@ DSL_API int32_t dsl_runtime_conv_channels_last(void);
 /* dropout.cpp: CPU dropout masks from a counter-based generator (1) or libtorch's bernoulli_ (0) */
 DSL_API int32_t dsl_runtime_set_counter_dropout(int32_t enable);
 DSL_API int32_t dsl_runtime_counter_dropout(void);
+/* max_pool.cpp: CPU max pooling over tiling windows by the engine's kernels (1) or libtorch's (0) */
+DSL_API int32_t dsl_runtime_set_tiled_max_pool(int32_t enable);
+DSL_API int32_t dsl_runtime_tiled_max_pool(void);
 DSL_API int32_t dsl_runtime_cuda_device_count(void);
 DSL_API int32_t dsl_runtime_manual_seed(int64_t seed);
 DSL_API dsl_generator dsl_runtime_generator_new(int64_t seed, int32_t device_type, int32_t device_index);

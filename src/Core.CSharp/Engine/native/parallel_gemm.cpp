@@ -15,7 +15,6 @@
 #include <ATen/ops/mm_cpu_dispatch.h>
 #include <torch/library.h>
 #include <atomic>
-#include <mutex>
 
 extern "C" int32_t dsl_runtime_blas_threads(void);
 
@@ -83,26 +82,16 @@ at::Tensor parallel_addmm(const at::Tensor& self, const at::Tensor& a, const at:
     return out;
 }
 
-// Registering over an existing kernel makes libtorch warn once per operator; that is intended here.
-struct Quiet : c10::WarningHandler {
-    void process(const c10::SourceLocation&, const std::string&, const bool) override {}
-};
-
-std::mutex registration_mutex;
-torch::Library* registration = nullptr;   // installed once, never removed (see `enabled`)
+std::once_flag installed;
 }  // namespace
 
 extern "C" {
 DSL_API int32_t dsl_runtime_set_parallel_gemm(int32_t enable) {
     return dsl::status_op([&] {
-        std::lock_guard<std::mutex> lock(registration_mutex);
-        if (registration == nullptr) {
-            Quiet quiet;
-            c10::Warning::WarningHandlerGuard guard(&quiet);
-            registration = new torch::Library(torch::Library::IMPL, "aten", c10::make_optional(c10::DispatchKey::CPU), __FILE__, __LINE__);
-            registration->impl("mm", TORCH_FN(parallel_mm));
-            registration->impl("addmm", TORCH_FN(parallel_addmm));
-        }
+        dsl::install_cpu_kernels(installed, [](torch::Library& library) {
+            library.impl("mm", TORCH_FN(parallel_mm));
+            library.impl("addmm", TORCH_FN(parallel_addmm));
+        });
         enabled.store(enable != 0);
     });
 }

@@ -5,8 +5,13 @@
 #include <ATen/ATen.h>
 #include <ATen/core/Generator.h>
 #include <atomic>
+#include <mutex>
 #include <string>
 #include <vector>
+
+namespace torch {
+class Library;
+}
 
 namespace dsl {
 
@@ -130,6 +135,10 @@ at::Tensor below_autograd_if_constant(std::initializer_list<const at::Tensor*> i
     at::AutoDispatchBelowADInplaceOrView below;
     return f();
 }
+
+// Registers the engine's CPU kernels for aten operators once per `once` (cpu_kernels.cpp): `install` calls
+// library.impl(name, TORCH_FN(kernel)) for each; they replace libtorch's CPU kernels for every caller.
+void install_cpu_kernels(std::once_flag& once, void (*install)(torch::Library&));
 
 // An op family: a table of named entries, indexed by the op code the managed side passes.
 template <class Fn>
