@@ -12,6 +12,8 @@ module Activation =
     let private ai kind f f_ = { Kind = kind; F = f; InPlace = Some f_ }
     /// max(0, x).
     let relu = ai "ReLU" Functional.Relu Functional.Relu_
+    /// True when `a` computes `relu`'s function (not merely an activation named "ReLU").
+    let isRelu (a: Activation) = obj.ReferenceEquals(a.F, relu.F)
     /// Leaky ReLU with the given negative slope.
     let leakyRelu (slope: float) = ai "LeakyReLU" (fun x -> Functional.LeakyRelu(x, slope)) (fun x -> Functional.LeakyRelu_(x, slope))
     /// ELU with the given α.

@@ -87,6 +87,16 @@ module Combinators =
                 if mine rt && not (obj.ReferenceEquals(yt, rt)) then rt.Dispose()
             Value.T sum
 
+    // When child i ends in a ReLU and child i + 1 is max pooling (and `Rewrites.PoolBeforeRelu` is on): child i's
+    // apply without its ReLU.
+    let private poolAfterRelu (kids: (string * Layer)[]) (i: int) =
+        if Rewrites.PoolBeforeRelu && i + 1 < kids.Length then
+            match Layer.reluRole (snd kids.[i]), Layer.reluRole (snd kids.[i + 1]) with
+            | Some(EndsInRelu without), Some MaxOverWindows -> Some without
+            | _ -> None
+        else
+            None
+
     /// Layers applied one after another (Keras Sequential). Unnamed children are named after their
     /// kind (dense, dense_1, …), and parameter paths use these names.
     let rec serial (layers: Layer list) : Layer =
@@ -105,13 +115,47 @@ module Combinators =
                         // used it: free it then, as PyTorch's reference counting does, instead of at the end of the
                         // caller's scope. ResNet18 on 64 images at 224×224 otherwise holds every activation (GBs).
                         let eager = a.Mode = Eval && not Autograd.IsGradEnabled
-                        let folder (x, states, i) (name, l: Layer) =
-                            let c = { a with Params = Tree.child name a.Params; State = Tree.child name a.State; Rng = keys.[i] }
-                            // An output that is the serial's own input (an identity layer passed it through) is the caller's.
-                            let y, s = if eager && i > 0 && not (holdsAny x v) then applyGivenUp c l x else l.Apply c x
-                            y, (name, s) :: states, i + 1
-                        let y, states, _ = List.fold folder (v, [], 0) pairs
-                        y, Tree.node (List.rev states)
+                        let ctx i name = { a with Params = Tree.child name a.Params; State = Tree.child name a.State; Rng = keys.[i] }
+                        let kids = Array.ofList pairs
+                        let states = ResizeArray<string * Params>(kids.Length)
+                        let rec run (x: Value) i =
+                            if i = kids.Length then
+                                x
+                            else
+                                let name, l = kids.[i]
+                                let c = ctx i name
+                                match poolAfterRelu kids i with
+                                | Some without ->
+                                    // Written: l (ending in ReLU), then max pooling. Run: l without its ReLU, the pooling,
+                                    // the ReLU (`Rewrites.PoolBeforeRelu`): the same values and gradients, a quarter of
+                                    // the ReLU's work behind a 2×2 pool.
+                                    let poolName, pool = kids.[i + 1]
+                                    let pre, s = without c x
+                                    release x pre
+                                    let pooled, ps = pool.Apply (ctx (i + 1) poolName) pre
+                                    release pre pooled
+                                    let y =
+                                        if eager && not (holdsAny pooled v) && Layer.canOverwrite a.Mode pooled then
+                                            Value.T(Functional.Relu_(Value.tensor pooled))
+                                        else
+                                            let r = Value.T(Functional.Relu(Value.tensor pooled))
+                                            release pooled r
+                                            r
+                                    states.Add(name, s)
+                                    states.Add(poolName, ps)
+                                    run y (i + 2)
+                                | None ->
+                                    // An output that is the serial's own input (an identity layer passed it through) is the caller's.
+                                    let y, s = if eager && i > 0 && not (holdsAny x v) then applyGivenUp c l x else l.Apply c x
+                                    states.Add(name, s)
+                                    run y (i + 1)
+                        // `prev`, an intermediate of this serial, is dead in inference once `next` is computed from it.
+                        and release (prev: Value) (next: Value) =
+                            match prev with
+                            | Value.T t when eager && not (holdsAny prev v) && not (holds t next) -> t.Dispose()
+                            | _ -> ()
+                        let y = run v 0
+                        y, Tree.node (List.ofSeq states)
         }
 
     // The layers an unnamed serial is made of (so that `>->` chains flatten); any other layer stands alone.

@@ -53,9 +53,16 @@ module internal Window =
     let outSize (padding: Padding) (size: int64) (kernel: int) (stride: int) (dilation: int) (ceilMode: bool) : int64 =
         let b, a = pads padding size kernel stride dilation
         let span = size + b + a - int64 (dilation * (kernel - 1) + 1)
-        if span < 0L then 0L
-        elif ceilMode then (span + int64 stride - 1L) / int64 stride + 1L
-        else span / int64 stride + 1L
+        if span < 0L then
+            0L
+        elif ceilMode then
+            // libtorch drops a last window that would start in the right padding or past the input; pooling passes
+            // equal pads of at most half the kernel to libtorch and pads other cases itself (then libtorch sees no padding).
+            let out = (span + int64 stride - 1L) / int64 stride + 1L
+            let start = if b = a && 2L * b <= int64 kernel then size + b else size + b + a
+            if (out - 1L) * int64 stride >= start then out - 1L else out
+        else
+            span / int64 stride + 1L
 
 /// Convolution layers (channels first: per-sample input [C, H, W] or [C, L]).
 [<AutoOpen>]
@@ -75,6 +82,43 @@ module ConvLayers =
         if filters <= 0 || kh <= 0 || kw <= 0 || o.Stride <= 0 || o.Dilation <= 0 || o.Groups <= 0 then
             invalidArg "filters" (sprintf "%s: filters, kernel, stride, dilation and groups must be positive" (Layer.autoName kind))
         let expected = if rank = 2 then "(None, channels, height, width)" else "(None, channels, length)"
+        let convolve (a: ApplyContext) (v: Value) : Tensor =
+            let x = Value.tensor v
+            let w, b = Weighted.weight a.Params, Weighted.bias a.Params
+            let shape = x.Shape
+            let y =
+                if rank = 2 then
+                    let ph = Window.pads o.Padding shape.[2] kh o.Stride o.Dilation
+                    let pw = Window.pads o.Padding shape.[3] kw o.Stride o.Dilation
+                    if fst ph = snd ph && fst pw = snd pw then
+                        Functional.Conv2d(
+                            x,
+                            w,
+                            b,
+                            struct (int64 o.Stride, int64 o.Stride),
+                            struct (fst ph, fst pw),
+                            struct (int64 o.Dilation, int64 o.Dilation),
+                            int64 o.Groups
+                        )
+                    else
+                        use padded = Functional.Pad(x, [| fst pw; snd pw; fst ph; snd ph |])
+                        Functional.Conv2d(
+                            padded,
+                            w,
+                            b,
+                            struct (int64 o.Stride, int64 o.Stride),
+                            struct (0L, 0L),
+                            struct (int64 o.Dilation, int64 o.Dilation),
+                            int64 o.Groups
+                        )
+                else
+                    let pl, pr = Window.pads o.Padding shape.[2] kh o.Stride o.Dilation
+                    if pl = pr then
+                        Functional.Conv1d(x, w, b, int64 o.Stride, pl, int64 o.Dilation, int64 o.Groups)
+                    else
+                        use padded = Functional.Pad(x, [| pl; pr |])
+                        Functional.Conv1d(padded, w, b, int64 o.Stride, 0L, int64 o.Dilation, int64 o.Groups)
+            y
         {
             Layer.identity kind with
                 Init =
@@ -99,45 +143,12 @@ module ConvLayers =
                             Children = []
                             Frozen = []
                         }
-                Apply =
-                    fun a v ->
-                        let x = Value.tensor v
-                        let w, b = Weighted.weight a.Params, Weighted.bias a.Params
-                        let shape = x.Shape
-                        let y =
-                            if rank = 2 then
-                                let ph = Window.pads o.Padding shape.[2] kh o.Stride o.Dilation
-                                let pw = Window.pads o.Padding shape.[3] kw o.Stride o.Dilation
-                                if fst ph = snd ph && fst pw = snd pw then
-                                    Functional.Conv2d(
-                                        x,
-                                        w,
-                                        b,
-                                        struct (int64 o.Stride, int64 o.Stride),
-                                        struct (fst ph, fst pw),
-                                        struct (int64 o.Dilation, int64 o.Dilation),
-                                        int64 o.Groups
-                                    )
-                                else
-                                    use padded = Functional.Pad(x, [| fst pw; snd pw; fst ph; snd ph |])
-                                    Functional.Conv2d(
-                                        padded,
-                                        w,
-                                        b,
-                                        struct (int64 o.Stride, int64 o.Stride),
-                                        struct (0L, 0L),
-                                        struct (int64 o.Dilation, int64 o.Dilation),
-                                        int64 o.Groups
-                                    )
-                            else
-                                let pl, pr = Window.pads o.Padding shape.[2] kh o.Stride o.Dilation
-                                if pl = pr then
-                                    Functional.Conv1d(x, w, b, int64 o.Stride, pl, int64 o.Dilation, int64 o.Groups)
-                                else
-                                    use padded = Functional.Pad(x, [| pl; pr |])
-                                    Functional.Conv1d(padded, w, b, int64 o.Stride, 0L, int64 o.Dilation, int64 o.Groups)
-                        Value.T(Weighted.activate o.Activation y), a.State
+                Apply = fun a v -> Value.T(Weighted.activate o.Activation (convolve a v)), a.State
         }
+        |> fun l ->
+            match o.Activation with
+            | Some act when Activation.isRelu act -> l |> Layer.withReluRole (EndsInRelu(fun a v -> Value.T(convolve a v), a.State))
+            | _ -> l
 
     /// 2-D convolution with options and a (height, width) kernel.
     let conv2dWith (o: ConvOptions) (filters: int) (kernel: int * int) : Layer = convLayer "Conv2D" 2 o filters kernel

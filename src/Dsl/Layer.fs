@@ -103,6 +103,19 @@ type ApplyContext = { Params: Params; State: Params; Mode: Mode; Rng: Rng }
 /// a stale `InPlace` whose `Of` no longer is its `Apply`, and `Layer.inPlace` then ignores it.
 type InPlaceApply = { Of: ApplyContext -> Value -> Value * Params; Run: ApplyContext -> Value -> Value * Params }
 
+/// What a layer is to ReLU, for `serial`'s rewrite that runs max pooling before a ReLU instead of after it
+/// (`Rewrites.PoolBeforeRelu`).
+type ReluRole =
+    /// The layer's last step is a ReLU; `Without` computes the layer without it (a ReLU layer: the identity; a
+    /// convolution with `Activation = relu`: the convolution alone), with the same parameters and state.
+    | EndsInRelu of Without: (ApplyContext -> Value -> Value * Params)
+    /// The layer takes maxima over windows of its input (max pooling, with -∞ or no padding): it commutes with ReLU.
+    | MaxOverWindows
+
+/// A layer's `ReluRole` for its current `Apply` (`Of`); a layer whose `Apply` is later replaced keeps a stale role,
+/// which `Layer.reluRole` then ignores, as with `InPlaceApply`.
+type ReluCommute = { Of: ApplyContext -> Value -> Value * Params; Role: ReluRole }
+
 /// A layer: a pure description with an init (shape inference, parameters, state) and an apply
 /// (parameters, state, input, mode, key → output, new state). Layers hold no tensors themselves;
 /// the same layer value can be built many times.
@@ -129,7 +142,21 @@ type Layer = {
     /// In inference, the same computation as `Apply` allowed to overwrite its input (PyTorch's `inplace=True`);
     /// `serial` offers it each dead intermediate. Set it with `Layer.withInPlace`; None for most layers.
     InPlace: InPlaceApply option
+    /// What the layer is to ReLU (`ReluRole`), which lets `serial` max-pool before a ReLU; None for most layers. Set
+    /// it with `Layer.withReluRole`.
+    Relu: ReluCommute option
 }
+
+/// Switches of the DSL's own rewrites (the engine's switches are on `Torch`).
+[<AbstractClass; Sealed>]
+type Rewrites =
+    /// When true (the default; DSL_POOL_BEFORE_RELU=0 turns the default off), `serial` runs a layer that ends in a
+    /// ReLU and the max pooling after it as: the layer without its ReLU, the pooling, then the ReLU. Max pooling
+    /// commutes with ReLU — max(max(0, x), max(0, y)) = max(0, max(x, y)) — and the gradient reaches the same input
+    /// element either way (the window's first maximum when it is positive, none otherwise), so values and gradients
+    /// are those of the order written, bit for bit, while the ReLU and its gradient touch a quarter of the elements
+    /// behind a 2×2 pool and the full-size ReLU output is never made. Measured: bench/README.md, "ReLU before max pooling".
+    static member val PoolBeforeRelu: bool = (System.Environment.GetEnvironmentVariable "DSL_POOL_BEFORE_RELU" <> "0") with get, set
 
 /// The tensors that a model passes as frozen parameters while it is applied: `Model.applyWith` marks them for the
 /// call, on its thread. A batch norm whose scale is among them runs in inference mode (Keras's rule for
@@ -215,6 +242,7 @@ module Layer =
         OutputActivation = None
         Rebuild = None
         InPlace = None
+        Relu = None
     }
 
     /// The layer with an in-place form of its current `Apply` (see `InPlaceApply`).
@@ -224,6 +252,15 @@ module Layer =
     let inPlace (l: Layer) : (ApplyContext -> Value -> Value * Params) option =
         match l.InPlace with
         | Some ip when obj.ReferenceEquals(ip.Of, l.Apply) -> Some ip.Run
+        | _ -> None
+
+    /// The layer with a `ReluRole` for its current `Apply`.
+    let withReluRole (role: ReluRole) (l: Layer) : Layer = { l with Relu = Some { Of = l.Apply; Role = role } }
+
+    /// The layer's `ReluRole`, if it has one for its current `Apply`.
+    let reluRole (l: Layer) : ReluRole option =
+        match l.Relu with
+        | Some r when obj.ReferenceEquals(r.Of, l.Apply) -> Some r.Role
         | _ -> None
 
     /// True when `x` may be overwritten in place by a layer it is given to: inference (Eval, nothing recorded) and

@@ -66,6 +66,7 @@ module PoolingLayers =
                                     sums / counts
                         Value.T y, a.State
         }
+        |> fun l -> if isMax then Layer.withReluRole MaxOverWindows l else l
 
     /// Max pooling with options.
     let maxPoolWith (o: PoolOptions) (kernel: int) : Layer = pool "MaxPooling2D" true o kernel

@@ -68,9 +68,11 @@ module ReshapingLayers =
     /// An activation as a layer.
     let activation (a: Activation) : Layer =
         let l = { Layer.stateless a.Kind (fun ctx -> Layer.dims ctx a.Kind) (fun _ _ x -> a.F x) with OutputActivation = Some a.Kind }
-        match a.InPlace with
-        | Some f_ -> l |> Layer.withInPlace (fun c v -> Value.T(f_ (Value.tensor v)), c.State)
-        | None -> l
+        let l =
+            match a.InPlace with
+            | Some f_ -> l |> Layer.withInPlace (fun c v -> Value.T(f_ (Value.tensor v)), c.State)
+            | None -> l
+        if Activation.isRelu a then l |> Layer.withReluRole (EndsInRelu(fun c v -> v, c.State)) else l
 
 /// Every engine activation as a layer.
 [<AutoOpen>]
