@@ -91,26 +91,10 @@ module ConvLayers =
                     let ph = Window.pads o.Padding shape.[2] kh o.Stride o.Dilation
                     let pw = Window.pads o.Padding shape.[3] kw o.Stride o.Dilation
                     if fst ph = snd ph && fst pw = snd pw then
-                        Functional.Conv2d(
-                            x,
-                            w,
-                            b,
-                            struct (int64 o.Stride, int64 o.Stride),
-                            struct (fst ph, fst pw),
-                            struct (int64 o.Dilation, int64 o.Dilation),
-                            int64 o.Groups
-                        )
+                        Functional.Conv2d(x, w, b, struct (int64 o.Stride, int64 o.Stride), struct (fst ph, fst pw), struct (int64 o.Dilation, int64 o.Dilation), int64 o.Groups)
                     else
                         use padded = Functional.Pad(x, [| fst pw; snd pw; fst ph; snd ph |])
-                        Functional.Conv2d(
-                            padded,
-                            w,
-                            b,
-                            struct (int64 o.Stride, int64 o.Stride),
-                            struct (0L, 0L),
-                            struct (int64 o.Dilation, int64 o.Dilation),
-                            int64 o.Groups
-                        )
+                        Functional.Conv2d(padded, w, b, struct (int64 o.Stride, int64 o.Stride), struct (0L, 0L), struct (int64 o.Dilation, int64 o.Dilation), int64 o.Groups)
                 else
                     let pl, pr = Window.pads o.Padding shape.[2] kh o.Stride o.Dilation
                     if pl = pr then

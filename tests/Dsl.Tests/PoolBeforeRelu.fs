@@ -38,7 +38,10 @@ let private pick (n: int) (x: int) = abs (x % n)
 let private net (c: Case) : Layer =
     let pool =
         let k = 1 + pick 3 c.Pool
-        let padding = if pick 3 c.PoolPadding = 1 then Same elif pick 3 c.PoolPadding = 2 && k >= 2 then Pad 1 else Valid
+        let padding =
+            if pick 3 c.PoolPadding = 1 then Same
+            elif pick 3 c.PoolPadding = 2 && k >= 2 then Pad 1
+            else Valid
         let stride = if pick 3 c.Stride = 0 then None else Some(pick 3 c.Stride)
         maxPoolWith { Stride = stride; Padding = padding; CeilMode = c.CeilMode } k
     let block filters =
@@ -88,7 +91,12 @@ let private run (on: bool) (c: Case) : float[] list option =
 
 /// Counts the calls of a layer's `Without`, to see that `serial` takes the rewrite.
 let private spyRelu (calls: int ref) =
-    relu |> Layer.withReluRole (EndsInRelu(fun c v -> calls.Value <- calls.Value + 1; v, c.State))
+    relu
+    |> Layer.withReluRole (
+        EndsInRelu(fun c v ->
+            calls.Value <- calls.Value + 1
+            v, c.State)
+    )
 
 [<Tests>]
 let tests =
@@ -100,7 +108,10 @@ let tests =
             | Some rewritten, Some written ->
                 Expect.equal rewritten.Length written.Length "as many results"
                 let bits = Array.map System.BitConverter.DoubleToInt64Bits
-                List.iteri2 (fun i (a: float[]) b -> Expect.sequenceEqual (bits a) (bits b) (sprintf "result %d (0: output, then input and parameter gradients, state, inference)" i)) rewritten written
+                List.iteri2
+                    (fun i (a: float[]) b -> Expect.sequenceEqual (bits a) (bits b) (sprintf "result %d (0: output, then input and parameter gradients, state, inference)" i))
+                    rewritten
+                    written
             | None, None -> ()
             | _ -> failtest "one order built and the other did not"
             Expect.equal (settledLive ()) baseline "no tensor is left behind"
@@ -131,7 +142,10 @@ let tests =
                         for padding in [ Valid; Same; Pad 1 ] do
                             if padding <> Pad 1 || k >= 2 then
                                 let m = Model.build [ 1L; n; n ] (maxPoolWith { Stride = Some stride; Padding = padding; CeilMode = true } k)
-                                let built = match m.Output with Shape.Dims d -> d | s -> failtestf "%O" s
+                                let built =
+                                    match m.Output with
+                                    | Shape.Dims d -> d
+                                    | s -> failtestf "%O" s
                                 let applied = scoped (fun () -> (Model.forward m (Torch.Randn([| 1L; 1L; n; n |]))).Shape |> List.ofArray |> List.tail)
                                 Model.dispose m
                                 Expect.equal built applied (sprintf "kernel %d, stride %d, size %d, %A" k stride n padding)
