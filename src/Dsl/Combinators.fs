@@ -116,6 +116,8 @@ module Combinators =
                         // caller's scope. ResNet18 on 64 images at 224×224 otherwise holds every activation (GBs).
                         let eager = a.Mode = Eval && not Autograd.IsGradEnabled
                         let ctx i name = { a with Params = Tree.child name a.Params; State = Tree.child name a.State; Rng = keys.[i] }
+                        // An output that is the serial's own input (an identity layer passed it through) is the caller's.
+                        let applyTo c (l: Layer) x = if eager && not (holdsAny x v) then applyGivenUp c l x else l.Apply c x
                         let kids = Array.ofList pairs
                         let states = ResizeArray<string * Params>(kids.Length)
                         let rec run (x: Value) i =
@@ -127,33 +129,19 @@ module Combinators =
                                 match poolAfterRelu kids i with
                                 | Some without ->
                                     // Written: l (ending in ReLU), then max pooling. Run: l without its ReLU, the pooling,
-                                    // the ReLU (`Rewrites.PoolBeforeRelu`): the same values and gradients, a quarter of
-                                    // the ReLU's work behind a 2×2 pool.
+                                    // a ReLU (`Rewrites.PoolBeforeRelu`): the same values and gradients, a quarter of the
+                                    // ReLU's work behind a 2×2 pool. Intermediates are given up as between any two layers.
                                     let poolName, pool = kids.[i + 1]
-                                    let pre, s = without c x
-                                    release x pre
-                                    let pooled, ps = pool.Apply (ctx (i + 1) poolName) pre
-                                    release pre pooled
-                                    let y =
-                                        if eager && not (holdsAny pooled v) && Layer.canOverwrite a.Mode pooled then
-                                            Value.T(Functional.Relu_(Value.tensor pooled))
-                                        else
-                                            let r = Value.T(Functional.Relu(Value.tensor pooled))
-                                            release pooled r
-                                            r
+                                    let pre, s = applyTo c { l with Apply = without } x
+                                    let pooled, ps = applyTo (ctx (i + 1) poolName) pool pre
+                                    let y, _ = applyTo c relu pooled
                                     states.Add(name, s)
                                     states.Add(poolName, ps)
                                     run y (i + 2)
                                 | None ->
-                                    // An output that is the serial's own input (an identity layer passed it through) is the caller's.
-                                    let y, s = if eager && i > 0 && not (holdsAny x v) then applyGivenUp c l x else l.Apply c x
+                                    let y, s = applyTo c l x
                                     states.Add(name, s)
                                     run y (i + 1)
-                        // `prev`, an intermediate of this serial, is dead in inference once `next` is computed from it.
-                        and release (prev: Value) (next: Value) =
-                            match prev with
-                            | Value.T t when eager && not (holdsAny prev v) && not (holds t next) -> t.Dispose()
-                            | _ -> ()
                         let y = run v 0
                         y, Tree.node (List.ofSeq states)
         }

@@ -56,11 +56,9 @@ module internal Window =
         if span < 0L then
             0L
         elif ceilMode then
-            // libtorch drops a last window that would start in the right padding or past the input; pooling passes
-            // equal pads of at most half the kernel to libtorch and pads other cases itself (then libtorch sees no padding).
+            // libtorch's rule: a last window that would start in the right padding or past the input is dropped.
             let out = (span + int64 stride - 1L) / int64 stride + 1L
-            let start = if b = a && 2L * b <= int64 kernel then size + b else size + b + a
-            if (out - 1L) * int64 stride >= start then out - 1L else out
+            if (out - 1L) * int64 stride >= size + b then out - 1L else out
         else
             span / int64 stride + 1L
 

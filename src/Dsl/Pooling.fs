@@ -28,13 +28,21 @@ module PoolingLayers =
     let private pool (kind: string) (isMax: bool) (o: PoolOptions) (kernel: int) : Layer =
         if kernel <= 0 then invalidArg "kernel" (sprintf "%s: kernel must be positive" kind)
         let stride = defaultArg o.Stride kernel
+        // How an h×w input is pooled, for Init and Apply alike: libtorch pads when the pads are symmetric and at most
+        // half the kernel (true); otherwise the input is padded first and libtorch sees none (false).
+        let plan h w =
+            let pt, pb = Window.pads o.Padding h kernel stride 1
+            let pl, pr = Window.pads o.Padding w kernel stride 1
+            pt = pb && pl = pr && 2L * pt <= int64 kernel && 2L * pl <= int64 kernel, (pt, pb), (pl, pr)
+        let outSize libtorchPads size (b, a) =
+            if libtorchPads then Window.outSize (Pad(int b)) size kernel stride 1 o.CeilMode else Window.outSize Valid (size + b + a) kernel stride 1 o.CeilMode
         {
             Layer.identity kind with
                 Init =
                     fun ctx ->
                         let c, h, w = image ctx kind
-                        let oh = Window.outSize o.Padding h kernel stride 1 o.CeilMode
-                        let ow = Window.outSize o.Padding w kernel stride 1 o.CeilMode
+                        let libtorchPads, ph, pw = plan h w
+                        let oh, ow = outSize libtorchPads h ph, outSize libtorchPads w pw
                         if oh <= 0L || ow <= 0L then
                             raise (Layer.shapeError ctx kind (sprintf "an image of at least %d×%d" kernel kernel) "remove a downsampling layer or use padding Same")
                         { Output = Shape.Dims [ c; oh; ow ]; Params = Tree.empty; State = Tree.empty; Children = []; Frozen = [] }
@@ -42,11 +50,10 @@ module PoolingLayers =
                     fun a v ->
                         let x = Value.tensor v
                         let s = x.Shape
-                        let pt, pb = Window.pads o.Padding s.[2] kernel stride 1
-                        let pl, pr = Window.pads o.Padding s.[3] kernel stride 1
+                        let libtorchPads, (pt, pb), (pl, pr) = plan s.[2] s.[3]
                         let k, st = struct (int64 kernel, int64 kernel), struct (int64 stride, int64 stride)
                         let y =
-                            if pt = pb && pl = pr && 2L * pt <= int64 kernel && 2L * pl <= int64 kernel then
+                            if libtorchPads then
                                 if isMax then
                                     Functional.MaxPool2d(x, k, st, struct (pt, pl), ceilMode = o.CeilMode)
                                 else

@@ -136,19 +136,21 @@ let tests =
         }
 
         test "ceil-mode pooling: the built output shape is the one libtorch computes (it drops a window that starts past the input)" {
+            // Non-square inputs too: with same padding one side may be padded symmetrically and the other not.
             for k in 1..3 do
                 for stride in 1..3 do
                     for n in int64 k .. 7L do
-                        for padding in [ Valid; Same; Pad 1 ] do
-                            if padding <> Pad 1 || k >= 2 then
-                                let m = Model.build [ 1L; n; n ] (maxPoolWith { Stride = Some stride; Padding = padding; CeilMode = true } k)
-                                let built =
-                                    match m.Output with
-                                    | Shape.Dims d -> d
-                                    | s -> failtestf "%O" s
-                                let applied = scoped (fun () -> (Model.forward m (Torch.Randn([| 1L; 1L; n; n |]))).Shape |> List.ofArray |> List.tail)
-                                Model.dispose m
-                                Expect.equal built applied (sprintf "kernel %d, stride %d, size %d, %A" k stride n padding)
+                        for n2 in [ n; n + 1L ] do
+                            for padding in [ Valid; Same; Pad 1 ] do
+                                if padding <> Pad 1 || k >= 2 then
+                                    let m = Model.build [ 1L; n; n2 ] (maxPoolWith { Stride = Some stride; Padding = padding; CeilMode = true } k)
+                                    let built =
+                                        match m.Output with
+                                        | Shape.Dims d -> d
+                                        | s -> failtestf "%O" s
+                                    let applied = scoped (fun () -> (Model.forward m (Torch.Randn([| 1L; 1L; n; n2 |]))).Shape |> List.ofArray |> List.tail)
+                                    Model.dispose m
+                                    Expect.equal built applied (sprintf "kernel %d, stride %d, size %d×%d, %A" k stride n n2 padding)
         }
 
         test "serial takes the rewrite for ReLU then max pooling, and only there" {
