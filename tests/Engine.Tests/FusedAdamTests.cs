@@ -47,8 +47,8 @@ public class FusedAdamTests
 
     /// <summary>
     /// Runs five steps on a quadratic (gradients change every step) from the same start in both layouts; returns
-    /// the largest difference as a multiple of what rounding allows. The two paths round differently (the one-pass
-    /// loop may fuse multiply-adds), and Adam amplifies a rounding difference δ in a gradient g by
+    /// the largest difference as a multiple of what rounding allows. The two paths round differently (ATen's kernels
+    /// may fuse multiply-adds; the one-pass loop does not), and Adam amplifies a rounding difference δ in a gradient g by
     /// lr / (|g| + eps): near-zero gradients with a large eps and rate turn one ulp into 1e-5. So each element may
     /// differ by 1e-6 (relative) plus the sum over the steps of lr · 4 ulp(G) / (|g| + eps), with G the size of the
     /// terms the gradient is made of; a wrong formula (bias correction, decay, eps placement) moves well-conditioned
@@ -100,6 +100,83 @@ public class FusedAdamTests
     [Property(MaxTest = 60)]
     public Property OnePassMatchesTheAtenSequence() =>
         Prop.ForAll(Cases(), c => Diverge(c) <= 1.0);
+
+    /// <summary>A case for the bit-exact check: parameter length, seed, decay mode (0 none, 1 Adam's coupled weight decay, 2 AdamW) and maximize.</summary>
+    public sealed record ExactCase(int Length, int Seed, int Mode, bool Maximize)
+    {
+        public override string ToString() => $"ExactCase(length={Length}, seed={Seed}, mode={Mode}, maximize={Maximize})";
+    }
+
+    static Arbitrary<ExactCase> ExactCases()
+    {
+        // Short parameters (vector-loop tails) and long ones (several chunks over the intra-op threads).
+        var gen = from length in Gen.OneOf(Gen.Choose(1, 70), Gen.Choose(30_000, 90_000))
+                  from seed in Gen.Choose(0, 100_000)
+                  from mode in Gen.Choose(0, 2)
+                  from maximize in Gen.Elements(false, true)
+                  select new ExactCase(length, seed, mode, maximize);
+        return Arb.From(gen, c => new[] { c with { Length = c.Length / 2 }, c with { Seed = 0 }, c with { Mode = 0 }, c with { Maximize = false } }
+                                  .Where(d => d != c && d.Length >= 1));
+    }
+
+    /// <summary>
+    /// The one-pass loop's formula in managed float32 arithmetic (IEEE single, no fused multiply-adds): the values the
+    /// baseline build of the native loop computes.
+    /// </summary>
+    static void ReferenceStep(float[] p, float[] m, float[] v, float[] grad, int step, double lr, double b1, double b2, double eps, double wd, int mode, bool maximize)
+    {
+        double bc1 = 1 - Math.Pow(b1, step), bc2 = 1 - Math.Pow(b2, step);
+        float b1f = (float)b1, a1 = (float)(1 - b1), b2f = (float)b2, a2 = (float)(1 - b2), decay = (float)(1 - lr * wd), wdf = (float)wd, epsf = (float)eps;
+        float bc2Sqrt = (float)Math.Sqrt(bc2), stepSize = (float)(-lr / bc1);
+        for (int j = 0; j < p.Length; j++)
+        {
+            float g = maximize ? -grad[j] : grad[j];
+            float pj = p[j];
+            if (mode == 2) pj *= decay;
+            else if (mode == 1) g += wdf * pj;
+            float mj = m[j] * b1f + a1 * g;
+            float vj = v[j] * b2f + a2 * g * g;
+            m[j] = mj;
+            v[j] = vj;
+            float denom = MathF.Sqrt(vj) / bc2Sqrt + epsf;
+            p[j] = pj + stepSize * mj / denom;
+        }
+    }
+
+    /// <summary>
+    /// The one-pass loop runs in AVX-512, AVX2 or baseline code, whichever the machine has, in chunks over the intra-op
+    /// threads; every clone must give the baseline's values bit for bit (it is compiled without multiply-add
+    /// contraction). Three steps with fresh gradients (the gradient of Σ p·q is q exactly) against the managed formula.
+    /// </summary>
+    static bool MatchesBitForBit(ExactCase c)
+    {
+        using var scope = DisposeScope.Enter();
+        var rng = new Random(c.Seed);
+        float[] Draw() => Enumerable.Range(0, c.Length).Select(_ => (float)((rng.NextDouble() * 2 - 1) * Math.Pow(10, rng.Next(-3, 2)))).ToArray();
+        const double lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+        double wd = c.Mode == 0 ? 0 : 0.05;
+        var start = Draw();
+        var p = Torch.From<float>(start.AsSpan(), new long[] { c.Length }).RequiresGrad_();
+        using Optimizer o = c.Mode == 2
+            ? new AdamW(new[] { p }, lr: lr, beta1: b1, beta2: b2, eps: eps, weightDecay: wd, maximize: c.Maximize)
+            : new Adam(new[] { p }, lr: lr, beta1: b1, beta2: b2, eps: eps, weightDecay: wd, maximize: c.Maximize);
+        float[] rp = (float[])start.Clone(), rm = new float[c.Length], rv = new float[c.Length];
+        for (int step = 1; step <= 3; step++)
+        {
+            using var _ = DisposeScope.Enter();
+            var q = Draw();
+            o.ZeroGrad();
+            (p * Torch.From<float>(q.AsSpan(), new long[] { c.Length })).Sum().Backward();
+            o.Step();
+            ReferenceStep(rp, rm, rv, q, step, lr, b1, b2, eps, wd, c.Mode, c.Maximize);
+        }
+        var got = p.Detach().ToArray<float>();
+        return Enumerable.Range(0, c.Length).All(i => BitConverter.SingleToInt32Bits(got[i]) == BitConverter.SingleToInt32Bits(rp[i]));
+    }
+
+    [Property(MaxTest = 40)]
+    public Property OnePassEqualsItsScalarFormulaBitForBit() =>
+        Prop.ForAll(ExactCases(), MatchesBitForBit);
 
     [Test]
     public void AStepIsAnInPlaceUpdateToAutograd()

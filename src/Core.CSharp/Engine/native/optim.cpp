@@ -29,34 +29,57 @@ at::Tensor& slot(dsl_tensor* state, int32_t i, int32_t slots, int32_t k, const a
 // (mul_, add_, addcmul_, sqrt, div, add_, addcdiv_, with the scalars rounded to float as ATen rounds
 // them), element by element inside one parallel region instead of eight passes and eight regions.
 // Taken for float32, contiguous CPU tensors without amsgrad; anything else goes through ATen.
+struct AdamScalars {
+    float sign, b1, a1, b2, a2, decay, wd, eps, bc2_sqrt, step_size;
+};
+
+// The update of elements [begin, end). Compiled for AVX-512 and AVX2 besides the baseline, chosen at load
+// time; optim.cpp is built with -fno-math-errno (sqrtf then vectorizes instead of calling libm for errno)
+// and -ffp-contract=off (no multiply-add fusion), so every clone computes the baseline's values bit for bit.
+// The three decay modes are separate loops so that each vectorizes without a branch inside.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void adam_update(float* __restrict P, float* __restrict M,
+                                                                                    float* __restrict V, const float* __restrict G,
+                                                                                    int64_t begin, int64_t end, int mode, AdamScalars s) {
+    auto body = [&](int64_t j, float g, float pj) {
+        const float mj = M[j] * s.b1 + s.a1 * g;
+        const float vj = V[j] * s.b2 + s.a2 * g * g;
+        M[j] = mj;
+        V[j] = vj;
+        const float denom = std::sqrt(vj) / s.bc2_sqrt + s.eps;
+        P[j] = pj + s.step_size * mj / denom;
+    };
+    if (mode == 2) {  // decoupled (AdamW)
+        for (int64_t j = begin; j < end; ++j) body(j, s.sign * G[j], P[j] * s.decay);
+    } else if (mode == 1) {  // coupled weight decay (Adam)
+        for (int64_t j = begin; j < end; ++j) body(j, s.sign * G[j] + s.wd * P[j], P[j]);
+    } else {
+        for (int64_t j = begin; j < end; ++j) body(j, s.sign * G[j], P[j]);
+    }
+}
+
 bool adam_one_pass(at::Tensor& p, const at::Tensor& grad, at::Tensor& m, at::Tensor& v, const double* h, bool decoupled, double step) {
     const bool amsgrad = h[5] != 0, maximize = h[6] != 0;
     auto fits = [&](const at::Tensor& t) { return t.scalar_type() == at::kFloat && t.device().is_cpu() && t.is_contiguous() && t.sizes() == p.sizes(); };
     if (amsgrad || !fits(p) || !fits(grad) || !fits(m) || !fits(v)) return false;
     const double lr = h[0], b1 = h[1], b2 = h[2], eps = h[3], wd = h[4];
     const double bc1 = 1 - std::pow(b1, step), bc2 = 1 - std::pow(b2, step);
-    const float b1f = static_cast<float>(b1), a1 = static_cast<float>(1 - b1), b2f = static_cast<float>(b2), a2 = static_cast<float>(1 - b2);
-    const float decay = static_cast<float>(1 - lr * wd), wdf = static_cast<float>(wd), epsf = static_cast<float>(eps);
-    const float bc2_sqrt = static_cast<float>(std::sqrt(bc2)), step_size = static_cast<float>(-lr / bc1);
-    const bool coupled = !decoupled && wd != 0;
+    AdamScalars s;
+    s.sign = maximize ? -1.0f : 1.0f;  // g · (−1) is −g exactly
+    s.b1 = static_cast<float>(b1);
+    s.a1 = static_cast<float>(1 - b1);
+    s.b2 = static_cast<float>(b2);
+    s.a2 = static_cast<float>(1 - b2);
+    s.decay = static_cast<float>(1 - lr * wd);
+    s.wd = static_cast<float>(wd);
+    s.eps = static_cast<float>(eps);
+    s.bc2_sqrt = static_cast<float>(std::sqrt(bc2));
+    s.step_size = static_cast<float>(-lr / bc1);
+    const int mode = decoupled ? 2 : (wd != 0 ? 1 : 0);
     float* P = p.data_ptr<float>();
     float* M = m.data_ptr<float>();
     float* V = v.data_ptr<float>();
     const float* G = grad.data_ptr<float>();
-    at::parallel_for(0, p.numel(), at::internal::GRAIN_SIZE, [&](int64_t begin, int64_t end) {
-        for (int64_t j = begin; j < end; ++j) {
-            float g = maximize ? -G[j] : G[j];
-            float pj = P[j];
-            if (decoupled) pj = pj * decay;
-            else if (coupled) g = g + wdf * pj;
-            const float mj = M[j] * b1f + a1 * g;
-            const float vj = V[j] * b2f + a2 * g * g;
-            M[j] = mj;
-            V[j] = vj;
-            const float denom = std::sqrt(vj) / bc2_sqrt + epsf;
-            P[j] = pj + step_size * mj / denom;
-        }
-    });
+    at::parallel_for(0, p.numel(), at::internal::GRAIN_SIZE, [&](int64_t begin, int64_t end) { adam_update(P, M, V, G, begin, end, mode, s); });
     // Written through data pointers: bump the version counters as the in-place ATen ops would, so that a
     // graph that saved p (or its state) still reports "modified by an inplace operation" on reuse.
     for (at::Tensor* t : {&p, &m, &v}) t->unsafeGetTensorImpl()->bump_version();
