@@ -144,7 +144,7 @@ public class FusedAdamTests
     }
 
     /// <summary>
-    /// The one-pass loop runs in AVX-512, AVX2 or baseline code, whichever the machine has, in chunks over the intra-op
+    /// The one-pass loop runs in AVX2 or baseline code, whichever the machine has, in chunks over the intra-op
     /// threads; every clone must give the baseline's values bit for bit (it is compiled without multiply-add
     /// contraction). Three steps with fresh gradients (the gradient of Σ p·q is q exactly) against the managed formula.
     /// </summary>

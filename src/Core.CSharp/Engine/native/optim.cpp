@@ -33,13 +33,14 @@ struct AdamScalars {
     float sign, b1, a1, b2, a2, decay, wd, eps, bc2_sqrt, step_size;
 };
 
-// The update of elements [begin, end). Compiled for AVX-512 and AVX2 besides the baseline, chosen at load
-// time; optim.cpp is built with -fno-math-errno (sqrtf then vectorizes instead of calling libm for errno)
-// and -ffp-contract=off (no multiply-add fusion), so every clone computes the baseline's values bit for bit.
+// The update of elements [begin, end). Compiled for AVX2 besides the baseline, chosen at load time (an
+// AVX-512 clone measured no faster: at B4's 203K parameters the loop is memory-bound). optim.cpp is built
+// with -fno-math-errno (sqrtf then vectorizes instead of calling libm for errno) and -ffp-contract=off (no
+// multiply-add fusion), so the AVX2 clone computes the baseline's values bit for bit.
 // The three decay modes are separate loops so that each vectorizes without a branch inside.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void adam_update(float* __restrict P, float* __restrict M,
-                                                                                    float* __restrict V, const float* __restrict G,
-                                                                                    int64_t begin, int64_t end, int mode, AdamScalars s) {
+__attribute__((target_clones("avx2", "default"))) void adam_update(float* __restrict P, float* __restrict M, float* __restrict V,
+                                                                    const float* __restrict G, int64_t begin, int64_t end, int mode,
+                                                                    AdamScalars s) {
     auto body = [&](int64_t j, float g, float pj) {
         const float mj = M[j] * s.b1 + s.a1 * g;
         const float vj = V[j] * s.b2 + s.a2 * g * g;
