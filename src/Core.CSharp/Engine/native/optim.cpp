@@ -25,23 +25,23 @@ at::Tensor& slot(dsl_tensor* state, int32_t i, int32_t slots, int32_t k, const a
     return dsl::T(h);
 }
 
-// Adam and AdamW in one pass over each parameter: the arithmetic of the ATen sequence in step_one
-// (mul_, add_, addcmul_, sqrt, div, add_, addcdiv_, with the scalars rounded to float as ATen rounds
-// them), element by element inside one parallel region instead of eight passes and eight regions.
-// Taken for float32, contiguous CPU tensors without amsgrad; anything else goes through ATen.
+// The per-call scalars of the one-pass Adam update, rounded to float as ATen rounds them.
 struct AdamScalars {
     float sign, b1, a1, b2, a2, decay, wd, eps, bc2_sqrt, step_size;
 };
+enum class AdamDecay { None, Coupled, Decoupled };  // no weight decay; Adam's (added to g); AdamW's (p scaled)
 
-// The update of elements [begin, end). Compiled for AVX2 besides the baseline, chosen at load time (an
-// AVX-512 clone measured no faster: at B4's 203K parameters the loop is memory-bound). optim.cpp is built
-// with -fno-math-errno (sqrtf then vectorizes instead of calling libm for errno) and -ffp-contract=off (no
-// multiply-add fusion), so the AVX2 clone computes the baseline's values bit for bit.
-// The three decay modes are separate loops so that each vectorizes without a branch inside.
-__attribute__((target_clones("avx2", "default"))) void adam_update(float* __restrict P, float* __restrict M, float* __restrict V,
-                                                                    const float* __restrict G, int64_t begin, int64_t end, int mode,
-                                                                    AdamScalars s) {
-    auto body = [&](int64_t j, float g, float pj) {
+// The update of elements [begin, end). Besides the baseline, compiled for x86-64-v3 (AVX2 with FMA), chosen at
+// load time; an AVX-512 clone measured no faster (at B4's 203K parameters the loop is memory-bound). Every
+// operation is element-wise and correctly rounded (IEEE ×, +, ÷, √), so the vector clone computes the baseline's
+// values bit for bit as long as nothing fuses a multiply and an add: optim.cpp is built with -ffp-contract=off
+// (the x86-64-v3 clone has FMA instructions) and -fno-math-errno (sqrtf then vectorizes instead of calling libm
+// for errno). The three decay modes are separate loops so that each vectorizes without a branch inside; the
+// buffers must not overlap (adam_one_pass checks that grad is not a view of p).
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void adam_update(float* __restrict P, float* __restrict M, float* __restrict V,
+                                                                              const float* __restrict G, int64_t begin, int64_t end,
+                                                                              AdamDecay decay, AdamScalars s) {
+    auto body = [&](int64_t j, float g, float pj) __attribute__((always_inline)) {
         const float mj = M[j] * s.b1 + s.a1 * g;
         const float vj = V[j] * s.b2 + s.a2 * g * g;
         M[j] = mj;
@@ -49,19 +49,28 @@ __attribute__((target_clones("avx2", "default"))) void adam_update(float* __rest
         const float denom = std::sqrt(vj) / s.bc2_sqrt + s.eps;
         P[j] = pj + s.step_size * mj / denom;
     };
-    if (mode == 2) {  // decoupled (AdamW)
-        for (int64_t j = begin; j < end; ++j) body(j, s.sign * G[j], P[j] * s.decay);
-    } else if (mode == 1) {  // coupled weight decay (Adam)
-        for (int64_t j = begin; j < end; ++j) body(j, s.sign * G[j] + s.wd * P[j], P[j]);
-    } else {
-        for (int64_t j = begin; j < end; ++j) body(j, s.sign * G[j], P[j]);
+    switch (decay) {
+        case AdamDecay::Decoupled:
+            for (int64_t j = begin; j < end; ++j) body(j, s.sign * G[j], P[j] * s.decay);
+            break;
+        case AdamDecay::Coupled:
+            for (int64_t j = begin; j < end; ++j) body(j, s.sign * G[j] + s.wd * P[j], P[j]);
+            break;
+        case AdamDecay::None:
+            for (int64_t j = begin; j < end; ++j) body(j, s.sign * G[j], P[j]);
+            break;
     }
 }
 
+// Adam and AdamW in one pass over each parameter: the arithmetic of the ATen sequence in step_one
+// (mul_, add_, addcmul_, sqrt, div, add_, addcdiv_, with the scalars rounded to float as ATen rounds
+// them), element by element inside one parallel region instead of eight passes and eight regions.
+// Taken for float32, contiguous CPU tensors without amsgrad whose gradient is not a view of the
+// parameter; anything else goes through ATen.
 bool adam_one_pass(at::Tensor& p, const at::Tensor& grad, at::Tensor& m, at::Tensor& v, const double* h, bool decoupled, double step) {
     const bool amsgrad = h[5] != 0, maximize = h[6] != 0;
     auto fits = [&](const at::Tensor& t) { return t.scalar_type() == at::kFloat && t.device().is_cpu() && t.is_contiguous() && t.sizes() == p.sizes(); };
-    if (amsgrad || !fits(p) || !fits(grad) || !fits(m) || !fits(v)) return false;
+    if (amsgrad || !fits(p) || !fits(grad) || !fits(m) || !fits(v) || grad.is_alias_of(p)) return false;
     const double lr = h[0], b1 = h[1], b2 = h[2], eps = h[3], wd = h[4];
     const double bc1 = 1 - std::pow(b1, step), bc2 = 1 - std::pow(b2, step);
     AdamScalars s;
@@ -75,12 +84,12 @@ bool adam_one_pass(at::Tensor& p, const at::Tensor& grad, at::Tensor& m, at::Ten
     s.eps = static_cast<float>(eps);
     s.bc2_sqrt = static_cast<float>(std::sqrt(bc2));
     s.step_size = static_cast<float>(-lr / bc1);
-    const int mode = decoupled ? 2 : (wd != 0 ? 1 : 0);
+    const AdamDecay decay = decoupled ? AdamDecay::Decoupled : wd != 0 ? AdamDecay::Coupled : AdamDecay::None;
     float* P = p.data_ptr<float>();
     float* M = m.data_ptr<float>();
     float* V = v.data_ptr<float>();
     const float* G = grad.data_ptr<float>();
-    at::parallel_for(0, p.numel(), at::internal::GRAIN_SIZE, [&](int64_t begin, int64_t end) { adam_update(P, M, V, G, begin, end, mode, s); });
+    at::parallel_for(0, p.numel(), at::internal::GRAIN_SIZE, [&](int64_t begin, int64_t end) { adam_update(P, M, V, G, begin, end, decay, s); });
     // Written through data pointers: bump the version counters as the in-place ATen ops would, so that a
     // graph that saved p (or its state) still reports "modified by an inplace operation" on reuse.
     for (at::Tensor* t : {&p, &m, &v}) t->unsafeGetTensorImpl()->bump_version();
