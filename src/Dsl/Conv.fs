@@ -84,23 +84,21 @@ module ConvLayers =
             let x = Value.tensor v
             let w, b = Weighted.weight a.Params, Weighted.bias a.Params
             let shape = x.Shape
-            let y =
-                if rank = 2 then
-                    let ph = Window.pads o.Padding shape.[2] kh o.Stride o.Dilation
-                    let pw = Window.pads o.Padding shape.[3] kw o.Stride o.Dilation
-                    if fst ph = snd ph && fst pw = snd pw then
-                        Functional.Conv2d(x, w, b, struct (int64 o.Stride, int64 o.Stride), struct (fst ph, fst pw), struct (int64 o.Dilation, int64 o.Dilation), int64 o.Groups)
-                    else
-                        use padded = Functional.Pad(x, [| fst pw; snd pw; fst ph; snd ph |])
-                        Functional.Conv2d(padded, w, b, struct (int64 o.Stride, int64 o.Stride), struct (0L, 0L), struct (int64 o.Dilation, int64 o.Dilation), int64 o.Groups)
+            if rank = 2 then
+                let ph = Window.pads o.Padding shape.[2] kh o.Stride o.Dilation
+                let pw = Window.pads o.Padding shape.[3] kw o.Stride o.Dilation
+                if fst ph = snd ph && fst pw = snd pw then
+                    Functional.Conv2d(x, w, b, struct (int64 o.Stride, int64 o.Stride), struct (fst ph, fst pw), struct (int64 o.Dilation, int64 o.Dilation), int64 o.Groups)
                 else
-                    let pl, pr = Window.pads o.Padding shape.[2] kh o.Stride o.Dilation
-                    if pl = pr then
-                        Functional.Conv1d(x, w, b, int64 o.Stride, pl, int64 o.Dilation, int64 o.Groups)
-                    else
-                        use padded = Functional.Pad(x, [| pl; pr |])
-                        Functional.Conv1d(padded, w, b, int64 o.Stride, 0L, int64 o.Dilation, int64 o.Groups)
-            y
+                    use padded = Functional.Pad(x, [| fst pw; snd pw; fst ph; snd ph |])
+                    Functional.Conv2d(padded, w, b, struct (int64 o.Stride, int64 o.Stride), struct (0L, 0L), struct (int64 o.Dilation, int64 o.Dilation), int64 o.Groups)
+            else
+                let pl, pr = Window.pads o.Padding shape.[2] kh o.Stride o.Dilation
+                if pl = pr then
+                    Functional.Conv1d(x, w, b, int64 o.Stride, pl, int64 o.Dilation, int64 o.Groups)
+                else
+                    use padded = Functional.Pad(x, [| pl; pr |])
+                    Functional.Conv1d(padded, w, b, int64 o.Stride, 0L, int64 o.Dilation, int64 o.Groups)
         {
             Layer.identity kind with
                 Init =

@@ -98,10 +98,10 @@ type Built = {
 /// What a layer's apply receives besides the input: its parameters and state, the mode and a key.
 type ApplyContext = { Params: Params; State: Params; Mode: Mode; Rng: Rng }
 
-/// A layer's in-place form: `Run` computes what `Of` (the layer's `Apply` when it was given) does, but may overwrite
-/// its input tensor, which the caller gives up. A layer whose `Apply` is later replaced (`{ l with Apply = … }`) keeps
-/// a stale `InPlace` whose `Of` no longer is its `Apply`, and `Layer.inPlace` then ignores it.
-type InPlaceApply = { Of: ApplyContext -> Value -> Value * Params; Run: ApplyContext -> Value -> Value * Params }
+/// Something said about a layer's `Apply` (its in-place form, its `ReluRole`), tied to the `Apply` it was said of
+/// (`Of`). A layer whose `Apply` is later replaced (`{ l with Apply = … }`) keeps a stale one whose `Of` no longer is
+/// its `Apply`, and `Layer.inPlace` / `Layer.reluRole` then ignore it.
+type OfApply<'T> = { Of: ApplyContext -> Value -> Value * Params; Item: 'T }
 
 /// What a layer is to ReLU, for `serial`'s rewrite that runs max pooling before a ReLU instead of after it
 /// (`Rewrites.PoolBeforeRelu`).
@@ -111,10 +111,6 @@ type ReluRole =
     | EndsInRelu of Without: (ApplyContext -> Value -> Value * Params)
     /// The layer takes maxima over windows of its input (max pooling, with -∞ or no padding): it commutes with ReLU.
     | MaxOverWindows
-
-/// A layer's `ReluRole` for its current `Apply` (`Of`); a layer whose `Apply` is later replaced keeps a stale role,
-/// which `Layer.reluRole` then ignores, as with `InPlaceApply`.
-type ReluCommute = { Of: ApplyContext -> Value -> Value * Params; Role: ReluRole }
 
 /// A layer: a pure description with an init (shape inference, parameters, state) and an apply
 /// (parameters, state, input, mode, key → output, new state). Layers hold no tensors themselves;
@@ -140,11 +136,12 @@ type Layer = {
     /// `Model.replace` uses; None for a layer that cannot be remade (a leaf, or a container that does not say how).
     Rebuild: ((string * Layer) list -> Layer) option
     /// In inference, the same computation as `Apply` allowed to overwrite its input (PyTorch's `inplace=True`);
-    /// `serial` offers it each dead intermediate. Set it with `Layer.withInPlace`; None for most layers.
-    InPlace: InPlaceApply option
+    /// `serial` offers it each dead intermediate; it may overwrite its input tensor, which the caller gives up. Set it
+    /// with `Layer.withInPlace`; None for most layers.
+    InPlace: OfApply<ApplyContext -> Value -> Value * Params> option
     /// What the layer is to ReLU (`ReluRole`), which lets `serial` max-pool before a ReLU; None for most layers. Set
     /// it with `Layer.withReluRole`.
-    Relu: ReluCommute option
+    Relu: OfApply<ReluRole> option
 }
 
 /// Switches of the DSL's own rewrites (the engine's switches are on `Torch`).
@@ -245,23 +242,23 @@ module Layer =
         Relu = None
     }
 
-    /// The layer with an in-place form of its current `Apply` (see `InPlaceApply`).
-    let withInPlace (run: ApplyContext -> Value -> Value * Params) (l: Layer) : Layer = { l with InPlace = Some { Of = l.Apply; Run = run } }
+    // What `said` says of the layer's current `Apply`, if it was said of that `Apply` (see `OfApply`).
+    let private ofCurrent (said: OfApply<'T> option) (l: Layer) : 'T option =
+        match said with
+        | Some o when obj.ReferenceEquals(o.Of, l.Apply) -> Some o.Item
+        | _ -> None
+
+    /// The layer with an in-place form of its current `Apply` (see `Layer.InPlace`).
+    let withInPlace (run: ApplyContext -> Value -> Value * Params) (l: Layer) : Layer = { l with InPlace = Some { Of = l.Apply; Item = run } }
 
     /// The layer's in-place form, if it has one for its current `Apply`.
-    let inPlace (l: Layer) : (ApplyContext -> Value -> Value * Params) option =
-        match l.InPlace with
-        | Some ip when obj.ReferenceEquals(ip.Of, l.Apply) -> Some ip.Run
-        | _ -> None
+    let inPlace (l: Layer) : (ApplyContext -> Value -> Value * Params) option = ofCurrent l.InPlace l
 
     /// The layer with a `ReluRole` for its current `Apply`.
-    let withReluRole (role: ReluRole) (l: Layer) : Layer = { l with Relu = Some { Of = l.Apply; Role = role } }
+    let withReluRole (role: ReluRole) (l: Layer) : Layer = { l with Relu = Some { Of = l.Apply; Item = role } }
 
     /// The layer's `ReluRole`, if it has one for its current `Apply`.
-    let reluRole (l: Layer) : ReluRole option =
-        match l.Relu with
-        | Some r when obj.ReferenceEquals(r.Of, l.Apply) -> Some r.Role
-        | _ -> None
+    let reluRole (l: Layer) : ReluRole option = ofCurrent l.Relu l
 
     /// True when `x` may be overwritten in place by a layer it is given to: inference (Eval, nothing recorded) and
     /// a tensor that nobody else holds or views (`Tensor.IsSoleOwner`). The caller must also be giving it up.
