@@ -52,6 +52,17 @@ type LoadProbe(pids: unit -> int list) =
         let dt = total1 - total0
         if dt <= 0L then nan else max 0.0 (float ((busy1 - busy0) - (ours () - ours0)) / float dt)
 
+/// Waits until other processes leave the CPUs alone: up to `limit` seconds for a 1-second window in which they used
+/// under `share` of the machine's CPU time (pids: ours). Returns the seconds waited, and the last window's share.
+let waitForQuiet (pids: unit -> int list) (share: float) (limit: float) : float * float =
+    let watch = Stopwatch.StartNew()
+    let rec go () =
+        let probe = LoadProbe pids
+        Threading.Thread.Sleep 1000
+        let foreign = probe.Foreign()
+        if Double.IsNaN foreign || foreign < share || watch.Elapsed.TotalSeconds >= limit then watch.Elapsed.TotalSeconds, foreign else go ()
+    go ()
+
 // ---------------------------------------------------------------- workers
 
 /// One long-lived side: a child process speaking the protocol over stdin/stdout.

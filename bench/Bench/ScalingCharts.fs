@@ -53,13 +53,13 @@ let panels (series: string) (peakGflops: float) (stamp: string) (points: Point l
       ]
     | "S4" ->
         let data: Dsl.Series = {
-            Label = "the data (float32 images + int64 labels)"
+            Label = "the data" // float32 images and int64 labels (bench/README.md, S4); a short label leaves the plot its width
             Points = [ for p in points |> List.distinctBy (fun p -> p.X) |> List.sortBy (fun p -> p.X) -> float p.X, datasetMb p.X ]
             Style = Line
             Color = Some "#7f7f7f"
         }
         [
-            panel (sprintf "S4: loader's peak RSS against dataset size (%s)" stamp) "samples" "peak RSS (MB)" false false (lineSeries "" "peak" asIs points @ [ data ])
+            panel (sprintf "S4: peak RSS against data size (%s)" stamp) "samples" "peak RSS (MB)" false false (lineSeries "" "peak" asIs points @ [ data ])
             panel "S4: peak RSS above the RSS before the data" "samples" "MB" false false (lineSeries "" "growth" asIs points @ [ data ])
         ]
     | other -> invalidArg "series" (sprintf "ScalingCharts.panels: unknown series %s" other)

@@ -304,16 +304,29 @@ DSL_API int32_t dsl_dist_average_grads(dsl_dist_group g, const dsl_tensor* param
         int64_t total = 0;
         collective("average_grads", grp, [&] {
             at::NoGradGuard no_grad;
-            const double scale = 1.0 / grp.size;
+            const at::Scalar scale = 1.0 / grp.size;
+            // Each bucket in turn: the gradients scaled straight into it (the scale fused into the flattening copy: one
+            // pass over the bucket fewer than cat then mul_), all-reduced, copied back. Buckets go one at a time:
+            // with all of them in flight before the first wait, Gloo's two worker threads and the ranks' wake-ups
+            // contend on a 2-core machine (B7 with 4 buckets of 128 KB: 0.89–1.10 ms a step against 0.49–0.56 for
+            // PyTorch's one bucket).
             for (const auto& bucket : buckets(grads, bucket_bytes)) {
-                std::vector<at::Tensor> flat;
-                for (size_t i : bucket) flat.push_back(grads[i].reshape(-1));
-                std::vector<at::Tensor> buf{at::cat(flat).mul_(scale)};
-                total += buf[0].numel() * static_cast<int64_t>(buf[0].element_size());
+                int64_t n = 0;
+                for (size_t i : bucket) n += grads[i].numel();
+                std::vector<at::Tensor> buf{at::empty({n}, grads[bucket[0]].options())};
+                const at::Tensor factor = at::scalar_tensor(scale, buf[0].options());
+                int64_t off = 0;
+                for (size_t i : bucket) {
+                    const int64_t k = grads[i].numel();
+                    at::Tensor part = buf[0].narrow(0, off, k);
+                    at::mul_out(part, grads[i].reshape(-1), factor);
+                    off += k;
+                }
+                total += n * static_cast<int64_t>(buf[0].element_size());
                 c10d::AllreduceOptions o;
                 o.timeout = grp.timeout;
                 wait(grp, grp.pg->allreduce(buf, o));
-                int64_t off = 0;
+                off = 0;
                 for (size_t i : bucket) {
                     const int64_t k = grads[i].numel();
                     grads[i].copy_(buf[0].narrow(0, off, k).view(grads[i].sizes()));
