@@ -209,7 +209,7 @@ let quantile (q: float) (xs: float list) =
     | [] -> nan
     | sorted ->
         let a = Array.ofList sorted
-        let pos = q * float (a.Length - 1)
+        let pos = (max 0.0 (min 1.0 q)) * float (a.Length - 1)
         let lo = int (floor pos)
         let hi = min (a.Length - 1) (lo + 1)
         a.[lo] + (pos - float lo) * (a.[hi] - a.[lo])
@@ -241,6 +241,9 @@ let measure (quick: bool) (rounds: int option) (root: string) (dsl: string * str
             let v = values o
             replies.[label] <- o
             match v with
+            | [] ->
+                errors.Add(sprintf "B7 %s: the job answered no values" label)
+                say (sprintf "B7 %s answered no values" label)
             | [ one ] ->
                 sink.Add one
                 say (sprintf "B7 %s: %s" label (fmt one))

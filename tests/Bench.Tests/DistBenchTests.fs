@@ -8,10 +8,15 @@ open FsCheck
 open FsCheck.FSharp
 open Bench.DistBench
 
-/// Non-empty lists of call times (ms, with ties), shrinking towards short lists and small values.
-let private calls = Gen.choose (0, 5000) |> Gen.map (fun i -> float i / 1000.0) |> Gen.nonEmptyListOf |> Arb.fromGen
+/// Non-empty lists of call times (ms in steps of 1 µs, ties likely), shrinking towards short lists and small values
+/// (FsCheck's shrinker for arrays of non-negative ints, mapped).
+let private calls =
+    ArbMap.defaults
+    |> ArbMap.arbitrary<NonEmptyArray<NonNegativeInt>>
+    |> Arb.convert (fun (NonEmptyArray a) -> a |> Array.map (fun (NonNegativeInt i) -> float (i % 5001) / 1000.0) |> List.ofArray) (fun xs ->
+        NonEmptyArray(xs |> List.map (fun x -> NonNegativeInt(int (round (x * 1000.0)))) |> Array.ofList))
 
-let private q = Gen.choose (0, 100) |> Gen.map (fun i -> float i / 100.0) |> Arb.fromGen
+let private q = Gen.choose (0, 1000) |> Gen.map (fun i -> float i / 1000.0) |> Arb.fromGen
 
 [<Tests>]
 let tests =
@@ -26,6 +31,12 @@ let tests =
                     let pos = p * float (sorted.Length - 1)
                     let v = quantile p xs
                     sorted.[int (floor pos)] <= v && v <= sorted.[int (ceil pos)]))
+        testProperty "between order statistics it interpolates linearly: over 0 … n−1 the q-quantile is q·(n−1)"
+        <| fun () ->
+            Prop.forAll (Gen.choose (1, 400) |> Arb.fromGen) (fun n ->
+                Prop.forAll q (fun p ->
+                    let xs = [ for i in n - 1 .. -1 .. 0 -> float i ]
+                    abs (quantile p xs - p * float (n - 1)) < 1e-9))
         testProperty "it rises with q and does not depend on the calls' order"
         <| fun () ->
             Prop.forAll calls (fun xs ->

@@ -113,6 +113,29 @@ public class DistributedTests
         }
     }
 
+    /// <summary>
+    /// A gradient is scaled by 1 / world size as it is copied into its bucket; an integer tensor cannot hold that and is
+    /// refused on every rank before any collective (not multiplied by a scale rounded to 0), and the group stays usable.
+    /// </summary>
+    [Test, CancelAfter(30000)]
+    public void AverageGradientsRefusesIntegerTensorsAndTheGroupGoesOn()
+    {
+        var got = OnRanks(3, g =>
+        {
+            var counts = Torch.From(new long[] { 1, 2, 3 }, 3);
+            var e = Assert.Throws<DistributedException>(() => g.AverageGradients([counts]))!;
+            var w = Torch.Zeros([2], DType.Float32, requiresGrad: true);
+            (w * (g.Rank + 1.0)).Sum().Backward();
+            g.AverageGradients([w]);
+            return (e.Message, w.Grad!.ToArray<float>());
+        });
+        foreach (var (message, w) in got)
+        {
+            Assert.That(message, Does.Contain("average_grads").And.Contain("Long"));
+            Assert.That(w, Is.All.EqualTo(2f));
+        }
+    }
+
     [Test, CancelAfter(30000)]
     public void ARankThatNeverJoinsFailsWithinTheTimeoutNamingIt()
     {

@@ -2,6 +2,7 @@
 // all-reduce, broadcast, all-gather, barrier, and the bucketed gradient all-reduce of data-parallel training.
 // Every call is bounded by the group's timeout; failures name the op, this rank and the cause.
 #include "shim.h"
+#include <ATen/ScalarOps.h>
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -311,18 +312,20 @@ DSL_API int32_t dsl_dist_average_grads(dsl_dist_group g, const dsl_tensor* param
             // contend on a 2-core machine (B7 with 4 buckets of 128 KB: 0.89–1.10 ms a step against 0.49–0.56 for
             // PyTorch's one bucket).
             for (const auto& bucket : buckets(grads, bucket_bytes)) {
-                int64_t n = 0;
-                for (size_t i : bucket) n += grads[i].numel();
-                std::vector<at::Tensor> buf{at::empty({n}, grads[bucket[0]].options())};
-                const at::Tensor factor = at::scalar_tensor(scale, buf[0].options());
+                int64_t count = 0;
+                for (size_t i : bucket) count += grads[i].numel();
+                std::vector<at::Tensor> buf{at::empty({count}, grads[bucket[0]].options())};
+                // A wrapped number, as mul_'s Scalar is: the same type promotion (a float gradient is scaled in its own
+                // type; an integer one is refused, as before, instead of being multiplied by a scale rounded to 0).
+                const at::Tensor factor = at::native::wrapped_scalar_tensor(scale);
                 int64_t off = 0;
                 for (size_t i : bucket) {
                     const int64_t k = grads[i].numel();
-                    at::Tensor part = buf[0].narrow(0, off, k);
-                    at::mul_out(part, grads[i].reshape(-1), factor);
+                    at::Tensor part = buf[0].narrow(0, off, k).view(grads[i].sizes());
+                    at::mul_out(part, grads[i], factor);
                     off += k;
                 }
-                total += n * static_cast<int64_t>(buf[0].element_size());
+                total += count * static_cast<int64_t>(buf[0].element_size());
                 c10d::AllreduceOptions o;
                 o.timeout = grp.timeout;
                 wait(grp, grp.pg->allreduce(buf, o));
