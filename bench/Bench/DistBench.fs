@@ -198,21 +198,20 @@ type Outcome = { Lines: string list; Json: JsonObject; RatioPy: float; Errors: s
 
 let private best (xs: Collections.Generic.List<float>) = if xs.Count = 0 then nan else Seq.min xs
 
-/// The q-quantile of xs (linear between the two nearest order statistics). A side's all-reduce figure is the 10th
+/// The q-quantile of xs (q clamped to [0, 1]; NaN for none): the engine's `Tensor.Quantile`, linear between the two
+/// order statistics around the position q·(n − 1), as torch.quantile. A side's all-reduce figure is the 10th
 /// percentile of one job's per-call times (250 calls, timed one by one on rank 0), the minimum over the rounds: on
 /// loopback between two processes a call's time is mostly how soon the other rank's threads are scheduled (quiet
 /// 2-core VM: 0.29 ms at best, median 1.2–2.4 ms, mean 2.3–2.5 ms on both sides, spread the same way), so the mean of
 /// 50 calls, as before, drew a different point of that spread in each rep (1.1–3.4 ms), and a single call's
 /// minimum is one lucky wake-up; the 10th percentile is the cost of a call that did not wait for the scheduler.
 let quantile (q: float) (xs: float list) =
-    match List.sort xs with
+    match xs with
     | [] -> nan
-    | sorted ->
-        let a = Array.ofList sorted
-        let pos = (max 0.0 (min 1.0 q)) * float (a.Length - 1)
-        let lo = int (floor pos)
-        let hi = min (a.Length - 1) (lo + 1)
-        a.[lo] + (pos - float lo) * (a.[hi] - a.[lo])
+    | _ ->
+        use t = Torch.From(Array.ofList xs, [| int64 xs.Length |])
+        use v = t.Quantile(max 0.0 (min 1.0 q))
+        v.ToDouble()
 
 let private lineOf (name: string) (dsl: float) (py: float) (unit: string) =
     let ratio = if Double.IsNaN dsl || Double.IsNaN py || py = 0.0 then nan else dsl / py
@@ -248,14 +247,15 @@ let measure (quick: bool) (rounds: int option) (root: string) (dsl: string * str
                 sink.Add one
                 say (sprintf "B7 %s: %s" label (fmt one))
             | calls ->
-                sink.Add(quantile 0.1 calls)
+                let p10 = quantile 0.1 calls
+                sink.Add p10
                 say (
                     sprintf
                         "B7 %s: %d calls, ms min=%s p10=%s median=%s p90=%s mean=%s"
                         label
                         calls.Length
                         (fmt (List.min calls))
-                        (fmt (quantile 0.1 calls))
+                        (fmt p10)
                         (fmt (quantile 0.5 calls))
                         (fmt (quantile 0.9 calls))
                         (fmt (List.average calls))
